@@ -1,0 +1,85 @@
+"""Groups and the single convention for how a group element acts on states, actions and latents.
+
+Groups are the planar point groups used by SEN: ``C4`` (rotations by quarter turns) and ``D4``
+(quarter turns and reflections), plus ``trivial`` for non-equivariant baselines. Elements are
+integers ``g in range(order)``; for D4, ``g = 4 * f + k`` means *reflect f times, then rotate by k
+quarter turns counter-clockwise*, i.e. ``T_g = R^k F^f``. This is escnn's element order
+(``group.dihedral_group(4).elements[g]`` is ``(f, k)``), so composition agrees with escnn:
+``(f1, k1)(f2, k2) = (f1 + f2, k1 + (-1)^f1 k2)``.
+
+Environments implement :class:`EnvSymmetry` for their underlying state and actions; world models
+act on latents through escnn representations of the same element index. This module imports no
+sibling package and no escnn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+GROUP_NAMES = ("trivial", "C4", "D4")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A finite planar group: ``trivial``, ``C4`` or ``D4``."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in GROUP_NAMES:
+            raise ValueError(f"unknown group {self.name!r}; allowed: {', '.join(GROUP_NAMES)}")
+
+    @property
+    def order(self) -> int:
+        return {"trivial": 1, "C4": 4, "D4": 8}[self.name]
+
+    @property
+    def elements(self) -> range:
+        return range(self.order)
+
+    def rotation(self, g: int) -> int:
+        """Number of counter-clockwise quarter turns k of element g."""
+        return 0 if self.name == "trivial" else g % 4
+
+    def reflection(self, g: int) -> int:
+        """1 if element g contains a reflection, else 0."""
+        return int(self.name == "D4" and g >= 4)
+
+    def compose(self, g: int, h: int) -> int:
+        """Index of g·h (apply h first, then g)."""
+        if self.name == "trivial":
+            return 0
+        fg, kg, fh, kh = self.reflection(g), self.rotation(g), self.reflection(h), self.rotation(h)
+        k = (kg + (-1) ** fg * kh) % 4
+        return 4 * ((fg + fh) % 2) + k
+
+    def inverse(self, g: int) -> int:
+        return next(h for h in self.elements if self.compose(g, h) == 0)
+
+
+def rotate_points(g: int, group: Group, xy: np.ndarray) -> np.ndarray:
+    """Apply T_g = R^k F^f to planar points ``xy [..., 2]`` (x right, y up; F mirrors y -> -y)."""
+    x, y = xy[..., 0], xy[..., 1]
+    if group.reflection(g):
+        y = -y
+    for _ in range(group.rotation(g)):
+        x, y = -y, x
+    return np.stack([x, y], axis=-1)
+
+
+@runtime_checkable
+class EnvSymmetry(Protocol):
+    """How a group acts on an environment's underlying state and actions (never on pixels).
+
+    ``act_state(g, states [B, ...]) -> [B, ...]`` and ``act_action(g, actions [B, ...]) -> [B, ...]``
+    must be group actions (``act(g, act(h, x)) == act(g·h, x)``) that commute with the dynamics,
+    so the rotated twin of a transition is again a valid transition.
+    """
+
+    group: Group
+
+    def act_state(self, g: int, states: np.ndarray) -> np.ndarray: ...
+
+    def act_action(self, g: int, actions: np.ndarray) -> np.ndarray: ...
