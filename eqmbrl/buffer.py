@@ -1,0 +1,138 @@
+"""Replay buffer of whole or partial episodes with uint8 images and k-step sequence sampling.
+
+Rows are stored in a ring: row ``i`` holds observation ``o_t`` and, if ``o_{t+1}`` follows in
+the same episode, the action and reward that led there (``has_next[i]``). Episodes are added
+whole (``add_episode``) or step by step (``add``); underlying env states are optional and are
+kept for rendering symmetric twins.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eqmbrl.types import SequenceBatch
+
+_FIELDS = ("obs", "actions", "rewards", "has_next", "episode", "states")
+
+
+class ReplayBuffer:
+    """FIFO ring of ``capacity`` observation rows.
+
+    Args:
+        capacity: maximum number of stored observations.
+        obs_shape: ``(Ci, Hi, Wi)`` of uint8 images.
+        action_shape: ``()`` for discrete actions (stored int64) or ``(d,)`` (stored float32).
+        state_shape: shape of the env's underlying state, or None to not store states.
+    """
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...] = (),
+                 state_shape: tuple[int, ...] | None = None) -> None:
+        if capacity < 2:
+            raise ValueError(f"capacity must be >= 2, got {capacity}")
+        adtype = np.int64 if len(action_shape) == 0 else np.float32
+        self.obs = np.zeros((capacity, *obs_shape), np.uint8)
+        self.actions = np.zeros((capacity, *action_shape), adtype)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.has_next = np.zeros(capacity, bool)
+        self.episode = np.full(capacity, -1, np.int64)
+        self.states = None if state_shape is None else np.zeros((capacity, *state_shape), np.float64)
+        self.capacity, self.size, self.pos, self.num_episodes = capacity, 0, 0, 0
+        self._valid_cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add_episode(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray | None = None,
+                    states: np.ndarray | None = None) -> None:
+        """Append one episode: obs ``[T+1, Ci, Hi, Wi]``, actions ``[T, *A]``, rewards ``[T]``,
+        states ``[T+1, ...]`` (required iff the buffer stores states)."""
+        T = len(actions)
+        if len(obs) != T + 1:
+            raise ValueError(f"an episode needs T+1 observations for T actions; got {len(obs)} obs, {T} actions")
+        rewards = np.zeros(T, np.float32) if rewards is None else rewards
+        for t in range(T + 1):
+            has_next = t < T
+            self.add(obs[t], actions[t] if has_next else None, float(rewards[t]) if has_next else 0.0,
+                     None if states is None else states[t], new_episode=t == 0)
+
+    def add(self, obs: np.ndarray, action: np.ndarray | int | None, reward: float = 0.0,
+            state: np.ndarray | None = None, new_episode: bool = False) -> None:
+        """Append one observation row; ``action`` is the action taken from it (None at episode end)."""
+        if (state is None) != (self.states is None):
+            raise ValueError("pass a state with every row iff the buffer was built with state_shape")
+        if new_episode:
+            self.num_episodes += 1
+        i = self.pos
+        self.obs[i] = obs
+        self.has_next[i] = action is not None
+        if action is not None:
+            self.actions[i] = action
+        self.rewards[i] = reward
+        self.episode[i] = self.num_episodes - 1
+        if self.states is not None:
+            self.states[i] = state
+        self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
+        self._valid_cache.clear()
+
+    def valid_starts(self, steps: int) -> np.ndarray:
+        """Row indices ``i`` from which ``steps`` consecutive transitions of one episode follow."""
+        if steps not in self._valid_cache:
+            idx = np.arange(self.size)
+            oldest = self.pos if self.size == self.capacity else 0
+            ok = (idx - oldest) % self.capacity + steps < self.size  # all rows stored, none overwritten
+            for j in range(steps):
+                row = (idx + j) % self.capacity
+                ok &= self.has_next[row] & (self.episode[(row + 1) % self.capacity] == self.episode[idx])
+            self._valid_cache[steps] = np.flatnonzero(ok)
+        return self._valid_cache[steps]
+
+    def gather(self, starts: np.ndarray, steps: int, device: torch.device | str = "cpu") -> SequenceBatch:
+        """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`)."""
+        rows = (starts[:, None] + np.arange(steps + 1)) % self.capacity
+        obs = torch.from_numpy(self.obs[rows]).to(device).float().div_(255.0)
+        actions = torch.from_numpy(self.actions[rows[:, :-1]]).to(device)
+        rewards = torch.from_numpy(self.rewards[rows[:, :-1]]).to(device)
+        return SequenceBatch(obs, actions, rewards)
+
+    def sample(self, batch_size: int, steps: int = 1, device: torch.device | str = "cpu",
+               rng: np.random.Generator | None = None) -> SequenceBatch:
+        """``batch_size`` random ``steps``-step sequences (with replacement)."""
+        starts = self.valid_starts(steps)
+        if len(starts) == 0:
+            raise ValueError(f"no {steps}-step sequence in a buffer of {self.size} rows; add longer episodes")
+        rng = rng if rng is not None else np.random.default_rng()
+        return self.gather(rng.choice(starts, batch_size), steps, device)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        arrays = {k: getattr(self, k) for k in _FIELDS if getattr(self, k) is not None}
+        meta = np.array([self.capacity, self.size, self.pos, self.num_episodes])
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=meta, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ReplayBuffer":
+        """Read a buffer written by :meth:`save`; a missing or corrupt file raises a clear error."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"replay buffer file {path} does not exist")
+        try:
+            with np.load(path) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception as exc:  # zip/pickle/format errors all mean the same to a user
+            raise ValueError(f"replay buffer file {path} is corrupt or not an eqmbrl buffer ({exc})") from exc
+        missing = [k for k in ("meta", *_FIELDS[:-1]) if k not in arrays]
+        if missing:
+            raise ValueError(f"replay buffer file {path} is not an eqmbrl buffer: missing {missing}")
+        buf = cls.__new__(cls)
+        for k in _FIELDS:
+            setattr(buf, k, arrays.get(k))
+        buf.capacity, buf.size, buf.pos, buf.num_episodes = (int(x) for x in arrays["meta"])
+        buf._valid_cache = {}
+        return buf

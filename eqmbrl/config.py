@@ -1,0 +1,69 @@
+"""Typed Hydra schemas generated from the signatures of the classes they build.
+
+Each config group's YAML files list ``schema`` in their defaults; the schema is a dataclass made
+from the ``_target_``'s typed signature, so defaults live only in the signature, and an unknown key
+or a value of the wrong type fails at start with OmegaConf's message naming the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from typing import Any, Callable, Optional
+
+from hydra.core.config_store import ConfigStore
+
+_SIMPLE = (int, float, str, bool)
+
+
+def _field_type(tp: Any) -> Any:
+    """Map an annotation to one OmegaConf accepts (``X | None`` -> Optional[X], others -> Any)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and type(None) in args:
+            return Optional[_field_type(rest[0])]
+        return Any
+    if tp in _SIMPLE:
+        return tp
+    if origin in (list, tuple, typing.Sequence) or tp in (list, tuple):
+        inner = args[0] if args and args[0] in _SIMPLE else Any
+        return list[inner]  # type: ignore[valid-type]
+    if origin is dict or tp is dict:
+        return dict[str, Any]
+    return Any
+
+
+def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
+    """A dataclass with ``_target_`` and one field per defaulted, typed parameter of ``target``."""
+    hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
+    fields: list[tuple[str, Any, Any]] = [("_target_", str, f"{target.__module__}.{target.__qualname__}")]
+    for name, p in inspect.signature(target).parameters.items():
+        if name in exclude or p.default is inspect.Parameter.empty:
+            continue
+        default = list(p.default) if isinstance(p.default, tuple) else p.default
+        fields.append((name, _field_type(hints.get(name, Any)),
+                       dataclasses.field(default_factory=lambda d=default: d) if isinstance(default, (list, dict))
+                       else default))
+    return dataclasses.make_dataclass(f"{target.__name__}Config", fields)
+
+
+@dataclasses.dataclass
+class EnvConfig:
+    """Which gymnasium env to make, and the world-model layout that suits it.
+
+    ``gymnasium.make(id, **kwargs)``; ``model`` holds the domain's slot/map layout, passed to the
+    world-model builder (e.g. ``slots``, ``maps_per_slot``, ``map_size``, ``stride``).
+    """
+
+    id: str = "eqmbrl/BlockPushing-cubes-v0"
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def register(groups: dict[str, Callable[..., Any]], derived: dict[str, tuple[str, ...]]) -> None:
+    """Store ``schema`` in each config group (``derived`` names parameters run.py passes itself)."""
+    cs = ConfigStore.instance()
+    for group, target in groups.items():
+        cs.store(group=group, name="schema", node=schema(target, derived.get(group, ())))

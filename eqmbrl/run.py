@@ -1,0 +1,97 @@
+"""``python -m eqmbrl.run``: train and evaluate a world model, configured with Hydra.
+
+Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buffer.npz``,
+``metrics.json`` and Hydra's own ``.hydra/`` record of the config.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import hydra
+import numpy as np
+import torch
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from eqmbrl.config import EnvConfig, register
+from eqmbrl.logger import Logger
+from eqmbrl.trainer import WorldModelTrainer
+from worldmodels.world_model import build_world_model
+
+DERIVED = {
+    "worldmodel": ("group", "action_encoding", "action_dim", "in_channels", "image_size",
+                   "slots", "maps_per_slot", "map_size", "stride"),
+    "trainer": ("env", "model", "logger", "out_dir", "seed"),
+}
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Top level of the config: seed (python, numpy, torch, envs) and device (auto = cuda if available)."""
+
+    seed: int = 0
+    device: str = "auto"
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    worldmodel: Any = None
+    trainer: Any = None
+
+
+register({"worldmodel": build_world_model, "trainer": WorldModelTrainer}, DERIVED)
+ConfigStore.instance().store(name="base", node=RunConfig)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU falls back to cpu with a warning."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        print(f"device {name!r} requested but CUDA is not available; using cpu")
+        return torch.device("cpu")
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; allowed: auto, cpu, cuda, cuda:N")
+    return torch.device(name)
+
+
+def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
+    """What the world model must know about the env (derived, never written back into the config)."""
+    obs, act = env.observation_space, env.action_space
+    discrete = isinstance(act, gym.spaces.Discrete)
+    return dict(group=env.unwrapped.symmetry.group.name, in_channels=obs.shape[0], image_size=obs.shape[-1],
+                action_encoding="directions" if discrete else "torques", action_dim=1 if discrete else act.shape[0])
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return "\n".join(f"  {k:<16} {v:10.4f}" for k, v in metrics.items())
+
+
+@hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> dict[str, float]:
+    import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
+
+    seed_everything(cfg.seed)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    model = instantiate(cfg.worldmodel, **env_model_kwargs(env), **cfg.env.model).to(resolve_device(cfg.device))
+    logger = Logger(out / "tb")
+    logger.hparams(OmegaConf.to_container(cfg, resolve=True))
+    trainer = instantiate(cfg.trainer, env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
+    metrics = trainer.run()
+    logger.close()
+    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}\n{format_metrics(metrics)}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

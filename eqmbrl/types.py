@@ -1,0 +1,34 @@
+"""Batch types shared by buffers, world models and agents, and the shape legend.
+
+Shape legend (used in every docstring):
+    B  batch            K  object slots (1 for single-object domains such as Reacher)
+    C  latent channels per slot = fields x |G| (escnn channel order: field-major)
+    H  planning horizon / number of steps     N  number of candidate plans
+    Ci, Hi, Wi  image channels, height and width (images are uint8 in storage, float in [0, 1]
+    at the model boundary)
+    A  action shape: ``()`` for discrete actions (int64), ``(d,)`` for continuous ones (float32)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class SequenceBatch:
+    """``k``-step sequences; ``k = 1`` gives plain transitions.
+
+    obs: float ``[B, k+1, Ci, Hi, Wi]`` in [0, 1]; actions: ``[B, k, *A]``; rewards: ``[B, k]``.
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.actions.shape[1]
+
+    def to(self, device: torch.device | str) -> "SequenceBatch":
+        return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device))

@@ -1,0 +1,35 @@
+"""Per-slot action encodings: env actions ``[B, *A]`` -> encoded actions ``[B, K, Ca]``."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from worldmodels.fields import ACTION_ENCODINGS
+
+NUM_DIRECTIONS = 4
+
+
+def action_width(encoding: str, action_dim: int) -> int:
+    """Channels Ca of one slot's encoded action."""
+    if encoding == "directions":
+        return NUM_DIRECTIONS
+    if encoding == "torques":
+        return 2 * action_dim
+    raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")
+
+
+def encode_actions(actions: torch.Tensor, encoding: str, slots: int) -> torch.Tensor:
+    """Encode env actions for the transition model.
+
+    ``directions``: discrete ``actions [B]`` with ``a = 4 * slot + direction`` -> a one-hot over
+    directions in the acted-on slot, zeros elsewhere: ``[B, K, 4]``.
+    ``torques``: continuous ``actions [B, d]`` -> ``(tau_1, -tau_1, ..., tau_d, -tau_d)`` for the
+    single slot: ``[B, 1, 2d]``.
+    """
+    if encoding == "directions":
+        onehot = F.one_hot(actions.long(), slots * NUM_DIRECTIONS).to(torch.float32)
+        return onehot.reshape(*actions.shape, slots, NUM_DIRECTIONS)
+    if encoding == "torques":
+        pairs = torch.stack([actions, -actions], dim=-1).to(torch.float32)
+        return pairs.reshape(*actions.shape[:-1], 1, -1)
+    raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")

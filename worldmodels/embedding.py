@@ -1,0 +1,81 @@
+"""Embeddings from pixels to per-slot feature maps on which the group acts by rotating the map.
+
+``SymmetricEmbedding`` is SEN's free network: a plain CNN and a per-slot MLP that can remap
+space arbitrarily (e.g. an isometric view onto a top-down grid), so the pixel-level group action
+never needs to be known. ``EquivariantEmbedding`` is the *Full* baseline: an escnn CNN that
+assumes the group acts on pixels by rotating the image.
+
+Both map images ``[B, Ci, Hi, Wi]`` in [0, 1] to maps ``[B, K * M, s, s]`` (K slots, M maps per
+slot, s the odd map size) whose channels are trivial (scalar) fields.
+"""
+from __future__ import annotations
+
+import torch
+from escnn import nn as enn
+from torch import nn
+
+from eqmbrl.symmetry import Group
+from worldmodels.fields import make_gspace, regular, trivial
+
+
+def _check_sizes(image_size: int, stride: int) -> None:
+    if image_size % stride:
+        raise ValueError(f"image_size {image_size} must be divisible by the embedding stride {stride}")
+
+
+class SymmetricEmbedding(nn.Module):
+    """SEN: patchify CNN (patches of ``stride`` pixels) to K slot masks, per-slot MLP to M maps of s x s."""
+
+    def __init__(self, in_channels: int = 3, image_size: int = 50, slots: int = 5, maps_per_slot: int = 1,
+                 map_size: int = 5, stride: int = 5, cnn_channels: int = 32, mlp_hidden: int = 256,
+                 masks_per_slot: int = 1) -> None:
+        super().__init__()
+        _check_sizes(image_size, stride)
+        self.slots, self.maps_per_slot, self.map_size = slots, maps_per_slot, map_size
+        self.cnn = nn.Sequential(
+            nn.Conv2d(in_channels, cnn_channels, stride, stride=stride), nn.BatchNorm2d(cnn_channels), nn.ReLU(),
+            nn.Conv2d(cnn_channels, cnn_channels, 3, padding=1), nn.BatchNorm2d(cnn_channels), nn.ReLU(),
+            nn.Conv2d(cnn_channels, slots * masks_per_slot, 1), nn.Sigmoid())
+        n_in = masks_per_slot * (image_size // stride) ** 2
+        self.mlp = nn.Sequential(nn.Linear(n_in, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, mlp_hidden),
+                                 nn.LayerNorm(mlp_hidden), nn.ReLU(),
+                                 nn.Linear(mlp_hidden, maps_per_slot * map_size ** 2))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs ``[B, Ci, Hi, Wi]`` -> maps ``[B, K * M, s, s]``."""
+        masks = self.cnn(obs)
+        B = masks.shape[0]
+        out = self.mlp(masks.reshape(B, self.slots, -1))
+        return out.reshape(B, self.slots * self.maps_per_slot, self.map_size, self.map_size)
+
+
+class EquivariantEmbedding(nn.Module):
+    """*Full* baseline: steerable patchify conv, 3x3 conv, block average pooling to the map size,
+    then a 1x1 conv to K * M scalar maps.
+
+    Exactly equivariant to rotations of the image about its centre: the patch grid and the
+    pooling blocks are symmetric under rot90 when ``image_size`` is a multiple of ``stride`` and
+    ``image_size / stride`` a multiple of ``map_size``.
+    """
+
+    def __init__(self, group: Group, in_channels: int = 3, image_size: int = 50, slots: int = 5,
+                 maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32) -> None:
+        super().__init__()
+        _check_sizes(image_size, stride)
+        pool = image_size // stride // map_size
+        if pool * map_size * stride != image_size:
+            raise ValueError(f"the full embedding needs image_size ({image_size}) = stride ({stride}) x "
+                             f"map_size ({map_size}) x an integer pooling factor")
+        gs = make_gspace(group)
+        hid = regular(gs, cnn_channels)
+        self.in_type = trivial(gs, in_channels)
+        self.net = enn.SequentialModule(
+            enn.R2Conv(self.in_type, hid, stride, stride=stride), enn.ReLU(hid, inplace=True),
+            enn.R2Conv(hid, hid, 3, padding=1), enn.ReLU(hid, inplace=True),
+            enn.PointwiseAvgPool2D(hid, pool, stride=pool),
+            enn.R2Conv(hid, hid, 1), enn.ReLU(hid, inplace=True),
+            enn.R2Conv(hid, trivial(gs, slots * maps_per_slot), 1))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs ``[B, Ci, Hi, Wi]`` -> maps ``[B, K * M, s, s]``."""
+        return self.net(enn.GeometricTensor(obs, self.in_type)).tensor

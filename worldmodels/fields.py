@@ -1,0 +1,77 @@
+"""escnn vocabulary: the gspace of a group, field types, element lookup and 1x1 equivariant MLPs.
+
+Every equivariant module of the world model is built from these helpers with the group as a
+parameter, so the non-equivariant baseline is the same code on the trivial group.
+"""
+from __future__ import annotations
+
+from escnn import gspaces
+from escnn import nn as enn
+from escnn.group import GroupElement
+
+from eqmbrl.symmetry import Group
+
+ACTION_ENCODINGS = ("directions", "torques")
+
+
+def make_gspace(group: Group) -> gspaces.GSpace2D:
+    """escnn gspace of planar ``group`` acting on R^2 (rotations about the image centre)."""
+    if group.name == "C4":
+        return gspaces.rot2dOnR2(N=4)
+    if group.name == "D4":
+        return gspaces.flipRot2dOnR2(N=4)
+    return gspaces.trivialOnR2()
+
+
+def element(gspace: gspaces.GSpace2D, g: int) -> GroupElement:
+    """escnn element with index ``g`` (see :mod:`eqmbrl.symmetry` for the convention)."""
+    return gspace.fibergroup.elements[g]
+
+
+def regular(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
+    """Regular fields filling ``channels`` channels (``channels`` must be divisible by |G|)."""
+    order = gspace.fibergroup.order()
+    if channels % order:
+        raise ValueError(f"{channels} channels cannot hold regular fields of a group of order {order}")
+    return enn.FieldType(gspace, [gspace.regular_repr] * (channels // order))
+
+
+def trivial(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
+    """``channels`` invariant scalar fields."""
+    return enn.FieldType(gspace, [gspace.trivial_repr] * channels)
+
+
+def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.FieldType:
+    """Field type of an encoded per-slot action of ``width`` channels.
+
+    ``directions``: a one-hot over 4 counter-clockwise directions, one regular field of C4
+    (a rotation by k quarter turns shifts the direction by k). ``torques``: pairs ``(tau, -tau)``
+    in D4's quotient representation by its rotations (invariant under rotations, swapped, i.e.
+    negated, by reflections), as in SEN. Groups without the needed structure see trivial fields.
+    """
+    name = gspace.fibergroup.name
+    if encoding not in ACTION_ENCODINGS:
+        raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")
+    if name == "C1" or (encoding, name) == ("torques", "C4"):
+        return trivial(gspace, width)
+    if (encoding, name) == ("directions", "C4"):
+        return regular(gspace, width)
+    if (encoding, name) == ("torques", "D4"):
+        rho = gspace.fibergroup.quotient_representation((None, 4))
+        return enn.FieldType(gspace, [rho] * (width // 2))
+    raise ValueError(f"action encoding {encoding!r} is not defined for group {name}; use C4 for "
+                     "'directions' and D4 or C4 for 'torques'")
+
+
+def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: int = 2) -> enn.SequentialModule:
+    """Equivariant MLP of 1x1 convolutions: ``layers`` linear maps with ReLUs in between.
+
+    Acts on ``[B, in_type.size, 1, 1]`` geometric tensors; ``hidden`` is in channels.
+    """
+    types = [in_type] + [regular(in_type.gspace, hidden)] * (layers - 1) + [out_type]
+    mods: list[enn.EquivariantModule] = []
+    for i, (a, b) in enumerate(zip(types[:-1], types[1:])):
+        mods.append(enn.R2Conv(a, b, kernel_size=1))
+        if i < layers - 1:
+            mods.append(enn.ReLU(b, inplace=True))
+    return enn.SequentialModule(*mods)

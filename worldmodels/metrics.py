@@ -1,0 +1,90 @@
+"""Evaluation metrics of SEN / C-SWM: Hits@k and MRR of k-step latent predictions, and the
+equivariance error (EE) and distance invariance error (DIE) on symmetric twins.
+
+Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
+    rank_i = 1 + #{j : d(zhat_i, z_j) < d(zhat_i, z_i)}  over the whole evaluation set, so ties
+             count as hits (as C-SWM's stable sort with the diagonal first);
+    Hits@k = mean(rank <= k), MRR = mean(1 / rank);
+    EE  = mean_i |g.S(x_i) - S(g.x_i)| / mean_i |S(x_i)|          (S = embedding, g.x = twin)
+    DIE = mean_i | |zhat_i - z_r(i)| - |zhat^g_i - z^g_r(i)| | / mean_i |z_i|
+          (zhat = k-step prediction, z = encoded truth, r a random pairing, ^g = on the twins).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from worldmodels.world_model import WorldModel
+
+
+def ranks(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """pred, target ``[N, ...]`` -> rank of target_i among all targets by distance to pred_i, ``[N]``."""
+    d = torch.cdist(pred.flatten(1), target.flatten(1))
+    return 1 + (d < d.diagonal()[:, None]).sum(1)
+
+
+def ranking_metrics(pred: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+    """Hits@k for each k and MRR, in percent (as the papers report them)."""
+    r = ranks(pred, target).double()
+    out = {f"hits@{k}": 100.0 * (r <= k).double().mean().item() for k in ks}
+    out["mrr"] = 100.0 * (1.0 / r).mean().item()
+    return out
+
+
+@torch.no_grad()
+def chunked(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, chunk: int = 512,
+            device: torch.device | str = "cpu") -> torch.Tensor:
+    """Apply ``fn`` to aligned chunks of ``tensors`` (uint8 images become float in [0, 1] on ``device``)."""
+    outs = []
+    for i in range(0, len(tensors[0]), chunk):
+        parts = [t[i:i + chunk].to(device) for t in tensors]
+        parts = [p.float() / 255.0 if p.dtype == torch.uint8 else p for p in parts]
+        outs.append(fn(*parts))
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_obs: torch.Tensor | None = None,
+             twin_actions: torch.Tensor | None = None, steps: tuple[int, ...] = (1, 5, 10), g: int = 1,
+             chunk: int = 512, seed: int = 0) -> dict[str, float]:
+    """All metrics on evaluation episodes.
+
+    obs ``[N, T+1, Ci, Hi, Wi]`` (uint8 or float), actions ``[N, T, *A]``; ``twin_obs`` /
+    ``twin_actions`` the same episodes with the env state and actions transformed by group element
+    ``g``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps`` (s <= T), and with twins
+    ``ee`` and ``die/{s}step``.
+    """
+    was_training = model.training
+    model.eval()
+    dev, T = model.device, actions.shape[1]
+    steps = tuple(s for s in steps if s <= T)
+    z_pred = chunked(lambda o, a: model.rollout(model.encode(o), a), obs[:, 0], actions, chunk=chunk, device=dev)
+    z_true = {s: chunked(model.encode, obs[:, s], chunk=chunk, device=dev) for s in steps}
+    out: dict[str, float] = {}
+    for s in steps:
+        out.update({f"{k}/{s}step": v for k, v in ranking_metrics(z_pred[:, s], z_true[s]).items()})
+    if twin_obs is not None and twin_actions is not None:
+        out["ee"] = equivariance_error(model, obs[:, 0], twin_obs[:, 0], g, chunk)
+        z_pred_g = chunked(lambda o, a: model.rollout(model.encode(o), a), twin_obs[:, 0], twin_actions,
+                           chunk=chunk, device=dev)
+        gen = torch.Generator().manual_seed(seed)
+        perm = torch.randperm(len(obs), generator=gen).to(dev)
+        for s in steps:
+            z_true_g = chunked(model.encode, twin_obs[:, s], chunk=chunk, device=dev)
+            d = (z_pred[:, s] - z_true[s][perm]).flatten(1).norm(dim=1)
+            d_g = (z_pred_g[:, s] - z_true_g[perm]).flatten(1).norm(dim=1)
+            out[f"die/{s}step"] = ((d - d_g).abs().mean() / z_true[s].flatten(1).norm(dim=1).mean()).item()
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def equivariance_error(model: WorldModel, obs: torch.Tensor, twin_obs: torch.Tensor, g: int = 1,
+                       chunk: int = 512) -> float:
+    """EE of the embedding: obs, twin_obs ``[N, Ci, Hi, Wi]`` with twin = env state acted on by g."""
+    dev = model.device
+    s = chunked(model.embed, obs, chunk=chunk, device=dev)
+    s_twin = chunked(model.embed, twin_obs, chunk=chunk, device=dev)
+    num = (model.act_maps(g, s) - s_twin).flatten(1).norm(dim=1).mean()
+    return (num / s.flatten(1).norm(dim=1).mean()).item()

@@ -1,0 +1,124 @@
+"""The SEN world model: embedding -> equivariant encoder -> equivariant transition, hinge loss.
+
+Variants from one code path (``build_world_model``):
+    ``sen``  free CNN embedding, encoder and transition equivariant to the env's group (ours);
+    ``none`` free CNN embedding, encoder and transition on the trivial group (same widths);
+    ``full`` steerable CNN embedding too (assumes the group rotates pixels).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from eqmbrl.symmetry import Group
+from eqmbrl.types import SequenceBatch
+from worldmodels.actions import action_width, encode_actions
+from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
+from worldmodels.encoder import SlotEncoder
+from worldmodels.fields import action_type, element, make_gspace, regular, trivial
+from worldmodels.transition import GNNTransition
+
+VARIANTS = ("sen", "none", "full")
+
+
+class WorldModel(nn.Module):
+    """Latent world model with short verbs: ``encode``, ``step``, ``rollout``, ``loss``.
+
+    Latents are ``[B, K, C]``: K slots of C channels, regular fields of ``group`` (escnn order).
+    ``symmetry`` is the env's group; it acts on the embedding's maps by rotating them and on
+    latents through the latent field type (for ``none``, whose latents carry no group action,
+    ``act_latent`` is the identity).
+    """
+
+    def __init__(self, embedding: nn.Module, group: Group, symmetry: Group, action_encoding: str,
+                 action_dim: int = 1, slots: int = 5, maps_per_slot: int = 1, map_size: int = 5,
+                 latent: int = 8, hidden: int = 128, hinge: float = 1.0, sigma: float = 0.5) -> None:
+        super().__init__()
+        self.group, self.symmetry, self.slots = group, symmetry, slots
+        self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
+        gs = make_gspace(group)
+        self.embedding = embedding
+        self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
+        self.latent_type = self.encoder.out_type
+        a_type = action_type(gs, action_encoding, action_width(action_encoding, action_dim))
+        self.transition = GNNTransition(self.latent_type, a_type, slots, hidden)
+        self._map_type = trivial(make_gspace(symmetry), slots * maps_per_slot)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def embed(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs ``[B, Ci, Hi, Wi]`` in [0, 1] -> feature maps ``[B, K * M, s, s]``."""
+        return self.embedding(obs)
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs ``[B, Ci, Hi, Wi]`` in [0, 1] -> latents ``[B, K, C]``."""
+        return self.encoder(self.embed(obs))
+
+    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """One latent step: z ``[B, K, C]``, env actions ``[B, *A]`` -> ``[B, K, C]``."""
+        return z + self.transition(z, encode_actions(actions, self.action_encoding, self.slots))
+
+    def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
+        zs = [z0]
+        for t in range(actions.shape[1]):
+            zs.append(self.step(zs[-1], actions[:, t]))
+        return torch.stack(zs, dim=1)
+
+    def loss(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
+        """Contrastive hinge loss on the first transition of each sequence (C-SWM / SEN).
+
+        positive = E(z + dz, z'), negative = max(0, hinge - E(z, z[perm])), with
+        E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and averaged over slots.
+        """
+        B = batch.obs.shape[0]
+        z = self.encode(batch.obs[:, :2].flatten(0, 1)).unflatten(0, (B, 2))
+        z_pred = self.step(z[:, 0], batch.actions[:, 0])
+        positive = self.energy(z_pred, z[:, 1]).mean()
+        perm = torch.randperm(B, device=z.device)
+        negative = torch.relu(self.hinge - self.energy(z[:, 0], z[perm, 0])).mean()
+        return {"loss": positive + negative, "positive": positive, "negative": negative}
+
+    def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
+        return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma ** 2)
+
+    def act_latent(self, g: int, z: torch.Tensor) -> torch.Tensor:
+        """Group element ``g`` acting on latents ``[..., C]`` (identity for the trivial group)."""
+        if self.group.order == 1:
+            return z
+        rho = torch.as_tensor(self.latent_type.representation(element(self.latent_type.gspace, g)),
+                              dtype=z.dtype, device=z.device)
+        return z @ rho.T
+
+    def act_maps(self, g: int, maps: torch.Tensor) -> torch.Tensor:
+        """Group element ``g`` of the env's symmetry rotating feature maps ``[B, K * M, s, s]``."""
+        from escnn import nn as enn
+        gt = enn.GeometricTensor(maps, self._map_type)
+        return gt.transform(element(self._map_type.gspace, g)).tensor
+
+
+def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: str = "directions",
+                      action_dim: int = 1, in_channels: int = 3, image_size: int = 50, slots: int = 5,
+                      maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32,
+                      embed_hidden: int = 256, latent: int = 8, hidden: int = 128, hinge: float = 1.0,
+                      sigma: float = 0.5) -> WorldModel:
+    """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
+
+    ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown world-model variant {variant!r}; allowed: {', '.join(VARIANTS)}")
+    symmetry = Group(group)
+    model_group = Group("trivial") if variant == "none" else symmetry
+    regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
+    if variant == "full":
+        embedding: nn.Module = EquivariantEmbedding(symmetry, in_channels, image_size, slots, maps_per_slot,
+                                                    map_size, stride, cnn_channels)
+    else:
+        embedding = SymmetricEmbedding(in_channels, image_size, slots, maps_per_slot, map_size, stride,
+                                       cnn_channels, embed_hidden)
+    return WorldModel(embedding, model_group, symmetry, action_encoding, action_dim, slots, maps_per_slot,
+                      map_size, latent, hidden, hinge, sigma)
