@@ -26,10 +26,11 @@ class ReplayBuffer:
         obs_shape: ``(Ci, Hi, Wi)`` of uint8 images.
         action_shape: ``()`` for discrete actions (stored int64) or ``(d,)`` (stored float32).
         state_shape: shape of the env's underlying state, or None to not store states.
+        state_dtype: its dtype (e.g. int64 grid positions, float64 joint angles).
     """
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...] = (),
-                 state_shape: tuple[int, ...] | None = None) -> None:
+                 state_shape: tuple[int, ...] | None = None, state_dtype: np.dtype | type = np.float64) -> None:
         if capacity < 2:
             raise ValueError(f"capacity must be >= 2, got {capacity}")
         adtype = np.int64 if len(action_shape) == 0 else np.float32
@@ -38,7 +39,7 @@ class ReplayBuffer:
         self.rewards = np.zeros(capacity, np.float32)
         self.has_next = np.zeros(capacity, bool)
         self.episode = np.full(capacity, -1, np.int64)
-        self.states = None if state_shape is None else np.zeros((capacity, *state_shape), np.float64)
+        self.states = None if state_shape is None else np.zeros((capacity, *state_shape), state_dtype)
         self.capacity, self.size, self.pos, self.num_episodes = capacity, 0, 0, 0
         self._valid_cache: dict[int, np.ndarray] = {}
 

@@ -20,8 +20,9 @@ def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 
     the env's underlying states (kept for twins). Returns the (new or given) buffer."""
     base = env.unwrapped
     if buffer is None:
+        state = np.asarray(base.get_state())
         buffer = ReplayBuffer(episodes * (length + 1), env.observation_space.shape, env.action_space.shape or (),
-                              np.shape(base.get_state()))
+                              state.shape, state.dtype)
     for ep in tqdm(range(episodes), desc=desc, unit="ep", leave=False):
         obs, _ = env.reset(seed=seed + ep)
         state = base.get_state()

@@ -14,7 +14,7 @@ sibling package and no escnn.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -83,3 +83,14 @@ class EnvSymmetry(Protocol):
     def act_state(self, g: int, states: np.ndarray) -> np.ndarray: ...
 
     def act_action(self, g: int, actions: np.ndarray) -> np.ndarray: ...
+
+
+def check_equivariance(fn: Callable[[Any], Any], x: Any, act_in: Callable[[int, Any], Any],
+                       act_out: Callable[[int, Any], Any], group: Group) -> dict[int, float]:
+    """Max abs error ``|fn(g.x) - g.fn(x)|`` for every element g of ``group``.
+
+    Works for numpy arrays and torch tensors alike; ``act_in`` / ``act_out`` give the group action
+    on inputs and outputs (``act(g, x)``). Tests assert every value is below their tolerance.
+    """
+    y = fn(x)
+    return {g: float(abs(fn(act_in(g, x)) - act_out(g, y)).max()) for g in group.elements}

@@ -1,0 +1,17 @@
+"""Shared fixtures: deterministic seeds and quiet third-party warnings."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+warnings.filterwarnings("ignore")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    np.random.seed(0)
+    torch.manual_seed(0)

@@ -1,0 +1,227 @@
+"""Tests of the block-pushing env: gymnasium API, dynamics, C4 symmetry, renderers, goals."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the eqmbrl/ ids)
+from envs.block_pushing import (BlockPushingEnv, BlockPushingSymmetry, random_actions,
+                                random_states, step_states)
+from envs.render_blocks import RENDER_STYLES, get_atlas, render_states
+from eqmbrl.symmetry import EnvSymmetry, Group
+
+ENV_IDS = ("eqmbrl/BlockPushing-cubes-v0", "eqmbrl/BlockPushing-shapes-v0",
+           "eqmbrl/BlockPushingGoal-cubes-v0", "eqmbrl/BlockPushingGoal-shapes-v0")
+# objects 0..4 in a corner pattern: 0 at the top-left corner, 1 right of it, 2 below it
+CORNER_STATE = np.array([[0, 0], [0, 1], [1, 0], [2, 2], [4, 4]])
+
+
+def act(obj: int, direction: int) -> int:
+    return 4 * obj + direction
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_check_env_passes(env_id: str) -> None:
+    env = gym.make(env_id)
+    check_env(env.unwrapped)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (3, 50, 50) and obs.dtype == np.uint8
+    assert info["state"].shape == (5, 2)
+    assert env.action_space.n == 20
+
+
+@pytest.mark.parametrize("direction,expected", [(0, [0, 0]), (1, [0, 0])])
+def test_move_into_wall_is_blocked(direction: int, expected: list[int]) -> None:
+    new = step_states(CORNER_STATE[None], np.array([act(0, direction)]))[0]
+    np.testing.assert_array_equal(new, CORNER_STATE)
+    np.testing.assert_array_equal(new[0], expected)
+
+
+@pytest.mark.parametrize("direction", [2, 3])  # object 0 down into object 2, right into object 1
+def test_move_into_object_is_blocked(direction: int) -> None:
+    new = step_states(CORNER_STATE[None], np.array([act(0, direction)]))[0]
+    np.testing.assert_array_equal(new, CORNER_STATE)
+
+
+@pytest.mark.parametrize("direction,delta", [(0, (-1, 0)), (1, (0, -1)), (2, (1, 0)), (3, (0, 1))])
+def test_free_move_moves_one_cell(direction: int, delta: tuple[int, int]) -> None:
+    new = step_states(CORNER_STATE[None], np.array([act(3, direction)]))[0]
+    expected = CORNER_STATE.copy()
+    expected[3] += delta
+    np.testing.assert_array_equal(new, expected)
+
+
+def test_step_states_is_batched_and_pure() -> None:
+    rng = np.random.default_rng(1)
+    states, actions = random_states(rng, 64), random_actions(rng, 64)
+    before = states.copy()
+    batched = step_states(states, actions)
+    np.testing.assert_array_equal(states, before)
+    for s, a, n in zip(states, actions, batched):
+        np.testing.assert_array_equal(step_states(s[None], np.array([a]))[0], n)
+    assert all(len({tuple(c) for c in s}) == 5 for s in batched.tolist())
+
+
+def test_step_states_rejects_bad_actions() -> None:
+    with pytest.raises(ValueError, match="0..19"):
+        step_states(CORNER_STATE[None], np.array([20]))
+
+
+def test_random_actions_respect_allowed_directions() -> None:
+    actions = random_actions(np.random.default_rng(0), 500, 5, allowed_directions=[1, 3])
+    assert set(np.unique(actions % 4)) == {1, 3} and set(np.unique(actions // 4)) == set(range(5))
+    with pytest.raises(ValueError, match="allowed_directions"):
+        random_actions(np.random.default_rng(0), 5, 5, allowed_directions=[4])
+
+
+@pytest.mark.parametrize("g", range(4))
+def test_rotation_commutes_with_dynamics(g: int) -> None:
+    sym = BlockPushingSymmetry()
+    rng = np.random.default_rng(g)
+    states, actions = random_states(rng, 500), random_actions(rng, 500)
+    rotated_then_step = step_states(sym.act_state(g, states), sym.act_action(g, actions))
+    step_then_rotated = sym.act_state(g, step_states(states, actions))
+    np.testing.assert_array_equal(rotated_then_step, step_then_rotated)
+
+
+def test_symmetry_is_a_c4_group_action() -> None:
+    sym, group = BlockPushingSymmetry(), Group("C4")
+    assert isinstance(sym, EnvSymmetry) and sym.group == group
+    rng = np.random.default_rng(2)
+    states, actions = random_states(rng, 50), random_actions(rng, 50)
+    for g in group.elements:
+        for h in group.elements:
+            gh = group.compose(g, h)
+            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)), sym.act_state(gh, states))
+            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)),
+                                          sym.act_action(gh, actions))
+    np.testing.assert_array_equal(sym.act_state(0, states), states)
+    with pytest.raises(ValueError, match="0..3"):
+        sym.act_state(4, states)
+
+
+def test_rotation_convention() -> None:
+    sym = BlockPushingSymmetry()
+    np.testing.assert_array_equal(sym.act_state(1, np.array([[[0, 0]]])), [[[4, 0]]])
+    state = random_states(np.random.default_rng(3), 1)
+    turned = state
+    for _ in range(4):
+        turned = sym.act_state(1, turned)
+    np.testing.assert_array_equal(turned, state)
+    np.testing.assert_array_equal(sym.act_action(1, np.array([0, 1, 2, 3, 7])), [1, 2, 3, 0, 4])
+    grid = np.zeros((5, 5), dtype=int)
+    grid[1, 3] = 1  # np.rot90 moves the marked cell where act_state moves (1, 3)
+    r, c = sym.act_state(1, np.array([1, 3]))
+    assert np.rot90(grid)[r, c] == 1
+
+
+@pytest.mark.parametrize("style", RENDER_STYLES)
+@pytest.mark.parametrize("size", [50, 64])
+def test_render_shape_content_and_determinism(style: str, size: int) -> None:
+    states = random_states(np.random.default_rng(4), 40)
+    images = render_states(states, style, 5, size)
+    assert images.shape == (40, 3, size, size) and images.dtype == np.uint8
+    assert all(img.max() > 0 and (img.reshape(3, -1).max(0) > 0).mean() > 0.04 for img in images)
+    np.testing.assert_array_equal(images, render_states(states, style, 5, size))
+    one_by_one = np.concatenate([render_states(s[None], style, 5, size) for s in states])
+    np.testing.assert_array_equal(images, one_by_one)
+    flat = images.reshape(len(images), -1)
+    assert len({row.tobytes() for row in flat}) == len(states)  # distinct states, distinct images
+
+
+@pytest.mark.parametrize("style", RENDER_STYLES)
+def test_objects_are_distinguishable(style: str) -> None:
+    state = random_states(np.random.default_rng(5), 1)
+    for k in range(5):  # swapping two objects' cells changes the image
+        swapped = state.copy()
+        swapped[0, [k, (k + 1) % 5]] = swapped[0, [(k + 1) % 5, k]]
+        assert not np.array_equal(render_states(state, style), render_states(swapped, style))
+
+
+def test_cubes_nearer_cube_occludes_farther() -> None:
+    background = get_atlas("cubes", 5, 1, 50).background.reshape(3, 50, 50)
+
+    def cover(cell: tuple[int, int]) -> np.ndarray:
+        return np.any(render_states(np.array([[cell]]), "cubes")[0] != background, axis=0)
+
+    overlap = cover((1, 1)) & cover((2, 1))  # cell (2, 1) is south of (1, 1): nearer the camera
+    assert overlap.any()
+    for back, front in ((0, 1), (1, 0)):
+        state = np.zeros((1, 2, 2), dtype=int)
+        state[0, back], state[0, front] = (1, 1), (2, 1)
+        front_only = state.copy()
+        front_only[0, back] = (4, 4)
+        image, expected = render_states(state, "cubes")[0], render_states(front_only, "cubes")[0]
+        np.testing.assert_array_equal(image[:, overlap], expected[:, overlap])
+
+
+def test_cubes_camera_is_fixed() -> None:
+    state = random_states(np.random.default_rng(6), 1)
+    image = render_states(state, "cubes")[0]
+    rotated = render_states(BlockPushingSymmetry().act_state(1, state), "cubes")[0]
+    assert not np.array_equal(rotated, np.rot90(image, axes=(1, 2)))
+
+
+def test_render_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="render_style"):
+        render_states(CORNER_STATE[None], "spheres")
+    with pytest.raises(ValueError, match="0..4"):
+        render_states(CORNER_STATE[None] + 1)
+    with pytest.raises(ValueError, match="render_style"):
+        BlockPushingEnv(render_style="pixels")
+    with pytest.raises(ValueError, match="num_objects"):
+        BlockPushingEnv(num_objects=0)
+
+
+def test_reset_is_deterministic_with_seed() -> None:
+    env = gym.make("eqmbrl/BlockPushingGoal-cubes-v0")
+    obs_a, info_a = env.reset(seed=7)
+    obs_b, info_b = env.reset(seed=7)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(info_a["goal_state"], info_b["goal_state"])
+    _, info_c = env.reset(seed=8)
+    assert not np.array_equal(info_a["state"], info_c["state"])
+
+
+def test_env_state_roundtrip_and_truncation() -> None:
+    env = BlockPushingEnv(render_style="shapes", max_episode_steps=3)
+    env.reset(seed=0)
+    env.set_state(CORNER_STATE)
+    obs, reward, terminated, truncated, info = env.step(act(3, 0))
+    np.testing.assert_array_equal(info["state"][3], [1, 2])
+    np.testing.assert_array_equal(obs, env.render_states(env.get_state()[None])[0])
+    assert reward == 0.0 and not terminated and not truncated
+    assert env.step(0)[3] is False and env.step(0)[3] is True
+    with pytest.raises(ValueError, match="distinct"):
+        env.set_state(np.zeros((5, 2), dtype=int))
+
+
+@pytest.mark.parametrize("distance", [1, 3, 10])
+def test_goal_is_reachable_and_differs_from_start(distance: int) -> None:
+    env = BlockPushingEnv(goal_conditioned=True)
+    for seed in range(5):
+        _, info = env.reset(seed=seed, options={"goal_distance": distance})
+        assert not np.array_equal(info["state"], info["goal_state"])
+        np.testing.assert_array_equal(env.goal_obs, env.render_states(env.goal_state[None])[0])
+        moved = np.abs(info["state"] - info["goal_state"]).sum()
+        assert moved <= distance and moved % 2 == distance % 2
+    with pytest.raises(ValueError, match="goal_distance"):
+        env.reset(options={"goal_distance": 11})
+
+
+def test_goal_reward_and_success() -> None:
+    env = BlockPushingEnv(goal_conditioned=True, max_episode_steps=10)
+    env.reset(seed=0)
+    env.goal_state = CORNER_STATE.copy()
+    start = CORNER_STATE.copy()
+    start[3] = [2, 3]  # object 3 one step right of its goal
+    start[4] = [3, 4]  # object 4 one step above its goal
+    env.set_state(start)
+    _, reward, terminated, _, info = env.step(act(0, 0))  # blocked: 2 of 5 objects still off goal
+    assert reward == pytest.approx(-2 / 5) and not terminated and not info["is_success"]
+    _, reward, terminated, _, info = env.step(act(3, 1))
+    assert reward == pytest.approx(-1 / 5) and not terminated
+    _, reward, terminated, _, info = env.step(act(4, 2))
+    assert reward == 0.0 and terminated and info["is_success"]

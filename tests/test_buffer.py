@@ -1,0 +1,72 @@
+"""Replay buffer: episode boundaries, k-step sampling, ring overwrite, atomic save/load, bad files."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eqmbrl.buffer import ReplayBuffer
+
+
+def _filled(capacity: int = 64, episodes: int = 3, T: int = 5, continuous: bool = False) -> ReplayBuffer:
+    buf = ReplayBuffer(capacity, (1, 2, 2), (2,) if continuous else (), state_shape=(3,))
+    for e in range(episodes):
+        obs = (10 * e + np.arange(T + 1)).astype(np.uint8)[:, None, None, None].repeat(2, 2).repeat(2, 3)
+        acts = np.stack([np.arange(T)] * 2, 1).astype(np.float32) if continuous else 100 * e + np.arange(T)
+        buf.add_episode(obs, acts, np.arange(T, dtype=np.float32), np.full((T + 1, 3), float(e)))
+    return buf
+
+
+def test_sequences_stay_inside_episodes() -> None:
+    buf = _filled()
+    assert len(buf) == 18 and buf.num_episodes == 3
+    assert len(buf.valid_starts(1)) == 15 and len(buf.valid_starts(5)) == 3
+    batch = buf.gather(buf.valid_starts(5), 5)
+    assert batch.obs.shape == (3, 6, 1, 2, 2) and batch.actions.shape == (3, 5)
+    frames = (batch.obs[:, :, 0, 0, 0] * 255).round()
+    assert torch.equal(frames, torch.tensor([[10. * e + t for t in range(6)] for e in range(3)]))
+    assert torch.equal(batch.actions[:, 0], torch.tensor([0, 100, 200]))
+
+
+def test_ring_overwrite_never_mixes_episodes() -> None:
+    buf = _filled(capacity=10, episodes=3, T=3)  # 12 rows into 10: episode 0 partly overwritten
+    for k in (1, 2, 3):
+        b = buf.gather(buf.valid_starts(k), k)
+        frames = (b.obs[:, :, 0, 0, 0] * 255).round()
+        assert torch.all(frames[:, 1:] - frames[:, :-1] == 1)  # consecutive steps of one episode
+    assert sorted(buf.valid_starts(3).tolist()) == [4, 8]
+
+
+def test_sample_is_seeded_and_on_device() -> None:
+    buf = _filled(continuous=True)
+    a = buf.sample(7, 2, rng=np.random.default_rng(1))
+    b = buf.sample(7, 2, rng=np.random.default_rng(1))
+    assert torch.equal(a.obs, b.obs) and a.actions.shape == (7, 2, 2) and a.actions.dtype == torch.float32
+    with pytest.raises(ValueError, match="no 6-step sequence"):
+        buf.sample(1, 6)
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    buf = _filled()
+    buf.save(tmp_path / "b.npz")
+    back = ReplayBuffer.load(tmp_path / "b.npz")
+    for k in ("obs", "actions", "rewards", "has_next", "episode", "states"):
+        assert np.array_equal(getattr(buf, k), getattr(back, k))
+    assert (back.size, back.pos, back.num_episodes) == (buf.size, buf.pos, buf.num_episodes)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_files_give_clear_errors_and_are_not_touched(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ReplayBuffer.load(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="corrupt"):
+        ReplayBuffer.load(bad)
+    assert bad.read_bytes() == b"not a zip file"
+
+
+def test_episode_length_mismatch_is_rejected() -> None:
+    buf = ReplayBuffer(8, (1, 2, 2), state_shape=None)
+    with pytest.raises(ValueError, match="T\\+1 observations"):
+        buf.add_episode(np.zeros((3, 1, 2, 2), np.uint8), np.zeros(3, np.int64))
