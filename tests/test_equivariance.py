@@ -54,6 +54,20 @@ def test_transition_is_equivariant(variant: str, domain: str) -> None:
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
+@pytest.mark.parametrize("variant", ["sen", "full"])
+def test_reward_head_is_invariant(variant: str, domain: str) -> None:
+    m = _model(variant, domain)
+    grp, enc, adim, slots = DOMAINS[domain][:4]
+    z = torch.randn(6, slots, 16)
+    a = torch.randint(0, 4 * slots, (6,)) if enc == "directions" else torch.rand(6, adim) * 2 - 1
+    act_a = _act_action(m.symmetry, enc)
+    errs = check_equivariance(lambda za: m.reward(*za), (z, a), lambda g, za: (m.act_latent(g, za[0]), act_a(g, za[1])),
+                              lambda g, r: r, m.symmetry)
+    assert max(errs.values()) < TOL, errs
+    assert m.reward(z, a).std() > 1e-4  # not trivially constant
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
 def test_full_embedding_is_equivariant_to_image_rotation(domain: str) -> None:
     grp, _, _, slots, mps, ms, img, stride = DOMAINS[domain]
     emb = EquivariantEmbedding(Group(grp), 3, img, slots, mps, ms, stride, cnn_channels=8).eval()

@@ -12,7 +12,7 @@ from worldmodels.fields import mlp, regular, trivial
 class SlotEncoder(nn.Module):
     """Maps ``[B, K * M, s, s]`` scalar maps to latents ``[B, K, C]`` (C = latent channels).
 
-    A 3x3 steerable conv, then a conv whose kernel covers the whole (odd) map, which keeps
+    A 3x3 steerable conv, then a conv whose kernel covers the whole map, which keeps
     where things are, then a 1x1 MLP. Slots share weights; the group acts on the maps by
     rotating (and reflecting) them about their centre and on the latents by regular
     representations, and the encoder commutes with both.
@@ -21,8 +21,6 @@ class SlotEncoder(nn.Module):
     def __init__(self, gspace: gspaces.GSpace2D, maps_per_slot: int = 1, map_size: int = 5,
                  hidden: int = 128, latent: int = 8) -> None:
         super().__init__()
-        if map_size % 2 == 0:
-            raise ValueError(f"map_size must be odd for exact rotation equivariance, got {map_size}")
         self.maps_per_slot = maps_per_slot
         self.in_type, hid = trivial(gspace, maps_per_slot), regular(gspace, hidden)
         self.out_type = regular(gspace, latent)

@@ -5,6 +5,7 @@ parameter, so the non-equivariant baseline is the same code on the trivial group
 """
 from __future__ import annotations
 
+import torch
 from escnn import gspaces
 from escnn import nn as enn
 from escnn.group import GroupElement
@@ -75,3 +76,10 @@ def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: in
         if i < layers - 1:
             mods.append(enn.ReLU(b, inplace=True))
     return enn.SequentialModule(*mods)
+
+
+def apply_flat(module: enn.EquivariantModule, x: torch.Tensor) -> torch.Tensor:
+    """Run a 1x1 equivariant module on flat vectors ``[..., c_in] -> [..., c_out]``."""
+    lead = x.shape[:-1]
+    y = module(enn.GeometricTensor(x.reshape(-1, x.shape[-1], 1, 1), module.in_type)).tensor
+    return y.reshape(*lead, -1)

@@ -8,14 +8,7 @@ import torch
 from escnn import nn as enn
 from torch import nn
 
-from worldmodels.fields import mlp, regular
-
-
-def _apply(module: enn.EquivariantModule, x: torch.Tensor) -> torch.Tensor:
-    """Run a 1x1 equivariant module on flat vectors ``[..., c_in] -> [..., c_out]``."""
-    lead = x.shape[:-1]
-    y = module(enn.GeometricTensor(x.reshape(-1, x.shape[-1], 1, 1), module.in_type)).tensor
-    return y.reshape(*lead, -1)
+from worldmodels.fields import apply_flat, mlp, regular
 
 
 class GNNTransition(nn.Module):
@@ -46,6 +39,6 @@ class GNNTransition(nn.Module):
             i, j = torch.meshgrid(torch.arange(K), torch.arange(K), indexing="ij")
             off = i != j
             pairs = torch.cat([z[:, i[off]], z[:, j[off]]], dim=-1)  # [B, K(K-1), 2C]
-            msg = _apply(self.edge, pairs).reshape(z.shape[0], K, K - 1, -1).sum(2)
+            msg = apply_flat(self.edge, pairs).reshape(z.shape[0], K, K - 1, -1).sum(2)
             parts.append(msg)
-        return _apply(self.node, torch.cat(parts, dim=-1))
+        return apply_flat(self.node, torch.cat(parts, dim=-1))

@@ -16,6 +16,7 @@ from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder
 from worldmodels.fields import action_type, element, make_gspace, regular, trivial
+from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
 
 VARIANTS = ("sen", "none", "full")
@@ -32,16 +33,19 @@ class WorldModel(nn.Module):
 
     def __init__(self, embedding: nn.Module, group: Group, symmetry: Group, action_encoding: str,
                  action_dim: int = 1, slots: int = 5, maps_per_slot: int = 1, map_size: int = 5,
-                 latent: int = 8, hidden: int = 128, hinge: float = 1.0, sigma: float = 0.5) -> None:
+                 latent: int = 8, hidden: int = 128, hinge: float = 1.0, sigma: float = 0.5,
+                 reward_weight: float = 0.0) -> None:
         super().__init__()
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
+        self.reward_weight = reward_weight
         gs = make_gspace(group)
         self.embedding = embedding
         self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
         self.latent_type = self.encoder.out_type
         a_type = action_type(gs, action_encoding, action_width(action_encoding, action_dim))
         self.transition = GNNTransition(self.latent_type, a_type, slots, hidden)
+        self.reward_head = RewardHead(self.latent_type, a_type, hidden)
         self._map_type = trivial(make_gspace(symmetry), slots * maps_per_slot)
 
     @property
@@ -60,6 +64,10 @@ class WorldModel(nn.Module):
         """One latent step: z ``[B, K, C]``, env actions ``[B, *A]`` -> ``[B, K, C]``."""
         return z + self.transition(z, encode_actions(actions, self.action_encoding, self.slots))
 
+    def reward(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Predicted reward of taking ``actions [B, *A]`` in latents ``z [B, K, C]``: ``[B]``, G-invariant."""
+        return self.reward_head(z, encode_actions(actions, self.action_encoding, self.slots))
+
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
         zs = [z0]
@@ -68,7 +76,8 @@ class WorldModel(nn.Module):
         return torch.stack(zs, dim=1)
 
     def loss(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
-        """Contrastive hinge loss on the first transition of each sequence (C-SWM / SEN).
+        """Contrastive hinge loss on the first transition of each sequence (C-SWM / SEN), plus
+        ``reward_weight`` x the reward head's squared error when ``reward_weight > 0``.
 
         positive = E(z + dz, z'), negative = max(0, hinge - E(z, z[perm])), with
         E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and averaged over slots.
@@ -79,7 +88,11 @@ class WorldModel(nn.Module):
         positive = self.energy(z_pred, z[:, 1]).mean()
         perm = torch.randperm(B, device=z.device)
         negative = torch.relu(self.hinge - self.energy(z[:, 0], z[perm, 0])).mean()
-        return {"loss": positive + negative, "positive": positive, "negative": negative}
+        out = {"loss": positive + negative, "positive": positive, "negative": negative}
+        if self.reward_weight > 0:
+            out["reward"] = (self.reward(z[:, 0], batch.actions[:, 0]) - batch.rewards[:, 0]).pow(2).mean()
+            out["loss"] = out["loss"] + self.reward_weight * out["reward"]
+        return out
 
     def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
@@ -104,7 +117,7 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
                       action_dim: int = 1, in_channels: int = 3, image_size: int = 50, slots: int = 5,
                       maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32,
                       embed_hidden: int = 256, latent: int = 8, hidden: int = 128, hinge: float = 1.0,
-                      sigma: float = 0.5) -> WorldModel:
+                      sigma: float = 0.5, reward_weight: float = 0.0) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
@@ -121,4 +134,4 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
         embedding = SymmetricEmbedding(in_channels, image_size, slots, maps_per_slot, map_size, stride,
                                        cnn_channels, embed_hidden)
     return WorldModel(embedding, model_group, symmetry, action_encoding, action_dim, slots, maps_per_slot,
-                      map_size, latent, hidden, hinge, sigma)
+                      map_size, latent, hidden, hinge, sigma, reward_weight)
