@@ -9,11 +9,21 @@ import torch
 from torch import nn
 
 
+def _train_mode_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """State dict in train mode: escnn modules add cached filter buffers in eval mode, which must
+    not make checkpoints depend on the mode they were written in."""
+    was_training = model.training
+    model.train()
+    state = model.state_dict()
+    model.train(was_training)
+    return state
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
     """Write ``{"model": state_dict, **extra}`` to ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": model.state_dict(), **extra}, tmp)
+    torch.save({"model": _train_mode_state(model), **extra}, tmp)
     os.replace(tmp, path)
 
 
@@ -30,9 +40,13 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"checkpoint {path} is not an eqmbrl checkpoint (no 'model' entry)")
     if model is not None:
+        was_training = model.training
+        model.train()
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ValueError(f"checkpoint {path} does not fit this model: {first}") from exc
+            detail = " ".join(str(exc).split())[:300]
+            raise ValueError(f"checkpoint {path} does not fit this model: {detail}") from exc
+        finally:
+            model.train(was_training)
     return ckpt

@@ -14,10 +14,11 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray) -> np.ndarray | int: ...
 
 
-def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 0,
+def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 0, warmup: int = 0,
             buffer: ReplayBuffer | None = None, desc: str = "collect") -> ReplayBuffer:
-    """Run ``episodes`` episodes of at most ``length`` steps; store images, actions, rewards and
-    the env's underlying states (kept for twins). Returns the (new or given) buffer."""
+    """Run ``episodes`` episodes of at most ``length`` recorded steps, after ``warmup`` unrecorded
+    agent steps (SEN's Reacher data starts 50 steps in); store images, actions, rewards and the
+    env's underlying states (kept for twins). Returns the (new or given) buffer."""
     base = env.unwrapped
     if buffer is None:
         state = np.asarray(base.get_state())
@@ -25,6 +26,8 @@ def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 
                               state.shape, state.dtype)
     for ep in tqdm(range(episodes), desc=desc, unit="ep", leave=False):
         obs, _ = env.reset(seed=seed + ep)
+        for _ in range(warmup):
+            obs = env.step(agent.act(obs))[0]
         state = base.get_state()
         for t in range(length):
             action = agent.act(obs)
@@ -37,16 +40,15 @@ def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 
     return buffer
 
 
-def episode_tensors(buffer: ReplayBuffer, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The first ``steps`` transitions of every episode that has them.
-
-    Returns obs ``[N, steps+1, Ci, Hi, Wi]`` uint8, actions ``[N, steps, *A]``, states ``[N, steps+1, ...]``.
-    """
+def episode_tensors(buffer: ReplayBuffer, steps: int) -> dict[str, np.ndarray]:
+    """The first ``steps`` transitions of every episode that has them: ``obs [N, steps+1, Ci, Hi, Wi]``
+    uint8, ``actions [N, steps, *A]``, ``rewards [N, steps]``, ``states [N, steps+1, ...]``."""
     starts = buffer.valid_starts(steps)
     prev = (starts - 1) % buffer.capacity
     starts = starts[buffer.episode[prev] != buffer.episode[starts]]  # episode starts only
     rows = (starts[:, None] + np.arange(steps + 1)) % buffer.capacity
-    return buffer.obs[rows], buffer.actions[rows[:, :-1]], buffer.states[rows]
+    return dict(obs=buffer.obs[rows], actions=buffer.actions[rows[:, :-1]], rewards=buffer.rewards[rows[:, :-1]],
+                states=buffer.states[rows])
 
 
 def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buf
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from worldmodels.world_model import build_world_model
 
 DERIVED = {
     "worldmodel": ("group", "action_encoding", "action_dim", "in_channels", "image_size",
-                   "slots", "maps_per_slot", "map_size", "stride"),
+                   "slots", "maps_per_slot", "map_size", "stride", "masks_per_slot", "reward_weight"),
     "trainer": ("env", "model", "logger", "out_dir", "seed"),
 }
 
@@ -80,6 +81,7 @@ def format_metrics(metrics: dict[str, float]) -> str:
 def main(cfg: DictConfig) -> dict[str, float]:
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)
     seed_everything(cfg.seed)
     out = Path(HydraConfig.get().runtime.output_dir)
     env = gym.make(cfg.env.id, **cfg.env.kwargs)

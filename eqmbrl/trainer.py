@@ -32,18 +32,19 @@ class WorldModelTrainer:
             3 right) for the limited-actions experiment; evaluation always uses all actions.
         twin_element: group element g whose twins measure EE and DIE (1 = a quarter turn).
         buffer_path: reuse a saved training buffer instead of collecting (it is never overwritten).
+        warmup_steps: random steps taken before recording each episode (SEN's Reacher: 50).
     """
 
     def __init__(self, env: gym.Env, model: WorldModel, logger: Logger, out_dir: str | os.PathLike,
                  episodes: int = 100, episode_length: int = 50, eval_episodes: int = 100, eval_length: int = 10,
                  epochs: int = 10, batch_size: int = 256, lr: float = 5e-4,
                  train_directions: list[int] | None = None, eval_every: int = 1, twin_element: int = 1,
-                 buffer_path: str | None = None, seed: int = 0) -> None:
+                 buffer_path: str | None = None, warmup_steps: int = 0, seed: int = 0) -> None:
         self.env, self.model, self.logger, self.out = env, model, logger, Path(out_dir)
         self.episodes, self.episode_length, self.eval_episodes = episodes, episode_length, eval_episodes
         self.eval_length, self.epochs, self.batch_size, self.lr = eval_length, epochs, batch_size, lr
         self.train_directions, self.eval_every, self.g = train_directions, eval_every, twin_element
-        self.buffer_path, self.seed = buffer_path, seed
+        self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rng = np.random.default_rng(seed)
         if twin_element not in env.unwrapped.symmetry.group.elements:
             raise ValueError(f"twin_element {twin_element} is not an element of "
@@ -54,7 +55,8 @@ class WorldModelTrainer:
         if self.buffer_path:
             return ReplayBuffer.load(self.buffer_path)
         agent = RandomAgent(self.env.action_space, self.seed, self.train_directions)
-        buf = collect(self.env, agent, self.episodes, self.episode_length, seed=self.seed, desc="collect train")
+        buf = collect(self.env, agent, self.episodes, self.episode_length, seed=self.seed, warmup=self.warmup,
+                      desc="collect train")
         buf.save(self.out / "buffer.npz")
         return buf
 
@@ -62,11 +64,10 @@ class WorldModelTrainer:
         """Evaluation episodes (all actions, other seeds) and their twins under ``twin_element``."""
         agent = RandomAgent(self.env.action_space, self.seed + 1)
         buf = collect(self.env, agent, self.eval_episodes, self.eval_length, seed=self.seed + 10_000_000,
-                      desc="collect eval")
-        obs, actions, states = episode_tensors(buf, self.eval_length)
-        twin_obs, twin_actions = twin_episodes(self.env, actions, states, self.g)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in
-                dict(obs=obs, actions=actions, twin_obs=twin_obs, twin_actions=twin_actions).items()}
+                      warmup=self.warmup, desc="collect eval")
+        data = episode_tensors(buf, self.eval_length)
+        data["twin_obs"], data["twin_actions"] = twin_episodes(self.env, data["actions"], data.pop("states"), self.g)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items()}
 
     def fit_epoch(self, buffer: ReplayBuffer, opt: torch.optim.Optimizer, epoch: int) -> float:
         """One pass over all transitions in random order; returns the mean loss."""

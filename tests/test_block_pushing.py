@@ -94,7 +94,8 @@ def test_symmetry_is_a_c4_group_action() -> None:
     for g in group.elements:
         for h in group.elements:
             gh = group.compose(g, h)
-            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)), sym.act_state(gh, states))
+            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)),
+                                          sym.act_state(gh, states))
             np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)),
                                           sym.act_action(gh, actions))
     np.testing.assert_array_equal(sym.act_state(0, states), states)
@@ -157,6 +158,21 @@ def test_cubes_nearer_cube_occludes_farther() -> None:
         np.testing.assert_array_equal(image[:, overlap], expected[:, overlap])
 
 
+@pytest.mark.parametrize("style", RENDER_STYLES)
+@pytest.mark.parametrize("size", [50, 64])
+def test_sprite_is_the_same_in_every_cell(style: str, size: int) -> None:
+    """A lone object covers the same pixel pattern, shifted, in every cell (fits, no wrap-around)."""
+    atlas = get_atlas(style, 5, 1, size)
+    background = atlas.background.reshape(3, size, size)
+    patterns = set()
+    for cell in range(25):
+        image = render_states(np.array([[divmod(cell, 5)]]), style, 5, size)[0]
+        ys, xs = np.nonzero(np.any(image != background, axis=0))
+        anchor_y, anchor_x = divmod(int(atlas.cell_anchor[cell]), size)
+        patterns.add(frozenset(zip((ys - anchor_y).tolist(), (xs - anchor_x).tolist())))
+    assert len(patterns) == 1 and len(next(iter(patterns))) > 0.3 * (size / 5) ** 2
+
+
 def test_cubes_camera_is_fixed() -> None:
     state = random_states(np.random.default_rng(6), 1)
     image = render_states(state, "cubes")[0]
@@ -209,6 +225,20 @@ def test_goal_is_reachable_and_differs_from_start(distance: int) -> None:
         assert moved <= distance and moved % 2 == distance % 2
     with pytest.raises(ValueError, match="goal_distance"):
         env.reset(options={"goal_distance": 11})
+
+
+def test_goal_with_limited_directions_uses_only_those_moves() -> None:
+    env = BlockPushingEnv(goal_conditioned=True, allowed_directions=[0], render_style="shapes")
+    for seed in range(5):
+        _, info = env.reset(seed=seed, options={"goal_distance": 2})
+        delta = info["goal_state"] - info["state"]
+        assert np.all(delta[:, 1] == 0) and np.all(delta[:, 0] <= 0) and delta.sum() == -2
+
+
+def test_rgb_array_render_mode() -> None:
+    env = gym.make("eqmbrl/BlockPushing-cubes-v0", render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(env.render(), obs.transpose(1, 2, 0))
 
 
 def test_goal_reward_and_success() -> None:

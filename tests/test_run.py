@@ -16,7 +16,7 @@ def _run(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("variant,env", [("sen", "cubes"), ("full", "shapes")])
+@pytest.mark.parametrize("variant,env", [("sen", "cubes"), ("full", "shapes"), ("sen", "reacher")])
 def test_run_end_to_end(tmp_path: Path, variant: str, env: str) -> None:
     out = tmp_path / "run"
     res = _run("experiment=debug", f"worldmodel={variant}", f"env={env}", f"hydra.run.dir={out}", cwd=tmp_path)
@@ -27,6 +27,8 @@ def test_run_end_to_end(tmp_path: Path, variant: str, env: str) -> None:
     assert (out / "checkpoint.pt").is_file() and (out / "buffer.npz").is_file()
     assert list((out / "tb").glob("events.out.tfevents.*"))
     assert "final metrics" in res.stdout
+    if env == "reacher":
+        assert metrics["reward_mse"] >= 0.0  # the reward head is trained and evaluated on Reacher
 
 
 def test_buffer_reuse_leaves_the_file_untouched(tmp_path: Path) -> None:

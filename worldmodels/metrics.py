@@ -46,14 +46,15 @@ def chunked(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, chunk: int 
 
 @torch.no_grad()
 def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_obs: torch.Tensor | None = None,
-             twin_actions: torch.Tensor | None = None, steps: tuple[int, ...] = (1, 5, 10), g: int = 1,
-             chunk: int = 512, seed: int = 0) -> dict[str, float]:
+             twin_actions: torch.Tensor | None = None, rewards: torch.Tensor | None = None,
+             steps: tuple[int, ...] = (1, 5, 10), g: int = 1, chunk: int = 512, seed: int = 0) -> dict[str, float]:
     """All metrics on evaluation episodes.
 
     obs ``[N, T+1, Ci, Hi, Wi]`` (uint8 or float), actions ``[N, T, *A]``; ``twin_obs`` /
     ``twin_actions`` the same episodes with the env state and actions transformed by group element
-    ``g``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps`` (s <= T), and with twins
-    ``ee`` and ``die/{s}step``.
+    ``g``; ``rewards [N, T]``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps``
+    (s <= T); with twins ``ee`` and ``die/{s}step``; with rewards and a trained reward head
+    (``reward_weight > 0``) ``reward_mse`` of the first step.
     """
     was_training = model.training
     model.eval()
@@ -75,6 +76,10 @@ def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_o
             d = (z_pred[:, s] - z_true[s][perm]).flatten(1).norm(dim=1)
             d_g = (z_pred_g[:, s] - z_true_g[perm]).flatten(1).norm(dim=1)
             out[f"die/{s}step"] = ((d - d_g).abs().mean() / z_true[s].flatten(1).norm(dim=1).mean()).item()
+    if rewards is not None and model.reward_weight > 0:
+        r_pred = chunked(lambda o, a: model.reward(model.encode(o), a), obs[:, 0], actions[:, 0], chunk=chunk,
+                         device=dev)
+        out["reward_mse"] = (r_pred.cpu() - rewards[:, 0].float()).pow(2).mean().item()
     model.train(was_training)
     return out
 

@@ -116,11 +116,13 @@ class WorldModel(nn.Module):
 def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: str = "directions",
                       action_dim: int = 1, in_channels: int = 3, image_size: int = 50, slots: int = 5,
                       maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32,
-                      embed_hidden: int = 256, latent: int = 8, hidden: int = 128, hinge: float = 1.0,
+                      embed_hidden: int = 256, masks_per_slot: int = 1, latent: int = 8, hidden: int = 128,
+                      hinge: float = 1.0,
                       sigma: float = 0.5, reward_weight: float = 0.0) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
+    ``reward_weight > 0`` trains the invariant reward head with the contrastive loss.
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown world-model variant {variant!r}; allowed: {', '.join(VARIANTS)}")
@@ -132,6 +134,6 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
                                                     map_size, stride, cnn_channels)
     else:
         embedding = SymmetricEmbedding(in_channels, image_size, slots, maps_per_slot, map_size, stride,
-                                       cnn_channels, embed_hidden)
+                                       cnn_channels, embed_hidden, masks_per_slot)
     return WorldModel(embedding, model_group, symmetry, action_encoding, action_dim, slots, maps_per_slot,
                       map_size, latent, hidden, hinge, sigma, reward_weight)
