@@ -40,16 +40,21 @@ def test_encoder_is_equivariant(variant: str, domain: str) -> None:
     assert max(errs.values()) < TOL, errs
 
 
-@pytest.mark.parametrize("domain", list(DOMAINS))
-@pytest.mark.parametrize("variant", ["sen", "full"])
-def test_transition_is_equivariant(variant: str, domain: str) -> None:
-    m = _model(variant, domain)
+def _latents_and_actions(m, domain: str):
+    """Random latents and env actions for ``m``, and the group action on the pair."""
     grp, enc, adim, slots = DOMAINS[domain][:4]
     z = torch.randn(6, slots, 16)
     a = torch.randint(0, 4 * slots, (6,)) if enc == "directions" else torch.rand(6, adim) * 2 - 1
     act_a = _act_action(m.symmetry, enc)
-    errs = check_equivariance(lambda za: m.step(*za), (z, a), lambda g, za: (m.act_latent(g, za[0]), act_a(g, za[1])),
-                              m.act_latent, m.symmetry)
+    return (z, a), lambda g, za: (m.act_latent(g, za[0]), act_a(g, za[1]))
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+@pytest.mark.parametrize("variant", ["sen", "full"])
+def test_transition_is_equivariant(variant: str, domain: str) -> None:
+    m = _model(variant, domain)
+    za, act = _latents_and_actions(m, domain)
+    errs = check_equivariance(lambda x: m.step(*x), za, act, m.act_latent, m.symmetry)
     assert max(errs.values()) < TOL, errs
 
 
@@ -57,14 +62,10 @@ def test_transition_is_equivariant(variant: str, domain: str) -> None:
 @pytest.mark.parametrize("variant", ["sen", "full"])
 def test_reward_head_is_invariant(variant: str, domain: str) -> None:
     m = _model(variant, domain)
-    grp, enc, adim, slots = DOMAINS[domain][:4]
-    z = torch.randn(6, slots, 16)
-    a = torch.randint(0, 4 * slots, (6,)) if enc == "directions" else torch.rand(6, adim) * 2 - 1
-    act_a = _act_action(m.symmetry, enc)
-    errs = check_equivariance(lambda za: m.reward(*za), (z, a), lambda g, za: (m.act_latent(g, za[0]), act_a(g, za[1])),
-                              lambda g, r: r, m.symmetry)
+    za, act = _latents_and_actions(m, domain)
+    errs = check_equivariance(lambda x: m.reward(*x), za, act, lambda g, r: r, m.symmetry)
     assert max(errs.values()) < TOL, errs
-    assert m.reward(z, a).std() > 1e-4  # not trivially constant
+    assert m.reward(*za).std() > 1e-4  # not trivially constant
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
