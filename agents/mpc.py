@@ -1,0 +1,165 @@
+"""Model-predictive control on a world model's imagined rollouts.
+
+The agent reaches the world model only through an *objective*: a closure that, given the
+current latent ``z0 [1, K, C]``, builds the planner's scorer ``score(actions [N, H, *A]) -> [N]``.
+
+- ``reward``: the sum over the horizon of predicted rewards ``r(z_t, a_t)``, t = 0 .. H-1, along
+  ``world_model.rollout``.
+- ``goal``: minus the world model's energy (squared latent distance / 2 sigma^2, mean over slots)
+  between the imagined latents and the latent of a goal observation. ``goal_reduce="best"``
+  (default) takes the closest latent along the horizon, t = 1 .. H, so a plan that reaches the goal
+  early and then drifts away is not penalised (MPC only executes its first action and replans);
+  ``"final"`` scores the last latent only, as in C-SWM/SEN's k-step evaluation.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from agents.planners import Planner, Scorer
+from worldmodels.world_model import WorldModel
+
+OBJECTIVES = ("reward", "goal")
+GOAL_REDUCTIONS = ("best", "final")
+
+
+def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
+    """Scorer: sum of predicted rewards along the rollout from ``z0 [1, K, C]``."""
+    def score(actions: torch.Tensor) -> torch.Tensor:
+        N, H = actions.shape[:2]
+        z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
+        rewards = model.reward(z[:, :-1].flatten(0, 1), actions.flatten(0, 1))  # N*H
+        return rewards.view(N, H).sum(1)
+    return score
+
+
+def goal_objective(model: WorldModel, z0: torch.Tensor, z_goal: torch.Tensor, reduce: str = "best") -> Scorer:
+    """Scorer: minus the energy between imagined latents and ``z_goal [1, K, C]`` (best or final step)."""
+    if reduce not in GOAL_REDUCTIONS:
+        raise ValueError(f"unknown goal_reduce {reduce!r}; allowed: {', '.join(GOAL_REDUCTIONS)}")
+
+    def score(actions: torch.Tensor) -> torch.Tensor:
+        z = model.rollout(z0.expand(actions.shape[0], *z0.shape[1:]), actions)[:, 1:]  # N x H x K x C
+        energy = model.energy(z, z_goal[:, None])  # N x H
+        return -(energy.amin(1) if reduce == "best" else energy[:, -1])
+    return score
+
+
+class MPCAgent:
+    """Plans on ``world_model``'s latents with ``planner`` each step and acts with the first action.
+
+    Args:
+        world_model: the model; planning runs on its device, in eval mode (restored afterwards).
+        planner: a :class:`agents.planners.Planner`; it is moved to the model's device. Discrete
+            planners need a ``directions`` model with ``num_actions = 4 * slots``.
+        objective: ``"reward"`` or ``"goal"`` (call :meth:`set_goal` first), see the module doc.
+        exploration_std: std of Gaussian noise added to continuous actions (then clipped to the
+            planner's bounds).
+        epsilon: probability of a uniformly random action instead of the plan's (discrete only).
+        goal_reduce: ``"best"`` or ``"final"`` latent along the horizon for the goal objective.
+        seed: seeds the exploration noise.
+
+    After :meth:`act`, ``last_plan_return`` is the model's predicted return (objective value) of
+    the chosen plan and ``last_plan_time`` the seconds spent encoding and planning.
+    """
+
+    def __init__(self, world_model: WorldModel, planner: Planner, objective: str = "reward",
+                 exploration_std: float = 0.0, epsilon: float = 0.0, goal_reduce: str = "best",
+                 seed: int = 0) -> None:
+        if objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+        if goal_reduce not in GOAL_REDUCTIONS:
+            raise ValueError(f"unknown goal_reduce {goal_reduce!r}; allowed: {', '.join(GOAL_REDUCTIONS)}")
+        _check_exploration(planner, exploration_std, epsilon)
+        _check_action_kind(world_model, planner)
+        self.model, self.planner = world_model, planner.to(world_model.device)
+        self.objective, self.goal_reduce = objective, goal_reduce
+        self.exploration_std, self.epsilon = exploration_std, epsilon
+        self.rng = np.random.default_rng(seed)
+        self.goal: torch.Tensor | None = None
+        self.last_plan_return = float("nan")
+        self.last_plan_time = float("nan")
+
+    def reset(self) -> None:
+        """Start of an episode: clear the planner's warm start."""
+        self.planner.reset()
+
+    def set_goal(self, goal_obs: np.ndarray | torch.Tensor) -> None:
+        """Encode the goal observation (uint8 ``[C, H, W]``) for the ``goal`` objective."""
+        with self._planning():
+            self.goal = self._encode(goal_obs)
+
+    def act(self, obs: np.ndarray | torch.Tensor) -> int | np.ndarray:
+        """First action of the plan from ``obs`` (uint8 ``[C, H, W]``): an int (discrete) or a
+        float32 array ``[A]`` inside the bounds (continuous), with exploration noise if set."""
+        start = time.perf_counter()
+        with self._planning():
+            plan = self.planner.plan(self.scorer(self._encode(obs)))
+        action = self._explore(plan[0].cpu().numpy())
+        self.last_plan_time = time.perf_counter() - start
+        self.last_plan_return = float(self.planner.last_return)
+        return action
+
+    def scorer(self, z0: torch.Tensor) -> Scorer:
+        """The objective's scorer from the current latent ``z0 [1, K, C]``."""
+        if self.objective == "reward":
+            return reward_objective(self.model, z0)
+        if self.goal is None:
+            raise ValueError("objective 'goal' needs a goal latent: call set_goal(goal_obs) before act(), "
+                             "or use objective='reward'")
+        return goal_objective(self.model, z0, self.goal, self.goal_reduce)
+
+    @contextmanager
+    def _planning(self) -> Iterator[None]:
+        """World model in eval mode and no autograd; the model's mode is restored afterwards."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            self.model.train(was_training)
+
+    def _encode(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 obs ``[C, H, W]`` -> latent ``[1, K, C']`` on the model's device."""
+        x = torch.as_tensor(obs, device=self.model.device)
+        if x.ndim != 3 or x.dtype != torch.uint8:
+            raise ValueError(f"expected one uint8 observation [C, H, W], got {x.dtype} {tuple(x.shape)}")
+        return self.model.encode(x[None].float().div_(255))
+
+    def _explore(self, action: np.ndarray) -> int | np.ndarray:
+        """Epsilon-random (discrete) or clipped Gaussian noise (continuous) around the plan's action."""
+        if self.planner.discrete:
+            if self.epsilon > 0 and self.rng.random() < self.epsilon:
+                return int(self.rng.integers(self.planner.num_actions))
+            return int(action)
+        if self.exploration_std > 0:
+            noisy = action + self.rng.normal(0.0, self.exploration_std, action.shape)
+            action = np.clip(noisy, self.planner.low.cpu().numpy(), self.planner.high.cpu().numpy())
+        return action.astype(np.float32)
+
+
+def _check_exploration(planner: Planner, exploration_std: float, epsilon: float) -> None:
+    if exploration_std < 0 or not 0 <= epsilon <= 1:
+        raise ValueError(f"need exploration_std >= 0 and 0 <= epsilon <= 1, got {exploration_std}, {epsilon}")
+    if planner.discrete and exploration_std > 0:
+        raise ValueError(f"exploration_std={exploration_std} applies to continuous planners; "
+                         "use epsilon for a discrete planner")
+    if not planner.discrete and epsilon > 0:
+        raise ValueError(f"epsilon={epsilon} applies to discrete planners; use exploration_std for "
+                         "a continuous planner")
+
+
+def _check_action_kind(model: WorldModel, planner: Planner) -> None:
+    if planner.discrete != (model.action_encoding == "directions"):
+        kind = "a discrete" if planner.discrete else "a continuous"
+        raise ValueError(f"{kind} planner ({type(planner).__name__}) does not fit a world model with "
+                         f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' and "
+                         "CEM or MPPI for 'torques'")
+    if planner.discrete and planner.num_actions != 4 * model.slots:
+        raise ValueError(f"DiscreteSearch has num_actions={planner.num_actions}, but the world model pushes "
+                         f"{model.slots} objects in 4 directions: use num_actions={4 * model.slots}")
