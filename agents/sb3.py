@@ -15,7 +15,8 @@ file whose dict also holds ``model_kwargs``: the keyword arguments of
 :func:`save_world_model`; read it with :func:`load_world_model`. Checkpoints without
 ``model_kwargs`` (e.g. the trainer's ``checkpoint.pt``) load when ``model_kwargs`` is passed.
 Either way the weights load whatever mode (train/eval) the model was saved in: escnn layers
-cache their expanded filters as extra buffers in eval mode only, and those caches are dropped.
+cache their expanded filters as extra buffers in eval mode only, so checkpoints are written in
+train mode (:mod:`eqmbrl.checkpoint`).
 
 **SB3 notes.** SB3 already divides uint8 images by 255, so observations arrive in [0, 1].
 Each extractor holds its own deep copy of the world model (SAC's actor, critic and target
@@ -39,14 +40,13 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
 from torch import nn
 
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.checkpoint import load_checkpoint, load_weights, save_checkpoint, train_mode_state
 from worldmodels.embedding import SymmetricEmbedding
 from worldmodels.world_model import WorldModel, build_world_model
 
 POOLS = ("max", "mean")
 ON_POLICY = ("ppo", "a2c")
 ALGOS = ON_POLICY + ("sac", "td3", "ddpg", "dqn")
-_CACHE_NAMES = ("filter", "expanded_bias", "matrix")   # escnn's eval-mode caches
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -60,11 +60,6 @@ def _build(model_kwargs: Mapping[str, Any], source: str) -> WorldModel:
     return build_world_model(**model_kwargs)
 
 
-def _without_caches(state: Mapping[str, torch.Tensor], keys: set[str]) -> dict[str, torch.Tensor]:
-    """``state`` less escnn's eval-mode caches (``*.filter``, ``*.expanded_bias``, ``*.matrix``) not in ``keys``."""
-    return {k: v for k, v in state.items() if k in keys or k.rsplit(".", 1)[-1] not in _CACHE_NAMES}
-
-
 def save_world_model(path: str | os.PathLike, model: WorldModel, model_kwargs: Mapping[str, Any],
                      **extra: Any) -> None:
     """Save ``model``'s weights with the ``build_world_model`` kwargs that rebuild it (and ``extra``).
@@ -73,7 +68,7 @@ def save_world_model(path: str | os.PathLike, model: WorldModel, model_kwargs: M
     """
     fresh = _build(model_kwargs, "save_world_model").train()
     want = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
-    have = {k: tuple(v.shape) for k, v in _without_caches(model.state_dict(), set(want)).items()}
+    have = {k: tuple(v.shape) for k, v in train_mode_state(model).items()}
     if want != have:
         diff = sorted(set(want.items()) ^ set(have.items()))[:3]
         raise ValueError(f"model_kwargs {dict(model_kwargs)} do not rebuild this model; first differences "
@@ -94,11 +89,7 @@ def load_world_model(path: str | os.PathLike, model_kwargs: Mapping[str, Any] | 
         raise ValueError(f"checkpoint {path} stores no 'model_kwargs' (the build_world_model kwargs); write it "
                          "with agents.sb3.save_world_model(path, model, model_kwargs) or pass model_kwargs=")
     model = _build(kwargs, f"checkpoint {path}").train()
-    try:
-        model.load_state_dict(_without_caches(ckpt["model"], set(model.state_dict())))
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:400]
-        raise ValueError(f"checkpoint {path} does not fit the model built from {kwargs}: {detail}") from exc
+    load_weights(model, ckpt["model"], f"checkpoint {path}", f"the model built from {kwargs}")
     with torch.no_grad():   # eval mode caches escnn filters; keep them free of autograd graphs
         model.eval()
     return model, kwargs

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _train_mode_state(model: nn.Module) -> dict[str, torch.Tensor]:
+def train_mode_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """State dict in train mode: escnn modules add cached filter buffers in eval mode, which must
     not make checkpoints depend on the mode they were written in."""
     was_training = model.training
@@ -23,7 +23,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> 
     """Write ``{"model": state_dict, **extra}`` to ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": _train_mode_state(model), **extra}, tmp)
+    torch.save({"model": train_mode_state(model), **extra}, tmp)
     os.replace(tmp, path)
 
 
@@ -40,13 +40,19 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"checkpoint {path} is not an eqmbrl checkpoint (no 'model' entry)")
     if model is not None:
-        was_training = model.training
-        model.train()
-        try:
-            model.load_state_dict(ckpt["model"])
-        except RuntimeError as exc:
-            detail = " ".join(str(exc).split())[:300]
-            raise ValueError(f"checkpoint {path} does not fit this model: {detail}") from exc
-        finally:
-            model.train(was_training)
+        load_weights(model, ckpt["model"], f"checkpoint {path}")
     return ckpt
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str = "state dict",
+                 target: str = "this model") -> None:
+    """Load a train-mode ``state`` into ``model`` whatever its mode; a mismatch is a ``ValueError``."""
+    was_training = model.training
+    model.train()
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ValueError(f"{source} does not fit {target}: {detail}") from exc
+    finally:
+        model.train(was_training)
