@@ -7,9 +7,8 @@ the C4 cubes model (``build_world_model("sen")``), both with the default widths 
 hidden 128). Each model runs in three forms side by side: ``escnn`` (the module in eval mode, which
 caches its expanded filters), ``export`` (a deep copy whose escnn blocks are replaced by their
 ``.export()`` plain-torch modules, still 1x1 ``Conv2d`` on ``[B, C, 1, 1]``) and ``export+linear``
-(the same with each 1x1 conv turned into an ``nn.Linear`` on flat vectors). The copies are built
-here without touching ``worldmodels/``: a small adapter keeps the ``GeometricTensor`` interface the
-model's forward code expects. Every copy is checked against the escnn original.
+(the same with each 1x1 conv turned into an ``nn.Linear`` on flat vectors: what the MPC agent
+plans with, ``worldmodels.planning.planning_copy``). Every copy is checked against the escnn original.
 
 Rates are medians over ``--repeats`` timed calls after one warm-up, under ``torch.inference_mode``.
 MPC latency is ``MPCAgent.act`` with CEM (population 1000, 100 elites, 10 iterations, horizon 12)
@@ -18,7 +17,6 @@ on the D4 model, for both objectives. Prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import copy
 import platform
 import statistics
 import time
@@ -26,11 +24,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from escnn import nn as enn
-from torch import nn
 
 from agents.mpc import MPCAgent
 from agents.planners import CEM
+from worldmodels.planning import planning_copy
 from worldmodels.world_model import WorldModel, build_world_model
 
 MODELS = {  # name: (build_world_model kwargs, observation shape)
@@ -44,64 +41,6 @@ def build_model(name: str) -> WorldModel:
     """One benchmark model (seeded, eval mode)."""
     torch.manual_seed(0)
     return build_world_model("sen", **MODELS[name][0]).eval()
-
-
-class Exported(nn.Module):
-    """Plain-torch stand-in for an escnn block, called on (and returning) ``GeometricTensor``s.
-
-    ``linear=True`` (1x1 blocks on ``[B, C, 1, 1]`` only) runs ``nn.Linear`` on ``[B, C]`` instead.
-    """
-
-    def __init__(self, module: enn.EquivariantModule, linear: bool = False) -> None:
-        super().__init__()
-        self.in_type, self.out_type, self.linear = module.in_type, module.out_type, linear
-        net = module.export()
-        self.net = nn.Sequential(*[_as_linear(m) for m in net]) if linear else net
-
-    def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
-        t = x.tensor
-        y = self.net(t.flatten(1))[..., None, None] if self.linear else self.net(t)
-        return enn.GeometricTensor(y, self.out_type)
-
-
-def _as_linear(module: nn.Module) -> nn.Module:
-    """A 1x1 ``Conv2d`` as ``nn.Linear``; ReLU as is; nested ``Sequential``s converted throughout;
-    anything else (escnn's ``MaxPoolChannels``) wrapped to run on ``[B, C, 1, 1]``."""
-    if isinstance(module, nn.Sequential):
-        return nn.Sequential(*[_as_linear(m) for m in module])
-    if isinstance(module, nn.Conv2d):
-        lin = nn.Linear(module.in_channels, module.out_channels, bias=module.bias is not None)
-        lin.weight.data = module.weight.data.flatten(1).clone()
-        if module.bias is not None:
-            lin.bias.data = module.bias.data.clone()
-        return lin
-    if isinstance(module, nn.ReLU):
-        return module
-    return _OnPixel(module)
-
-
-class _OnPixel(nn.Module):
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x[..., None, None]).flatten(1)
-
-
-def exported_copy(model: WorldModel, linear: bool) -> WorldModel:
-    """Deep copy of ``model`` with its escnn blocks exported (encoder, transition, reward features)."""
-    was_training = model.training
-    model.train()  # drops escnn's cached filters, which are not graph leaves and cannot be deep-copied
-    m = copy.deepcopy(model).eval()
-    model.train(was_training)
-    m.encoder.conv = Exported(m.encoder.conv)  # 3x3 / s x s convs: always Conv2d
-    m.encoder.head = Exported(m.encoder.head, linear)
-    if m.transition.edge is not None:
-        m.transition.edge = Exported(m.transition.edge, linear)
-    m.transition.node = Exported(m.transition.node, linear)
-    m.reward_head.features = Exported(m.reward_head.features, linear)
-    return m
 
 
 def sample_actions(model: WorldModel, n: int, horizon: int, device: torch.device) -> torch.Tensor:
@@ -181,7 +120,7 @@ def main() -> None:
 
 def model_forms(model: WorldModel) -> dict[str, WorldModel]:
     """The escnn model and its two exported copies, by form name."""
-    return {"escnn": model, "export": exported_copy(model, False), "export+linear": exported_copy(model, True)}
+    return {"escnn": model, "export": planning_copy(model, linear=False), "export+linear": planning_copy(model)}
 
 
 def mpc_table(forms: dict[str, WorldModel], repeats: int, device: torch.device) -> None:
