@@ -106,16 +106,23 @@ class MPCAgent:
         with self._planning():
             self.goal = self._encode(goal_obs)
 
-    def act(self, obs: np.ndarray | torch.Tensor) -> int | np.ndarray:
+    def act(self, obs: np.ndarray | torch.Tensor, explore: bool = True) -> int | np.ndarray:
         """First action of the plan from ``obs`` (uint8 ``[C, H, W]``): an int (discrete) or a
-        float32 array ``[A]`` inside the bounds (continuous), with exploration noise if set."""
+        float32 array ``[A]`` inside the bounds (continuous), with exploration noise if set and
+        ``explore``."""
         start = time.perf_counter()
         with self._planning():
             plan = self.planner.plan(self.scorer(self._encode(obs)))
-        action = self._explore(plan[0].cpu().numpy())
+        action = self._explore(plan[0].cpu().numpy(), explore)
         self.last_plan_time = time.perf_counter() - start
         self.last_plan_return = float(self.planner.last_return)
         return action
+
+    def predicted_reward(self, obs: np.ndarray | torch.Tensor, action: int | np.ndarray) -> float:
+        """The world model's reward for taking ``action`` from ``obs`` (uint8 ``[C, H, W]``)."""
+        with self._planning():
+            a = torch.as_tensor(np.asarray(action), device=self.model.device)[None]
+            return float(self.model.reward(self._encode(obs), a)[0])
 
     def scorer(self, z0: torch.Tensor) -> Scorer:
         """The objective's scorer from the current latent ``z0 [1, K, C]``."""
@@ -146,13 +153,13 @@ class MPCAgent:
             raise ValueError(f"expected one uint8 observation [C, H, W], got {x.dtype} {tuple(x.shape)}")
         return self.model.encode(x[None].float().div_(255))
 
-    def _explore(self, action: np.ndarray) -> int | np.ndarray:
+    def _explore(self, action: np.ndarray, explore: bool) -> int | np.ndarray:
         """Epsilon-random (discrete) or clipped Gaussian noise (continuous) around the plan's action."""
         if self.planner.discrete:
-            if self.epsilon > 0 and self.rng.random() < self.epsilon:
+            if explore and self.epsilon > 0 and self.rng.random() < self.epsilon:
                 return int(self.rng.integers(self.planner.num_actions))
             return int(action)
-        if self.exploration_std > 0:
+        if explore and self.exploration_std > 0:
             noisy = action + self.rng.normal(0.0, self.exploration_std, action.shape)
             action = np.clip(noisy, self.planner.low.cpu().numpy(), self.planner.high.cpu().numpy())
         return action.astype(np.float32)

@@ -78,6 +78,20 @@ class ReplayBuffer:
         self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
         self._valid_cache.clear()
 
+    def resized(self, capacity: int) -> ReplayBuffer:
+        """A copy holding the same rows, oldest first, in a ring of ``capacity >= len(self)`` rows."""
+        if capacity < max(self.size, 2):
+            raise ValueError(f"capacity {capacity} cannot hold the {self.size} stored rows")
+        order = (np.arange(self.size) + (self.pos if self.size == self.capacity else 0)) % self.capacity
+        buf = ReplayBuffer(capacity, self.obs.shape[1:], self.actions.shape[1:],
+                           None if self.states is None else self.states.shape[1:],
+                           np.float64 if self.states is None else self.states.dtype)
+        for k in _FIELDS:
+            if getattr(self, k) is not None:
+                getattr(buf, k)[:self.size] = getattr(self, k)[order]
+        buf.size, buf.pos, buf.num_episodes = self.size, self.size % capacity, self.num_episodes
+        return buf
+
     def valid_starts(self, steps: int) -> np.ndarray:
         """Row indices ``i`` from which ``steps`` consecutive transitions of one episode follow."""
         if steps not in self._valid_cache:

@@ -1,6 +1,7 @@
 """Atomic checkpoints of torch modules with their config; clear errors for missing or bad files."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,14 @@ def train_mode_state(model: nn.Module) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     model.train(was_training)
     return state
+
+
+def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON via a temporary file and an atomic rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:

@@ -1,7 +1,7 @@
 """Filling replay buffers by running an agent in an env, and rendering symmetric twins."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -11,32 +11,56 @@ from eqmbrl.buffer import ReplayBuffer
 
 
 class Agent(Protocol):
+    """Anything with ``act(obs) -> action``; an optional ``reset()`` is called after each env reset."""
+
     def act(self, obs: np.ndarray) -> np.ndarray | int: ...
+
+
+def run_episode(env: gym.Env, agent: Agent, length: int, seed: int | None = None, warmup: int = 0,
+                buffer: ReplayBuffer | None = None, options: dict[str, Any] | None = None,
+                frames: list[np.ndarray] | None = None) -> tuple[float, dict[str, Any], int]:
+    """One episode: reset (``seed``, ``options``), ``warmup`` unrecorded agent steps, then at most
+    ``length`` steps, stopping when the env terminates or truncates. Rows (images, actions,
+    rewards, env states) go to ``buffer`` and observations to ``frames`` if given.
+    Returns (return of the recorded steps, last ``info``, recorded steps)."""
+    base = env.unwrapped
+    obs, info = env.reset(seed=seed, options=options)
+    if hasattr(agent, "reset"):
+        agent.reset()
+    for _ in range(warmup):
+        obs = env.step(agent.act(obs))[0]
+    state, total, t = base.get_state(), 0.0, 0
+    if frames is not None:
+        frames.append(obs)
+    while t < length:
+        action = agent.act(obs)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        if buffer is not None:
+            buffer.add(obs, action, float(reward), state, new_episode=t == 0)
+        obs, state, total, t = next_obs, base.get_state(), total + float(reward), t + 1
+        if frames is not None:
+            frames.append(obs)
+        if terminated or truncated:
+            break
+    if buffer is not None:
+        buffer.add(obs, None, 0.0, state, new_episode=t == 0)
+    return total, info, t
+
+
+def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:
+    """A buffer of ``capacity`` rows for ``env``'s observations, actions and underlying states."""
+    state = np.asarray(env.unwrapped.get_state())
+    return ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or (), state.shape, state.dtype)
 
 
 def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 0, warmup: int = 0,
             buffer: ReplayBuffer | None = None, desc: str = "collect") -> ReplayBuffer:
-    """Run ``episodes`` episodes of at most ``length`` recorded steps, after ``warmup`` unrecorded
-    agent steps (SEN's Reacher data starts 50 steps in); store images, actions, rewards and the
-    env's underlying states (kept for twins). Returns the (new or given) buffer."""
-    base = env.unwrapped
-    if buffer is None:
-        state = np.asarray(base.get_state())
-        buffer = ReplayBuffer(episodes * (length + 1), env.observation_space.shape, env.action_space.shape or (),
-                              state.shape, state.dtype)
+    """Run ``episodes`` episodes (env seeds ``seed``, ``seed + 1``, ...) of at most ``length``
+    recorded steps, after ``warmup`` unrecorded agent steps (SEN's Reacher data starts 50 steps in),
+    into ``buffer`` (default: a new one that fits them). Returns the buffer."""
+    buffer = buffer if buffer is not None else empty_buffer(env, episodes * (length + 1))
     for ep in tqdm(range(episodes), desc=desc, unit="ep", leave=False):
-        obs, _ = env.reset(seed=seed + ep)
-        for _ in range(warmup):
-            obs = env.step(agent.act(obs))[0]
-        state = base.get_state()
-        for t in range(length):
-            action = agent.act(obs)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, float(reward), state, new_episode=t == 0)
-            obs, state = next_obs, base.get_state()
-            if terminated or truncated:
-                break
-        buffer.add(obs, None, 0.0, state)
+        run_episode(env, agent, length, seed + ep, warmup, buffer)
     return buffer
 
 

@@ -13,6 +13,7 @@ import typing
 from typing import Any, Callable, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 _SIMPLE = (int, float, str, bool)
 
@@ -36,13 +37,15 @@ def _field_type(tp: Any) -> Any:
 
 
 def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
-    """A dataclass with ``_target_`` and one field per defaulted, typed parameter of ``target``."""
+    """A dataclass with ``_target_`` and one field per parameter of ``target`` not in ``exclude``;
+    parameters without a default are mandatory (``???``) in the config."""
     hints = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target)
     fields: list[tuple[str, Any, Any]] = [("_target_", str, f"{target.__module__}.{target.__qualname__}")]
     for name, p in inspect.signature(target).parameters.items():
-        if name in exclude or p.default is inspect.Parameter.empty:
+        if name in exclude or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        default = list(p.default) if isinstance(p.default, tuple) else p.default
+        default = MISSING if p.default is inspect.Parameter.empty else p.default
+        default = list(default) if isinstance(default, tuple) else default
         fields.append((name, _field_type(hints.get(name, Any)),
                        dataclasses.field(default_factory=lambda d=default: d) if isinstance(default, (list, dict))
                        else default))
@@ -62,8 +65,10 @@ class EnvConfig:
     model: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def register(groups: dict[str, Callable[..., Any]], derived: dict[str, tuple[str, ...]]) -> None:
-    """Store ``schema`` in each config group (``derived`` names parameters run.py passes itself)."""
+def register(schemas: dict[str, Callable[..., Any]], derived: dict[str, tuple[str, ...]]) -> None:
+    """Store the schema of each ``"group/name"`` (or ``"group"``, named ``schema``) in the config
+    store; ``derived[key]`` names the parameters run.py passes itself."""
     cs = ConfigStore.instance()
-    for group, target in groups.items():
-        cs.store(group=group, name="schema", node=schema(target, derived.get(group, ())))
+    for key, target in schemas.items():
+        group, _, name = key.partition("/")
+        cs.store(group=group, name=name or "schema", node=schema(target, derived.get(key, ())))

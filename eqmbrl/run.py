@@ -1,7 +1,10 @@
-"""``python -m eqmbrl.run``: train and evaluate a world model, configured with Hydra.
+"""``python -m eqmbrl.run``: train and evaluate a world model, then optionally an agent on it.
+
+Without ``agent=...`` the run trains and evaluates the world model on random data. With
+``agent=cem|mppi|search`` that is the seed phase of the online MPC loop (:mod:`eqmbrl.online`).
 
 Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buffer.npz``,
-``metrics.json`` and Hydra's own ``.hydra/`` record of the config.
+``metrics.json``, the agent's own files, and Hydra's ``.hydra/`` record of the config.
 """
 from __future__ import annotations
 
@@ -21,14 +24,20 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from eqmbrl.config import EnvConfig, register
+from agents.planners import CEM, MPPI, DiscreteSearch
 from eqmbrl.logger import Logger
+from eqmbrl.online import OnlineMPC
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.world_model import build_world_model
 
+RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
+PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
 DERIVED = {
     "worldmodel": ("group", "action_encoding", "action_dim", "in_channels", "image_size",
                    "slots", "maps_per_slot", "map_size", "stride", "masks_per_slot", "reward_weight"),
-    "trainer": ("env", "model", "logger", "out_dir", "seed"),
+    "trainer": RUN_ARGS,
+    "agent/mpc": (*RUN_ARGS, "trainer"),
+    **{f"planner/{name}": PLANNER_ARGS for name in ("cem", "mppi", "search")},
 }
 
 
@@ -41,9 +50,11 @@ class RunConfig:
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     worldmodel: Any = None
     trainer: Any = None
+    agent: Any = None
 
 
-register({"worldmodel": build_world_model, "trainer": WorldModelTrainer}, DERIVED)
+register({"worldmodel": build_world_model, "trainer": WorldModelTrainer, "agent/mpc": OnlineMPC,
+          "planner/cem": CEM, "planner/mppi": MPPI, "planner/search": DiscreteSearch}, DERIVED)
 ConfigStore.instance().store(name="base", node=RunConfig)
 
 
@@ -74,7 +85,7 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
-    return "\n".join(f"  {k:<16} {v:10.4f}" for k, v in metrics.items())
+    return "\n".join(f"  {k:<24} {v:10.4f}" for k, v in metrics.items())
 
 
 @hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")
@@ -88,8 +99,12 @@ def main(cfg: DictConfig) -> dict[str, float]:
     model = instantiate(cfg.worldmodel, **env_model_kwargs(env), **cfg.env.model).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     logger.hparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer = instantiate(cfg.trainer, env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
-    metrics = trainer.run()
+    run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
+    trainer = instantiate(cfg.trainer, **run_args)
+    if cfg.agent is None:
+        metrics = trainer.run()
+    else:
+        metrics = instantiate(cfg.agent, trainer=trainer, _recursive_=False, **run_args).run()
     logger.close()
     print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}\n{format_metrics(metrics)}")
     return metrics

@@ -1,7 +1,6 @@
 """The world-model training loop: collect -> replay buffer -> fit -> evaluate -> log -> checkpoint."""
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -13,9 +12,10 @@ from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.checkpoint import load_checkpoint, save_checkpoint, write_json
 from eqmbrl.collect import collect, episode_tensors, twin_episodes
 from eqmbrl.logger import Logger
+from eqmbrl.types import SequenceBatch
 from worldmodels.metrics import evaluate
 from worldmodels.world_model import WorldModel
 
@@ -76,18 +76,28 @@ class WorldModelTrainer:
         losses = []
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
             batch = buffer.gather(starts[b * self.batch_size:(b + 1) * self.batch_size], 1, self.model.device)
-            out = self.model.loss(batch)
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            opt.step()
-            for k, v in out.items():
-                self.logger.record(f"wm/{k}", v.item())
-            losses.append(out["loss"].item())
+            losses.append(self.update(batch, opt))
         return float(np.mean(losses))
+
+    def update(self, batch: SequenceBatch, opt: torch.optim.Optimizer) -> float:
+        """One gradient step of the world-model loss on ``batch``; logs ``wm/*``; returns the loss."""
+        out = self.model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+        for k, v in out.items():
+            self.logger.record(f"wm/{k}", v.item())
+        return out["loss"].item()
+
+    def refit(self, buffer: ReplayBuffer, opt: torch.optim.Optimizer, steps: int) -> float:
+        """``steps`` gradient steps on random batches of ``buffer`` (online refits); mean loss."""
+        self.model.train()
+        return float(np.mean([self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng), opt)
+                              for _ in range(steps)]))
 
     def run(self) -> dict[str, float]:
         """Collect, train, evaluate; writes checkpoint.pt and metrics.json; returns final metrics."""
-        buffer, data = self.train_buffer(), self.eval_data()
+        self.buffer, self.eval_tensors = buffer, data = self.train_buffer(), self.eval_data()
         self.logger.images("data/observations", data["obs"][:8, 0].numpy())
         self.logger.images("data/twins", data["twin_obs"][:8, 0].numpy())
         opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
@@ -104,7 +114,5 @@ class WorldModelTrainer:
         load_checkpoint(self.out / "checkpoint.pt", self.model, map_location=self.model.device)
         metrics = evaluate(self.model, **data, seed=self.seed)
         metrics["train_loss"] = best
-        tmp = self.out / "metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2))
-        os.replace(tmp, self.out / "metrics.json")
+        write_json(self.out / "metrics.json", metrics)
         return metrics

@@ -70,3 +70,17 @@ def test_episode_length_mismatch_is_rejected() -> None:
     buf = ReplayBuffer(8, (1, 2, 2), state_shape=None)
     with pytest.raises(ValueError, match="T\\+1 observations"):
         buf.add_episode(np.zeros((3, 1, 2, 2), np.uint8), np.zeros(3, np.int64))
+
+
+def test_resized_keeps_rows_in_order_and_grows() -> None:
+    buf = _filled(capacity=10, episodes=3, T=3)  # wrapped ring: oldest row is not at index 0
+    big = buf.resized(30)
+    assert len(big) == 10 and big.capacity == 30 and big.num_episodes == 3
+    for k in (1, 2, 3):
+        old, new = (b.gather(b.valid_starts(k), k) for b in (buf, big))
+        key = lambda batch: sorted(map(tuple, (batch.obs[:, :, 0, 0, 0] * 255).round().tolist()))  # noqa: E731
+        assert key(old) == key(new)
+    big.add_episode(np.zeros((4, 1, 2, 2), np.uint8), np.arange(3), None, np.zeros((4, 3)))
+    assert len(big) == 14 and len(big.valid_starts(3)) == len(buf.valid_starts(3)) + 1
+    with pytest.raises(ValueError, match="cannot hold the 10 stored rows"):
+        buf.resized(5)

@@ -1,0 +1,235 @@
+"""The online model-based RL loop: seed data -> fit -> act with MPC -> add to the buffer -> refit.
+
+:meth:`OnlineMPC.run`:
+
+1. the world-model trainer collects seed episodes with random actions, fits the model and
+   evaluates it (``buffer.npz``, ``checkpoint.pt``, TensorBoard ``wm/`` and ``eval/`` by epoch);
+2. ``episodes`` episodes with the MPC agent, exploration noise on; every transition goes to the
+   replay buffer, and after each ``refit_every`` env steps the model takes ``refit_steps``
+   gradient steps on batches of the whole buffer and the planner re-syncs its copy;
+3. every ``eval_every`` episodes and at the end: ``eval_episodes`` noise-free episodes on fixed
+   seeds (for the goal objective, that many per goal distance), the world-model metrics on the
+   trainer's evaluation data, and an image strip of one evaluation episode.
+
+Writes ``checkpoint_final.pt`` (the model after the online phase), ``buffer_online.npz`` (seed and
+online data) and ``metrics.json`` (the final evaluation, the world-model metrics, and the
+pretraining metrics under ``pretrain/``). TensorBoard tags, by online env step: ``episode/``
+(return, predicted_return, success, length), ``planner/`` (seconds_per_action, plan_value),
+``wm/`` (refit losses), ``eval/`` (return; random_return and still_return of the baselines;
+success and success_d<k>; world-model metrics) and the image strip ``eval/episode``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from hydra.utils import get_class, instantiate
+from tqdm import tqdm
+
+from agents.mpc import MPCAgent
+from agents.planners import Planner
+from agents.random_agent import RandomAgent
+from eqmbrl.checkpoint import save_checkpoint, write_json
+from eqmbrl.collect import run_episode
+from eqmbrl.logger import Logger
+from eqmbrl.trainer import WorldModelTrainer
+from worldmodels.metrics import evaluate
+from worldmodels.world_model import WorldModel
+
+EVAL_SEED = 20_000_000  # evaluation episodes use env seeds EVAL_SEED + i in every run
+
+
+def build_planner(config: Any, env: gym.Env, seed: int) -> Planner:
+    """Instantiate a planner config (``_target_`` and arguments) for ``env``'s action space, adding
+    what the planner must know about it (never written in configs) and the seed."""
+    cls = get_class(config["_target_"])
+    space = env.action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
+    if not discrete and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
+        raise ValueError(f"MPC needs a Discrete or 1-d Box action space, got {space}")
+    if getattr(cls, "discrete", None) != discrete:
+        raise ValueError(f"planner {cls.__name__} does not fit the action space {space} of {env.spec.id}: "
+                         "use agent=search for block pushing (discrete) and agent=cem or agent=mppi for "
+                         "Reacher (continuous)")
+    if discrete:
+        return instantiate(config, num_actions=int(space.n), seed=seed)
+    return instantiate(config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(),
+                       seed=seed)
+
+
+class _Still:
+    """Always the middle of a Box action space (zero torques): the do-nothing baseline."""
+
+    def __init__(self, space: gym.spaces.Box) -> None:
+        self.action = ((space.low + space.high) / 2).astype(space.dtype)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.action
+
+
+class _Actor:
+    """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
+    records per-step planning time, plan value and the model's reward for each action taken."""
+
+    def __init__(self, agent: MPCAgent, env: gym.Env, explore: bool) -> None:
+        self.agent, self.env, self.explore = agent, env, explore
+        self.times: list[float] = []
+        self.values: list[float] = []
+        self.predicted = 0.0
+
+    def reset(self) -> None:
+        self.agent.reset()
+        if self.agent.objective == "goal":
+            self.agent.set_goal(self.env.unwrapped.goal_obs)
+
+    def act(self, obs: np.ndarray) -> int | np.ndarray:
+        action = self.agent.act(obs, self.explore)
+        self.times.append(self.agent.last_plan_time)
+        self.values.append(self.agent.last_plan_return)
+        if self.agent.objective == "reward":
+            self.predicted += self.agent.predicted_reward(obs, action)
+        return action
+
+
+class OnlineMPC:
+    """Model-based RL with latent MPC, configured by ``agent=cem|mppi|search``.
+
+    Args:
+        env, model, trainer, logger, out_dir, seed: given by run.py (the trainer does step 1).
+        planner: the planner's config (``_target_`` and its arguments; the action-space arguments
+            and seed are added here), or a built planner.
+        objective, exploration_std, epsilon, goal_reduce, export: see :class:`agents.mpc.MPCAgent`.
+            ``goal`` needs a goal-conditioned env (``env=cubes_goal`` or ``shapes_goal``).
+        episodes: online MPC episodes after the seed data.
+        max_steps: step budget of an episode (None: until the env ends it).
+        refit_every, refit_steps: after each ``refit_every`` online env steps, ``refit_steps``
+            gradient steps (trainer's batch size and learning rate); ``refit_every=0`` never refits.
+        eval_episodes, eval_every: noise-free evaluation episodes, every ``eval_every`` episodes.
+        goal_distances: goal distances (moves) of the goal objective's evaluation episodes;
+            training episodes draw one of them at random.
+    """
+
+    def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
+                 out_dir: str | os.PathLike, seed: int = 0, planner: Any = None, objective: str = "reward",
+                 exploration_std: float = 0.1, epsilon: float = 0.0, goal_reduce: str = "best",
+                 export: bool = True, episodes: int = 10, max_steps: int | None = None, refit_every: int = 50,
+                 refit_steps: int = 50, eval_episodes: int = 5, eval_every: int = 5,
+                 goal_distances: list[int] = (1, 2, 3)) -> None:
+        for name, value, low in (("episodes", episodes, 0), ("refit_every", refit_every, 0),
+                                 ("refit_steps", refit_steps, 0), ("eval_episodes", eval_episodes, 1),
+                                 ("eval_every", eval_every, 1), ("max_steps", 1 if max_steps is None else max_steps, 1)):
+            if value < low:
+                raise ValueError(f"agent.{name} must be >= {low}, got {value}")
+        if planner is None:
+            raise ValueError("agent.planner is missing: use agent=cem, agent=mppi or agent=search")
+        if objective == "goal" and not getattr(env.unwrapped, "goal_conditioned", False):
+            raise ValueError(f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
+                             f"got {env.spec.id if env.spec else env}")
+        if not goal_distances:
+            raise ValueError("agent.goal_distances must list at least one goal distance")
+        if not hasattr(planner, "plan"):
+            planner = build_planner(planner, env, seed)
+        self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
+        self.agent = MPCAgent(model, planner, objective, exploration_std, epsilon, goal_reduce, export, seed)
+        self.episodes, self.max_steps, self.refit_every, self.refit_steps = episodes, max_steps, refit_every, refit_steps
+        self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
+        self.seed, self.rng = seed, np.random.default_rng(seed + 1)
+        self.limit = max_steps if max_steps is not None else 2 ** 31
+
+    @property
+    def planner(self) -> Planner:
+        return self.agent.planner
+
+    @property
+    def goal(self) -> bool:
+        return self.agent.objective == "goal"
+
+    def run(self) -> dict[str, float]:
+        """Seed data and fit, online episodes with refits, final evaluation; returns the final metrics."""
+        pretrain = self.trainer.run()
+        buffer = self.trainer.buffer.resized(len(self.trainer.buffer) + self.episodes * (self.episode_cap() + 1))
+        opt = torch.optim.Adam(self.model.parameters(), lr=self.trainer.lr)
+        self.agent.sync()
+        baselines = {} if self.goal else self.baselines()
+        steps = since_refit = 0
+        bar = tqdm(range(self.episodes), desc="online MPC", unit="ep")
+        for ep in bar:
+            actor = _Actor(self.agent, self.env, explore=True)
+            options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
+            ret, info, length = run_episode(self.env, actor, self.limit, self.seed + 30_000_000 + ep, buffer=buffer,
+                                            options=options)
+            steps, since_refit = steps + length, since_refit + length
+            self.record_episode("episode", actor, ret, info, length)
+            if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
+                self.trainer.refit(buffer, opt, self.refit_steps)
+                self.agent.sync()
+                since_refit = 0
+            if (ep + 1) % self.eval_every == 0 or ep + 1 == self.episodes:
+                self.evaluate(steps, baselines)
+            bar.set_postfix(ret=f"{ret:.2f}")
+            self.logger.dump(steps)
+        final = self.evaluate(steps, baselines) if self.episodes == 0 else self.last_eval
+        self.logger.dump(steps)
+        save_checkpoint(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
+        buffer.save(self.out / "buffer_online.npz")
+        metrics = {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
+        write_json(self.out / "metrics.json", metrics)
+        return metrics
+
+    def episode_cap(self) -> int:
+        """Most steps an episode can take (the env's limit or ``max_steps``)."""
+        env_limit = getattr(self.env.unwrapped, "max_episode_steps", None) or self.limit
+        return int(min(env_limit, self.limit))
+
+    def record_episode(self, prefix: str, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
+        self.logger.record(f"{prefix}/return", ret)
+        self.logger.record(f"{prefix}/length", length)
+        if self.goal:
+            self.logger.record(f"{prefix}/success", float(info.get("is_success", False)))
+        else:
+            self.logger.record(f"{prefix}/predicted_return", actor.predicted)
+        if actor.times:
+            self.logger.record("planner/seconds_per_action", float(np.mean(actor.times)))
+            self.logger.record("planner/plan_value", float(np.mean(actor.values)))
+
+    def eval_runs(self) -> list[tuple[int, dict[str, Any] | None]]:
+        """(seed, reset options) of every evaluation episode, the same in every run."""
+        distances = self.goal_distances if self.goal else [None]
+        return [(EVAL_SEED + i, None if d is None else {"goal_distance": d}) for d in distances
+                for i in range(self.eval_episodes)]
+
+    def baselines(self) -> dict[str, float]:
+        """Mean return of a uniform random policy (``random``) and of zero actions (``still``, Box
+        action spaces) on the evaluation episodes."""
+        agents: dict[str, Any] = {"random": RandomAgent(self.env.action_space, self.seed + 2)}
+        if isinstance(self.env.action_space, gym.spaces.Box):
+            agents["still"] = _Still(self.env.action_space)
+        return {name: float(np.mean([run_episode(self.env, agent, self.limit, seed, options=options)[0]
+                                     for seed, options in self.eval_runs()]))
+                for name, agent in agents.items()}
+
+    def evaluate(self, steps: int, baselines: dict[str, float]) -> dict[str, float]:
+        """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
+        returns, successes, frames = [], {}, []
+        for i, (seed, options) in enumerate(self.eval_runs()):
+            actor = _Actor(self.agent, self.env, explore=False)
+            ret, info, _ = run_episode(self.env, actor, self.limit, seed, options=options,
+                                       frames=frames if i == 0 else None)
+            returns.append(ret)
+            if options is not None:
+                successes.setdefault(options["goal_distance"], []).append(float(info.get("is_success", False)))
+        out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns))}
+        out.update({f"{name}_return": value for name, value in baselines.items()})
+        if successes:
+            out["success"] = float(np.mean([s for v in successes.values() for s in v]))
+            out.update({f"success_d{d}": float(np.mean(v)) for d, v in successes.items()})
+        out.update(evaluate(self.model, **self.trainer.eval_tensors, seed=self.seed))
+        self.logger.record_dict("eval", out)
+        self.logger.images("eval/episode", np.stack(frames[:12]), steps)
+        self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
+        return self.last_eval
