@@ -188,10 +188,10 @@ def _resolve_model(world_model: WorldModel | None, checkpoint: str | os.PathLike
         return load_world_model(checkpoint, model_kwargs)
     if not isinstance(world_model, WorldModel):
         raise ValueError(f"world_model must be a WorldModel, got {type(world_model).__name__}")
-    return _deepcopy(world_model), (None if model_kwargs is None else dict(model_kwargs))
+    return clone_world_model(world_model), (None if model_kwargs is None else dict(model_kwargs))
 
 
-def _deepcopy(model: WorldModel) -> WorldModel:
+def clone_world_model(model: WorldModel) -> WorldModel:
     """``copy.deepcopy`` that also works in eval mode, where escnn's cached filters are non-leaf
     tensors (computed from the weights with autograd on) that ``deepcopy`` refuses: they are
     copied detached."""

@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
+from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
 
 
@@ -45,6 +46,38 @@ def run_episode(env: gym.Env, agent: Agent, length: int, seed: int | None = None
     if buffer is not None:
         buffer.add(obs, None, 0.0, state, new_episode=t == 0)
     return total, info, t
+
+
+EVAL_SEED = 20_000_000  # agents are evaluated on env seeds EVAL_SEED + i in every run
+
+
+def eval_runs(episodes: int, goal_distances: list[int] | None = None) -> list[tuple[int, dict[str, Any] | None]]:
+    """(env seed, reset options) of the evaluation episodes shared by all agents: ``episodes``
+    seeds, or that many per goal distance for goal-conditioned envs."""
+    if not goal_distances:
+        return [(EVAL_SEED + i, None) for i in range(episodes)]
+    return [(EVAL_SEED + i, {"goal_distance": d}) for d in goal_distances for i in range(episodes)]
+
+
+class StillAgent:
+    """Always the middle of a Box action space (zero torques for Reacher): the do-nothing baseline."""
+
+    def __init__(self, space: gym.spaces.Box) -> None:
+        self.action = ((space.low + space.high) / 2).astype(space.dtype)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return self.action
+
+
+def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int,
+                     seed: int = 0) -> dict[str, float]:
+    """Mean return over ``runs`` of a uniform random policy (``random``) and, for Box action
+    spaces, of zero actions (``still``)."""
+    agents: dict[str, Agent] = {"random": RandomAgent(env.action_space, seed)}
+    if isinstance(env.action_space, gym.spaces.Box):
+        agents["still"] = StillAgent(env.action_space)
+    return {name: float(np.mean([run_episode(env, agent, length, s, options=o)[0] for s, o in runs]))
+            for name, agent in agents.items()}
 
 
 def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:

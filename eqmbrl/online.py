@@ -33,16 +33,12 @@ from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
-from agents.random_agent import RandomAgent
 from eqmbrl.checkpoint import save_checkpoint, write_json
-from eqmbrl.collect import run_episode
+from eqmbrl.collect import baseline_returns, eval_runs, run_episode
 from eqmbrl.logger import Logger
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.metrics import evaluate
 from worldmodels.world_model import WorldModel
-
-EVAL_SEED = 20_000_000  # evaluation episodes use env seeds EVAL_SEED + i in every run
-
 
 def build_planner(config: Any, env: gym.Env, seed: int) -> Planner:
     """Instantiate a planner config (``_target_`` and arguments) for ``env``'s action space, adding
@@ -60,16 +56,6 @@ def build_planner(config: Any, env: gym.Env, seed: int) -> Planner:
         return instantiate(config, num_actions=int(space.n), seed=seed)
     return instantiate(config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(),
                        seed=seed)
-
-
-class _Still:
-    """Always the middle of a Box action space (zero torques): the do-nothing baseline."""
-
-    def __init__(self, space: gym.spaces.Box) -> None:
-        self.action = ((space.low + space.high) / 2).astype(space.dtype)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.action
 
 
 class _Actor:
@@ -149,13 +135,16 @@ class OnlineMPC:
     def goal(self) -> bool:
         return self.agent.objective == "goal"
 
+    def eval_runs(self) -> list[tuple[int, dict[str, Any] | None]]:
+        return eval_runs(self.eval_episodes, self.goal_distances if self.goal else None)
+
     def run(self) -> dict[str, float]:
         """Seed data and fit, online episodes with refits, final evaluation; returns the final metrics."""
         pretrain = self.trainer.run()
         buffer = self.trainer.buffer.resized(len(self.trainer.buffer) + self.episodes * (self.episode_cap() + 1))
         opt = torch.optim.Adam(self.model.parameters(), lr=self.trainer.lr)
         self.agent.sync()
-        baselines = {} if self.goal else self.baselines()
+        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + 2)
         steps = since_refit = 0
         bar = tqdm(range(self.episodes), desc="online MPC", unit="ep")
         for ep in bar:
@@ -196,22 +185,6 @@ class OnlineMPC:
         if actor.times:
             self.logger.record("planner/seconds_per_action", float(np.mean(actor.times)))
             self.logger.record("planner/plan_value", float(np.mean(actor.values)))
-
-    def eval_runs(self) -> list[tuple[int, dict[str, Any] | None]]:
-        """(seed, reset options) of every evaluation episode, the same in every run."""
-        distances = self.goal_distances if self.goal else [None]
-        return [(EVAL_SEED + i, None if d is None else {"goal_distance": d}) for d in distances
-                for i in range(self.eval_episodes)]
-
-    def baselines(self) -> dict[str, float]:
-        """Mean return of a uniform random policy (``random``) and of zero actions (``still``, Box
-        action spaces) on the evaluation episodes."""
-        agents: dict[str, Any] = {"random": RandomAgent(self.env.action_space, self.seed + 2)}
-        if isinstance(self.env.action_space, gym.spaces.Box):
-            agents["still"] = _Still(self.env.action_space)
-        return {name: float(np.mean([run_episode(self.env, agent, self.limit, seed, options=options)[0]
-                                     for seed, options in self.eval_runs()]))
-                for name, agent in agents.items()}
 
     def evaluate(self, steps: int, baselines: dict[str, float]) -> dict[str, float]:
         """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""

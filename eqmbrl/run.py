@@ -1,7 +1,8 @@
 """``python -m eqmbrl.run``: train and evaluate a world model, then optionally an agent on it.
 
 Without ``agent=...`` the run trains and evaluates the world model on random data. With
-``agent=cem|mppi|search`` that is the seed phase of the online MPC loop (:mod:`eqmbrl.online`).
+``agent=cem|mppi|search`` that is the seed phase of the online MPC loop (:mod:`eqmbrl.online`);
+with ``agent=ppo|sac`` the pretraining of the SB3 policy's features (:mod:`eqmbrl.rl`).
 
 Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buffer.npz``,
 ``metrics.json``, the agent's own files, and Hydra's ``.hydra/`` record of the config.
@@ -9,6 +10,7 @@ Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buf
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import random
 from pathlib import Path
@@ -20,13 +22,14 @@ import numpy as np
 import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from eqmbrl.config import EnvConfig, register
 from agents.planners import CEM, MPPI, DiscreteSearch
 from eqmbrl.logger import Logger
 from eqmbrl.online import OnlineMPC
+from eqmbrl.rl import SB3Learner
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.world_model import build_world_model
 
@@ -37,23 +40,26 @@ DERIVED = {
                    "slots", "maps_per_slot", "map_size", "stride", "masks_per_slot", "reward_weight"),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),
+    "agent/sb3": (*RUN_ARGS, "trainer", "model_kwargs"),
     **{f"planner/{name}": PLANNER_ARGS for name in ("cem", "mppi", "search")},
 }
 
 
 @dataclasses.dataclass
 class RunConfig:
-    """Top level of the config: seed (python, numpy, torch, envs) and device (auto = cuda if available)."""
+    """Top level of the config: seed (python, numpy, torch, envs), device (auto = cuda if available)
+    and torch's CPU threads (0: torch's default; 1 is fastest for small models on busy cores)."""
 
     seed: int = 0
     device: str = "auto"
+    threads: int = 0
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     worldmodel: Any = None
     trainer: Any = None
     agent: Any = None
 
 
-register({"worldmodel": build_world_model, "trainer": WorldModelTrainer, "agent/mpc": OnlineMPC,
+register({"worldmodel": build_world_model, "trainer": WorldModelTrainer, "agent/mpc": OnlineMPC, "agent/sb3": SB3Learner,
           "planner/cem": CEM, "planner/mppi": MPPI, "planner/search": DiscreteSearch}, DERIVED)
 ConfigStore.instance().store(name="base", node=RunConfig)
 
@@ -94,9 +100,13 @@ def main(cfg: DictConfig) -> dict[str, float]:
 
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
     seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     out = Path(HydraConfig.get().runtime.output_dir)
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    model = instantiate(cfg.worldmodel, **env_model_kwargs(env), **cfg.env.model).to(resolve_device(cfg.device))
+    model_kwargs = {**OmegaConf.to_container(cfg.worldmodel), **env_model_kwargs(env), **cfg.env.model}
+    model_kwargs.pop("_target_")
+    model = build_world_model(**model_kwargs).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     logger.hparams(OmegaConf.to_container(cfg, resolve=True))
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
@@ -104,7 +114,9 @@ def main(cfg: DictConfig) -> dict[str, float]:
     if cfg.agent is None:
         metrics = trainer.run()
     else:
-        metrics = instantiate(cfg.agent, trainer=trainer, _recursive_=False, **run_args).run()
+        takes = inspect.signature(get_class(cfg.agent._target_)).parameters
+        extra = {"model_kwargs": model_kwargs} if "model_kwargs" in takes else {}
+        metrics = instantiate(cfg.agent, trainer=trainer, _recursive_=False, **run_args, **extra).run()
     logger.close()
     print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}\n{format_metrics(metrics)}")
     return metrics

@@ -1,0 +1,242 @@
+"""Model-free RL with Stable-Baselines3 on world-model features (``agent=ppo|sac``).
+
+:meth:`SB3Learner.run`:
+
+1. world-model weights (``features=worldmodel`` only): loaded from ``checkpoint`` if given, else
+   pretrained by the world-model trainer on random data if ``pretrain``, else left at their
+   random initialisation; saved to ``world_model.pt`` with the kwargs that rebuild it, which is
+   what the policy's :class:`agents.sb3.WorldModelExtractor` loads (so ``sb3_model.zip`` stays
+   small and loads anywhere that file exists);
+2. ``algo.learn(total_steps)`` with SB3's logger writing into the run's ``tb/`` (``rollout/``,
+   ``train/``, ``time/``); a callback logs ``episode/return``, runs noise-free evaluation episodes
+   on fixed seeds every ``eval_every`` steps (``eval/return``, the random/still baselines, and the
+   world-model metrics when the world model is being trained), and, with ``aux_weight > 0``,
+   takes a gradient step of ``aux_weight`` x the world model's contrastive loss on a batch of the
+   agent's own transitions after each env step, for every world model the RL loss trains.
+
+Writes ``sb3_model.zip``, ``curve.json`` (evaluation returns by env step) and ``metrics.json``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+from tqdm import tqdm
+
+from agents.sb3 import FEATURES, WorldModelExtractor, clone_world_model, policy_kwargs, save_world_model
+from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.checkpoint import load_checkpoint, write_json
+from eqmbrl.collect import baseline_returns, eval_runs, run_episode
+from eqmbrl.logger import Logger
+from eqmbrl.trainer import WorldModelTrainer
+from worldmodels.metrics import evaluate
+from worldmodels.world_model import WorldModel
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+AUX_CAPACITY = 20_000  # rows of the auxiliary loss's replay buffer (~0.5 GB of 6 x 64 x 64 images)
+
+
+class PolicyAgent:
+    """An SB3 model as an ``act(obs)`` agent (deterministic actions)."""
+
+    def __init__(self, algo: BaseAlgorithm) -> None:
+        self.algo = algo
+
+    def act(self, obs: np.ndarray) -> int | np.ndarray:
+        action = self.algo.predict(obs, deterministic=True)[0]
+        return int(action) if isinstance(self.algo.action_space, gym.spaces.Discrete) else action
+
+
+def trained_world_models(algo: BaseAlgorithm) -> list[WorldModel]:
+    """The distinct, unfrozen world models inside ``algo``'s policy that a loss trains (not SAC's
+    Polyak-averaged target critic)."""
+    models: dict[int, WorldModel] = {}
+    for name, module in algo.policy.named_children():
+        if "target" in name:
+            continue
+        for sub in [module, *module.children()]:
+            if isinstance(sub, WorldModelExtractor) and not sub.freeze:
+                models[id(sub.world_model)] = sub.world_model
+    return list(models.values())
+
+
+class _Callback(BaseCallback):
+    """Episode returns, periodic evaluation, and the auxiliary contrastive loss (see module doc)."""
+
+    def __init__(self, learner: SB3Learner, total: int) -> None:
+        super().__init__()
+        self.learner, self.bar = learner, tqdm(total=total, desc=f"{learner.algo_name} learn", unit="step")
+        self.aux_models: list[WorldModel] = []
+        self.aux_opts: list[torch.optim.Optimizer] = []
+        self.aux_buffer: ReplayBuffer | None = None
+        self.in_episode = False
+
+    def _on_training_start(self) -> None:
+        lr = self.learner.trainer.lr
+        if self.learner.aux_weight > 0:
+            self.aux_models = trained_world_models(self.model)
+            self.aux_opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in self.aux_models]
+            env = self.learner.env
+            capacity = min(2 * self.learner.total_steps + 2, AUX_CAPACITY)
+            self.aux_buffer = ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or ())
+
+    def _on_step(self) -> bool:
+        self.bar.update(1)
+        info, done = self.locals["infos"][0], bool(self.locals["dones"][0])
+        if done and "episode" in info:
+            self.learner.logger.record("episode/return", info["episode"]["r"])
+            self.learner.logger.record("episode/length", info["episode"]["l"])
+        if self.aux_buffer is not None:
+            self.add_transition(info, done)
+            self.aux_step()
+        if self.num_timesteps % self.learner.eval_every == 0:
+            self.learner.evaluate(self.model, self.num_timesteps)
+        return True
+
+    def add_transition(self, info: dict[str, Any], done: bool) -> None:
+        """Append (obs, action, reward) to the auxiliary buffer, closing episodes at ``done``."""
+        actions = self.locals.get("clipped_actions", self.locals["actions"])
+        obs = self.model._last_obs[0]  # SB3 updates it after the callback
+        self.aux_buffer.add(obs, actions[0], float(self.locals["rewards"][0]), new_episode=not self.in_episode)
+        self.in_episode = not done
+        if done:
+            self.aux_buffer.add(info["terminal_observation"], None)
+
+    def aux_step(self) -> None:
+        if len(self.aux_buffer.valid_starts(1)) < self.learner.trainer.batch_size:
+            return
+        batch = self.aux_buffer.sample(self.learner.trainer.batch_size, 1, self.learner.model.device,
+                                       self.learner.trainer.rng)
+        for model, opt in zip(self.aux_models, self.aux_opts):
+            loss = model.loss(batch)["loss"]
+            opt.zero_grad(set_to_none=True)
+            (self.learner.aux_weight * loss).backward()
+            opt.step()
+            self.learner.logger.record("aux/loss", loss.item())
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class SB3Learner:
+    """SB3 PPO or SAC on image observations with a world-model (or NatureCNN) features extractor.
+
+    Args:
+        env, model, trainer, logger, out_dir, seed: given by run.py; ``model_kwargs`` too (the
+            ``build_world_model`` kwargs of ``model``).
+        algo: ``ppo`` or ``sac``.
+        features: ``worldmodel`` (:class:`agents.sb3.WorldModelExtractor`) or ``nature_cnn``
+            (SB3's own CNN, the baseline; ``natural_cnn`` is accepted too).
+        checkpoint: world-model weights to start from (e.g. a run's ``checkpoint.pt``; the
+            ``worldmodel``/``env`` config must match); skips pretraining.
+        pretrain: fit the world model on random data first (the ``trainer`` config) when no
+            checkpoint is given; otherwise the features come from a randomly initialised model.
+        freeze: keep the world model fixed (``True``) or fine-tune it with the RL loss.
+        invariant: features pooled over the group (see :class:`agents.sb3.WorldModelExtractor`).
+        aux_weight: weight of the auxiliary contrastive loss on the agent's own transitions
+            (needs ``freeze=False``; 0 disables it).
+        total_steps, eval_every, eval_episodes: env steps of ``learn``, evaluation period and size.
+        algo_kwargs: keyword arguments of the SB3 algorithm (``learning_rate``, ``batch_size``,
+            ...); SAC's ``buffer_size`` defaults to ``total_steps`` (image observations are large).
+        policy: further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...).
+    """
+
+    def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
+                 out_dir: str | os.PathLike, model_kwargs: dict[str, Any], seed: int = 0, algo: str = "sac",
+                 features: str = "worldmodel", checkpoint: str | None = None, pretrain: bool = True,
+                 freeze: bool = True, invariant: bool = False, aux_weight: float = 0.0, total_steps: int = 5000,
+                 eval_every: int = 1000, eval_episodes: int = 5, algo_kwargs: dict[str, Any] | None = None,
+                 policy: dict[str, Any] | None = None) -> None:
+        if algo not in ALGOS:
+            raise ValueError(f"unknown agent.algo {algo!r}; allowed: {', '.join(ALGOS)}")
+        if features not in FEATURES:
+            raise ValueError(f"unknown agent.features {features!r}; allowed: {', '.join(FEATURES)}")
+        if algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
+            raise ValueError(f"SAC needs continuous actions, {env.spec.id} has {env.action_space}: use agent=ppo")
+        for name, value in (("total_steps", total_steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
+            if value < 1:
+                raise ValueError(f"agent.{name} must be >= 1, got {value}")
+        if aux_weight < 0 or (aux_weight > 0 and (freeze or features != "worldmodel")):
+            raise ValueError(f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
+                             "a world model the RL loss trains too: use features=worldmodel with freeze=false")
+        if checkpoint is not None and features != "worldmodel":
+            raise ValueError(f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, "
+                             f"got features={features}")
+        if checkpoint is not None and not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"agent.checkpoint {checkpoint} does not exist")
+        self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
+        self.model_kwargs, self.seed, self.algo_name, self.features = dict(model_kwargs), seed, algo, features
+        self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
+        self.aux_weight, self.total_steps, self.eval_every = aux_weight, total_steps, eval_every
+        self.eval_episodes, self.algo_kwargs, self.policy = eval_episodes, dict(algo_kwargs or {}), dict(policy or {})
+        self.eval_env = gym.make(env.spec)  # SB3 owns the training env's episodes
+        self.runs = eval_runs(eval_episodes)
+        self.curve: list[tuple[int, float]] = []
+        self.metrics: dict[str, float] = {}
+
+    def prepare_world_model(self) -> dict[str, float]:
+        """Load, pretrain or keep the world model's weights; save them for the extractor."""
+        pretrain: dict[str, float] = {}
+        if self.checkpoint is not None:
+            load_checkpoint(self.checkpoint, self.model, map_location=self.model.device)
+        elif self.pretrain:
+            pretrain = self.trainer.run()
+        save_world_model(self.out / "world_model.pt", self.model, self.model_kwargs)
+        return pretrain
+
+    def build(self) -> BaseAlgorithm:
+        """The SB3 algorithm with our extractor and SB3's logger in the run's ``tb/``."""
+        extractor = (dict(checkpoint=str((self.out / "world_model.pt").resolve()), freeze=self.freeze,
+                          invariant=self.invariant) if self.features == "worldmodel" else {})
+        kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
+        if self.algo_name == "sac":
+            kwargs["buffer_size"] = self.total_steps
+        kwargs.update(self.algo_kwargs)
+        algo = ALGOS[self.algo_name]("CnnPolicy", self.env, **kwargs,
+                                     policy_kwargs=policy_kwargs(self.features, self.algo_name, self.policy,
+                                                                 **extractor))
+        algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
+        return algo
+
+    def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
+        """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
+        of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
+        limit = 2 ** 31
+        returns = [run_episode(self.eval_env, PolicyAgent(algo), limit, seed, options=options)[0]
+                   for seed, options in self.runs]
+        out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns)), **self.baselines}
+        trained = trained_world_models(algo) if self.features == "worldmodel" and not self.freeze else []
+        if trained:  # on a copy: evaluate() switches modes, which would cache the tuned escnn filters
+            out.update(evaluate(clone_world_model(trained[0]), **self.trainer.eval_tensors, seed=self.seed))
+        self.curve.append((steps, out["return"]))
+        self.logger.record_dict("eval", out)
+        self.logger.dump(steps)
+        self.metrics = out
+        return out
+
+    def run(self) -> dict[str, float]:
+        """Prepare the world model, learn, evaluate; returns the final metrics."""
+        pretrain = self.prepare_world_model() if self.features == "worldmodel" else {}
+        if self.features == "worldmodel" and not self.freeze and not hasattr(self.trainer, "eval_tensors"):
+            self.trainer.eval_tensors = self.trainer.eval_data()
+        self.baselines = {f"{k}_return": v for k, v in
+                          baseline_returns(self.eval_env, self.runs, 2 ** 31, self.seed + 2).items()}
+        algo = self.build()
+        algo.learn(self.total_steps, callback=_Callback(self, self.total_steps), log_interval=1)
+        if not self.curve or self.curve[-1][0] != algo.num_timesteps:
+            self.evaluate(algo, algo.num_timesteps)
+        algo.save(self.out / "sb3_model.zip")
+        write_json(self.out / "curve.json", {"steps": [s for s, _ in self.curve],
+                                             "return": [r for _, r in self.curve]})
+        metrics = {**self.metrics, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
+        write_json(self.out / "metrics.json", metrics)
+        self.eval_env.close()
+        return metrics

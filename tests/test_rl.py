@@ -1,0 +1,88 @@
+"""``agent=ppo|sac``: SB3 on world-model features end to end on tiny configs, swaps and errors."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from stable_baselines3 import PPO, SAC
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents.sb3 import WorldModelExtractor
+from eqmbrl.checkpoint import load_checkpoint
+from tests.test_run import _run
+
+PPO_TINY = ("agent=ppo", "agent.total_steps=64", "agent.eval_every=32", "agent.eval_episodes=1",
+            "agent.algo_kwargs.n_steps=32", "agent.algo_kwargs.batch_size=16", "+agent.algo_kwargs.n_epochs=1")
+SAC_TINY = ("agent=sac", "env=reacher", "agent.total_steps=60", "agent.eval_every=30", "agent.eval_episodes=1",
+            "agent.algo_kwargs.learning_starts=20", "agent.algo_kwargs.batch_size=8")
+
+
+def _tags(out: Path) -> set[str]:
+    """Scalar tags of every event file in the run's tb/ (ours and SB3's)."""
+    tags: set[str] = set()
+    for f in (out / "tb").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"])
+    return tags
+
+
+def _ok(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
+    out = tmp_path / name
+    res = _run("experiment=debug", "threads=1", *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
+    out, metrics = _ok(tmp_path, *PPO_TINY)
+    assert (out / "buffer.npz").is_file() and "pretrain/hits@1/1step" in metrics  # pretraining ran
+    curve = json.loads((out / "curve.json").read_text())
+    assert curve["steps"] == [32, 64] and len(curve["return"]) == 2
+    assert {"eval/return", "eval/random_return", "train/value_loss", "wm/loss"} <= _tags(out)
+    algo = PPO.load(out / "sb3_model.zip")  # SB3 round trip: the frozen world model's weights come back
+    saved = load_checkpoint(out / "world_model.pt")["model"]
+    extractor = algo.policy.features_extractor
+    assert isinstance(extractor, WorldModelExtractor) and extractor.freeze
+    extractor.world_model.train()
+    for k, v in extractor.world_model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+
+
+def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path) -> None:
+    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "worldmodel=none")
+    assert {"aux/loss", "eval/return", "eval/hits@1/1step", "train/critic_loss"} <= _tags(out)
+    assert "hits@1/1step" in metrics and "still_return" in metrics  # metrics of the trained world model
+    algo = SAC.load(out / "sb3_model.zip")
+    tuned = algo.policy.critic.features_extractor.world_model.train().state_dict()
+    start = load_checkpoint(out / "world_model.pt")["model"]
+    assert any(not torch.equal(tuned[k], start[k]) for k in start)  # the RL and auxiliary losses trained it
+
+
+def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:
+    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.features=natural_cnn")
+    assert not (out / "buffer.npz").exists() and not (out / "world_model.pt").exists()
+    assert "return" in metrics and not any(k.startswith("pretrain/") for k in metrics)
+
+
+def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
+    first, _ = _ok(tmp_path, "trainer.epochs=1", name="first")
+    out, metrics = _ok(tmp_path, *PPO_TINY, f"agent.checkpoint={first / 'checkpoint.pt'}")
+    assert not (out / "buffer.npz").exists() and not any(k.startswith("pretrain/") for k in metrics)
+    want, got = (load_checkpoint(p)["model"] for p in (first / "checkpoint.pt", out / "world_model.pt"))
+    assert all(torch.equal(want[k], got[k]) for k in want)
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    (("agent=sac",), "SAC needs continuous actions"),
+    (("agent=ppo", "agent.features=resnet"), "unknown agent.features 'resnet'; allowed: worldmodel, nature_cnn"),
+    (("agent=sac", "env=reacher", "agent.aux_weight=1.0"), "use features=worldmodel with freeze=false"),
+    (("agent=ppo", "agent.checkpoint=/nonexistent/checkpoint.pt"), "agent.checkpoint /nonexistent"),
+    (("agent=ppo", "agent.total_steps=0"), "agent.total_steps must be >= 1, got 0"),
+    (("agent=ppo", "agent.algo=dqn"), "unknown agent.algo 'dqn'; allowed: ppo, sac"),
+])
+def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
+    res = _run("experiment=debug", *overrides, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert res.returncode != 0
+    assert expected in res.stderr + res.stdout, (res.stderr + res.stdout)[-2000:]
+    assert not (tmp_path / "r" / "buffer.npz").exists()
