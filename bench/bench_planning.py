@@ -83,7 +83,7 @@ def rollout_rate(model: WorldModel, n: int, horizon: int, repeats: int, device: 
 def mpc_latency(model: WorldModel, objective: str, repeats: int, device: torch.device) -> tuple[float, float]:
     """Median (seconds, transitions/s) of one ``MPCAgent.act`` with CEM 1000 x 12 x 10 on a D4 model."""
     planner = CEM(horizon=12, action_dim=2, population=1000, elites=100, iterations=10)
-    agent = MPCAgent(model, planner, objective=objective)
+    agent = MPCAgent(model, planner, objective=objective, export=False)  # plan on this very form
     obs = np.random.default_rng(0).integers(0, 256, (6, 64, 64), dtype=np.uint8)
     agent.set_goal(obs[::-1].copy())
     seconds = median_seconds(lambda: agent.act(obs), repeats, device)
@@ -93,7 +93,7 @@ def mpc_latency(model: WorldModel, objective: str, repeats: int, device: torch.d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--horizon", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mpc-repeats", type=int, default=3, help="0 skips the MPC latency table")
