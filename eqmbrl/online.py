@@ -106,9 +106,10 @@ class OnlineMPC:
                  export: bool = True, episodes: int = 10, max_steps: int | None = None, refit_every: int = 50,
                  refit_steps: int = 50, eval_episodes: int = 5, eval_every: int = 5,
                  goal_distances: list[int] = (1, 2, 3)) -> None:
-        for name, value, low in (("episodes", episodes, 0), ("refit_every", refit_every, 0),
-                                 ("refit_steps", refit_steps, 0), ("eval_episodes", eval_episodes, 1),
-                                 ("eval_every", eval_every, 1), ("max_steps", 1 if max_steps is None else max_steps, 1)):
+        checks = (("episodes", episodes, 0), ("refit_every", refit_every, 0), ("refit_steps", refit_steps, 0),
+                  ("eval_episodes", eval_episodes, 1), ("eval_every", eval_every, 1),
+                  ("max_steps", 1 if max_steps is None else max_steps, 1))
+        for name, value, low in checks:
             if value < low:
                 raise ValueError(f"agent.{name} must be >= {low}, got {value}")
         if planner is None:
@@ -122,7 +123,7 @@ class OnlineMPC:
             planner = build_planner(planner, env, seed)
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.agent = MPCAgent(model, planner, objective, exploration_std, epsilon, goal_reduce, export, seed)
-        self.episodes, self.max_steps, self.refit_every, self.refit_steps = episodes, max_steps, refit_every, refit_steps
+        self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + 1)
         self.limit = max_steps if max_steps is not None else 2 ** 31
@@ -203,6 +204,6 @@ class OnlineMPC:
             out.update({f"success_d{d}": float(np.mean(v)) for d, v in successes.items()})
         out.update(evaluate(self.model, **self.trainer.eval_tensors, seed=self.seed))
         self.logger.record_dict("eval", out)
-        self.logger.images("eval/episode", np.stack(frames[:12]), steps)
+        self.logger.images("eval/episode", np.stack(frames[::max(1, len(frames) // 12)][:12]), steps)  # <= 12 frames
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         return self.last_eval

@@ -59,7 +59,8 @@ class RunConfig:
     agent: Any = None
 
 
-register({"worldmodel": build_world_model, "trainer": WorldModelTrainer, "agent/mpc": OnlineMPC, "agent/sb3": SB3Learner,
+register({"worldmodel": build_world_model, "trainer": WorldModelTrainer,
+          "agent/mpc": OnlineMPC, "agent/sb3": SB3Learner,
           "planner/cem": CEM, "planner/mppi": MPPI, "planner/search": DiscreteSearch}, DERIVED)
 ConfigStore.instance().store(name="base", node=RunConfig)
 
@@ -118,7 +119,8 @@ def main(cfg: DictConfig) -> dict[str, float]:
         extra = {"model_kwargs": model_kwargs} if "model_kwargs" in takes else {}
         metrics = instantiate(cfg.agent, trainer=trainer, _recursive_=False, **run_args, **extra).run()
     logger.close()
-    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}\n{format_metrics(metrics)}")
+    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
+    print(format_metrics(metrics))
     return metrics
 
 

@@ -109,7 +109,8 @@ class WorldModelTrainer:
                 save_checkpoint(self.out / "checkpoint.pt", self.model, epoch=epoch, loss=loss)
             if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
                 self.logger.record_dict("eval", evaluate(self.model, **data, seed=self.seed))
-            self.logger.record("train/transitions_per_s", (epoch + 1) * len(buffer.valid_starts(1)) / (time.time() - t0))
+            rate = (epoch + 1) * len(buffer.valid_starts(1)) / (time.time() - t0)
+            self.logger.record("train/transitions_per_s", rate)
             self.logger.dump(epoch + 1)
         load_checkpoint(self.out / "checkpoint.pt", self.model, map_location=self.model.device)
         metrics = evaluate(self.model, **data, seed=self.seed)

@@ -22,7 +22,8 @@ def _tags(out: Path) -> set[str]:
 @pytest.mark.parametrize("agent,env", [("search", "cubes_goal"), ("cem", "reacher"), ("mppi", "reacher")])
 def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
     out = tmp_path / "run"
-    planner = ["agent.planner.population=32", "agent.planner.elites=4", "agent.planner.iterations=2", "agent.planner.horizon=3"]
+    planner = ["agent.planner.population=32", "agent.planner.elites=4", "agent.planner.iterations=2",
+               "agent.planner.horizon=3"]
     res = _run(*TINY, f"agent={agent}", f"env={env}", f"hydra.run.dir={out}",
                *(planner if agent != "search" else ["agent.planner.horizon=1"]), cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
