@@ -132,18 +132,19 @@ class BlockPushingEnv(gym.Env):
     random non-blocked moves away (``options={"goal_distance": n}``, n in 1..10) exposed as
     ``goal_state [K, 2]`` and ``goal_obs [3, H, W]``; the reward is minus the fraction of objects
     off their goal cell, and the episode terminates with ``info["is_success"]`` once all are on.
-    The env truncates itself after ``max_episode_steps`` steps.
+    The env truncates itself after ``episode_steps`` steps (not ``max_episode_steps``, a name
+    ``gymnasium.make`` keeps for its own TimeLimit wrapper, so it would never reach the env).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, render_style: str = "cubes", width: int = 5, num_objects: int = 5,
-                 image_size: int = 50, goal_conditioned: bool = False, max_episode_steps: int = 100,
+                 image_size: int = 50, goal_conditioned: bool = False, episode_steps: int = 100,
                  allowed_directions: Sequence[int] | None = None,
                  goal_distance: int = DEFAULT_GOAL_DISTANCE, render_mode: str | None = None) -> None:
         validate_scene(render_style, width, num_objects, image_size)
-        if max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1, got {max_episode_steps}")
+        if episode_steps < 1:
+            raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, 'rgb_array'")
         if goal_conditioned and num_objects >= width * width:
@@ -151,7 +152,7 @@ class BlockPushingEnv(gym.Env):
                              f">= {width * width} cells")
         self.render_style, self.width, self.num_objects = render_style, width, num_objects
         self.image_size, self.goal_conditioned = image_size, goal_conditioned
-        self.max_episode_steps, self.render_mode = max_episode_steps, render_mode
+        self.episode_steps, self.render_mode = episode_steps, render_mode
         self.allowed_directions = check_directions(allowed_directions)
         self.goal_distance = self._check_goal_distance(goal_distance)
         self.symmetry = BlockPushingSymmetry(width)
@@ -218,7 +219,7 @@ class BlockPushingEnv(gym.Env):
         if self.goal_conditioned:
             misplaced = int(np.any(self._state != self.goal_state, axis=1).sum())
             reward, terminated = -misplaced / self.num_objects, misplaced == 0
-        truncated = self._steps >= self.max_episode_steps
+        truncated = self._steps >= self.episode_steps
         return self._observe(), reward, terminated, truncated, self._info()
 
     def _observe(self) -> np.ndarray:

@@ -95,11 +95,11 @@ class ReacherSymmetry:
         return -actions if self.group.reflection(g) else actions.copy()
 
 
-def _check_args(image_size: int, frame_stack: int, max_episode_steps: int,
+def _check_args(image_size: int, frame_stack: int, episode_steps: int,
                 goal: tuple[float, float], render_quality: str, render_mode: str | None) -> None:
     """Raise ValueError naming the first bad constructor argument."""
     for name, value, low in (("image_size", image_size, 8), ("frame_stack", frame_stack, 1),
-                             ("max_episode_steps", max_episode_steps, 1)):
+                             ("episode_steps", episode_steps, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     bound = VIEW_HALF_EXTENT - 0.01
@@ -146,20 +146,20 @@ class ReacherPixelsEnv(gym.Env):
     """Reacher-v5 physics and reward, observed as stacked top-down frames ``uint8 [3K, H, W]``.
 
     Actions: torques ``float32 [2]`` in [-1, 1]. Never terminates; truncates after
-    ``max_episode_steps``. ``info`` has ``state`` (``[S]``, see module docstring),
+    ``episode_steps``. ``info`` has ``state`` (``[S]``, see module docstring),
     ``reward_dist`` and ``reward_ctrl``. ``fixed_goal=True`` puts the target at ``goal``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
 
     def __init__(self, fixed_goal: bool = False, image_size: int = 64, frame_stack: int = 2,
-                 max_episode_steps: int = 50, goal: tuple[float, float] = (0.2, 0.2),
+                 episode_steps: int = 50, goal: tuple[float, float] = (0.2, 0.2),
                  render_quality: str = "fast", render_mode: str | None = None) -> None:
-        _check_args(image_size, frame_stack, max_episode_steps, goal, render_quality, render_mode)
+        _check_args(image_size, frame_stack, episode_steps, goal, render_quality, render_mode)
         self.fixed_goal = bool(fixed_goal)
         self.goal = np.asarray(goal, dtype=np.float64)
         self.image_size, self.frame_stack = int(image_size), int(frame_stack)
-        self.max_episode_steps = int(max_episode_steps)
+        self.episode_steps = int(episode_steps)
         self.render_mode = render_mode
         self.symmetry = ReacherSymmetry(self.frame_stack)
         self._sim = ReacherEnv()
@@ -202,7 +202,7 @@ class ReacherPixelsEnv(gym.Env):
         self._push(self._sim.data.qpos[:2], self._render(self._sim.data))
         self._elapsed += 1
         info = {"state": self.get_state(), **terms}
-        return self._obs(), float(reward), False, self._elapsed >= self.max_episode_steps, info
+        return self._obs(), float(reward), False, self._elapsed >= self.episode_steps, info
 
     def render(self) -> np.ndarray | None:
         """Current frame ``uint8 [H, W, 3]`` when ``render_mode == "rgb_array"``."""

@@ -173,7 +173,7 @@ class OnlineMPC:
 
     def episode_cap(self) -> int:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""
-        env_limit = getattr(self.env.unwrapped, "max_episode_steps", None) or self.limit
+        env_limit = getattr(self.env.unwrapped, "episode_steps", None) or self.limit
         return int(min(env_limit, self.limit))
 
     def record_episode(self, prefix: str, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:

@@ -202,7 +202,7 @@ def test_reset_is_deterministic_with_seed() -> None:
 
 
 def test_env_state_roundtrip_and_truncation() -> None:
-    env = BlockPushingEnv(render_style="shapes", max_episode_steps=3)
+    env = BlockPushingEnv(render_style="shapes", episode_steps=3)
     env.reset(seed=0)
     env.set_state(CORNER_STATE)
     obs, reward, terminated, truncated, info = env.step(act(3, 0))
@@ -242,7 +242,7 @@ def test_rgb_array_render_mode() -> None:
 
 
 def test_goal_reward_and_success() -> None:
-    env = BlockPushingEnv(goal_conditioned=True, max_episode_steps=10)
+    env = BlockPushingEnv(goal_conditioned=True, episode_steps=10)
     env.reset(seed=0)
     env.goal_state = CORNER_STATE.copy()
     start = CORNER_STATE.copy()
@@ -255,3 +255,14 @@ def test_goal_reward_and_success() -> None:
     assert reward == pytest.approx(-1 / 5) and not terminated
     _, reward, terminated, _, info = env.step(act(4, 2))
     assert reward == 0.0 and terminated and info["is_success"]
+
+
+def test_episode_steps_reaches_the_env_through_gym_make() -> None:
+    """``gymnasium.make`` keeps ``max_episode_steps`` for its TimeLimit; the env's own limit is
+    ``episode_steps`` and a config's ``env.kwargs`` must reach it (the goal configs set 50)."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    env = gym.make("eqmbrl/BlockPushingGoal-cubes-v0", episode_steps=50)
+    assert env.unwrapped.episode_steps == 50
+    assert gym.make("eqmbrl/BlockPushingGoal-cubes-v0").unwrapped.episode_steps == 10

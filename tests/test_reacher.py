@@ -61,7 +61,7 @@ def test_check_env(env_id: str) -> None:
 
 
 def test_reset_deterministic_and_truncation() -> None:
-    e = ReacherPixelsEnv(image_size=16, max_episode_steps=3)
+    e = ReacherPixelsEnv(image_size=16, episode_steps=3)
     obs_a, info_a = e.reset(seed=7)
     obs_b, info_b = e.reset(seed=7)
     np.testing.assert_array_equal(obs_a, obs_b)
@@ -76,7 +76,7 @@ def test_reset_deterministic_and_truncation() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [dict(image_size=4), dict(frame_stack=0),
-                                    dict(max_episode_steps=0), dict(goal=(0.3, 0.0)),
+                                    dict(episode_steps=0), dict(goal=(0.3, 0.0)),
                                     dict(render_quality="best"), dict(render_mode="human")])
 def test_invalid_args(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
