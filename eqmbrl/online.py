@@ -129,10 +129,6 @@ class OnlineMPC:
         self.limit = max_steps if max_steps is not None else 2 ** 31
 
     @property
-    def planner(self) -> Planner:
-        return self.agent.planner
-
-    @property
     def goal(self) -> bool:
         return self.agent.objective == "goal"
 
@@ -154,7 +150,7 @@ class OnlineMPC:
             ret, info, length = run_episode(self.env, actor, self.limit, self.seed + 30_000_000 + ep, buffer=buffer,
                                             options=options)
             steps, since_refit = steps + length, since_refit + length
-            self.record_episode("episode", actor, ret, info, length)
+            self.record_episode(actor, ret, info, length)
             if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
                 self.trainer.refit(buffer, opt, self.refit_steps)
                 self.agent.sync()
@@ -176,13 +172,14 @@ class OnlineMPC:
         env_limit = getattr(self.env.unwrapped, "episode_steps", None) or self.limit
         return int(min(env_limit, self.limit))
 
-    def record_episode(self, prefix: str, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
-        self.logger.record(f"{prefix}/return", ret)
-        self.logger.record(f"{prefix}/length", length)
+    def record_episode(self, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
+        """Log one online episode under ``episode/`` and its planning stats under ``planner/``."""
+        self.logger.record("episode/return", ret)
+        self.logger.record("episode/length", length)
         if self.goal:
-            self.logger.record(f"{prefix}/success", float(info.get("is_success", False)))
+            self.logger.record("episode/success", float(info.get("is_success", False)))
         else:
-            self.logger.record(f"{prefix}/predicted_return", actor.predicted)
+            self.logger.record("episode/predicted_return", actor.predicted)
         if actor.times:
             self.logger.record("planner/seconds_per_action", float(np.mean(actor.times)))
             self.logger.record("planner/plan_value", float(np.mean(actor.values)))
