@@ -17,11 +17,11 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray) -> np.ndarray | int: ...
 
 
-def run_episode(env: gym.Env, agent: Agent, length: int, seed: int | None = None, warmup: int = 0,
+def run_episode(env: gym.Env, agent: Agent, length: int | None = None, seed: int | None = None, warmup: int = 0,
                 buffer: ReplayBuffer | None = None, options: dict[str, Any] | None = None,
                 frames: list[np.ndarray] | None = None) -> tuple[float, dict[str, Any], int]:
     """One episode: reset (``seed``, ``options``), ``warmup`` unrecorded agent steps, then at most
-    ``length`` steps, stopping when the env terminates or truncates. Rows (images, actions,
+    ``length`` steps (None: no cap), stopping when the env terminates or truncates. Rows (images, actions,
     rewards, env states) go to ``buffer`` and observations to ``frames`` if given.
     Returns (return of the recorded steps, last ``info``, recorded steps)."""
     base = env.unwrapped
@@ -33,7 +33,7 @@ def run_episode(env: gym.Env, agent: Agent, length: int, seed: int | None = None
     state, total, t = base.get_state(), 0.0, 0
     if frames is not None:
         frames.append(obs)
-    while t < length:
+    while length is None or t < length:
         action = agent.act(obs)
         next_obs, reward, terminated, truncated, info = env.step(action)
         if buffer is not None:
@@ -69,7 +69,7 @@ class StillAgent:
         return self.action
 
 
-def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int,
+def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int | None,
                      seed: int = 0) -> dict[str, float]:
     """Mean return over ``runs`` of a uniform random policy (``random``) and, for Box action
     spaces, of zero actions (``still``)."""

@@ -126,7 +126,7 @@ class OnlineMPC:
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + 1)
-        self.limit = max_steps if max_steps is not None else 2 ** 31
+        self.limit = max_steps
 
     @property
     def goal(self) -> bool:
@@ -169,8 +169,10 @@ class OnlineMPC:
 
     def episode_cap(self) -> int:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""
-        env_limit = getattr(self.env.unwrapped, "episode_steps", None) or self.limit
-        return int(min(env_limit, self.limit))
+        limits = [n for n in (getattr(self.env.unwrapped, "episode_steps", None), self.limit) if n is not None]
+        if not limits:
+            raise ValueError(f"{self.env.spec.id} has no episode_steps: set agent.max_steps")
+        return int(min(limits))
 
     def record_episode(self, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
         """Log one online episode under ``episode/`` and its planning stats under ``planner/``."""

@@ -209,8 +209,7 @@ class SB3Learner:
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
         """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
         of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
-        limit = 2 ** 31
-        returns = [run_episode(self.eval_env, PolicyAgent(algo), limit, seed, options=options)[0]
+        returns = [run_episode(self.eval_env, PolicyAgent(algo), None, seed, options=options)[0]
                    for seed, options in self.runs]
         out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns)), **self.baselines}
         trained = trained_world_models(algo) if self.features == "worldmodel" and not self.freeze else []
@@ -228,7 +227,7 @@ class SB3Learner:
         if self.features == "worldmodel" and not self.freeze and not hasattr(self.trainer, "eval_tensors"):
             self.trainer.eval_tensors = self.trainer.eval_data()
         self.baselines = {f"{k}_return": v for k, v in
-                          baseline_returns(self.eval_env, self.runs, 2 ** 31, self.seed + 2).items()}
+                          baseline_returns(self.eval_env, self.runs, None, self.seed + 2).items()}
         algo = self.build()
         algo.learn(self.total_steps, callback=_Callback(self, self.total_steps), log_interval=1)
         if not self.curve or self.curve[-1][0] != algo.num_timesteps:
