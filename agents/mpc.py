@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from agents.planners import Planner, Scorer
-from worldmodels.planning import planning_copy
 from worldmodels.world_model import WorldModel
 
 OBJECTIVES = ("reward", "goal")
@@ -62,8 +61,9 @@ class MPCAgent:
             planner's bounds).
         epsilon: probability of a uniformly random action instead of the plan's (discrete only).
         goal_reduce: ``"best"`` or ``"final"`` latent along the horizon for the goal objective.
-        export: plan on :func:`worldmodels.planning.planning_copy` (plain torch, same function,
-            2-3x faster); call :meth:`sync` after the world model's weights change.
+        export: plan on the frozen copy :meth:`WorldModel.export` (same function, filters expanded
+            once, equivariant layers in the Fourier basis); call :meth:`sync` after the world
+            model's weights change.
         seed: seeds the exploration noise.
 
     After :meth:`act`, ``last_plan_return`` is the model's predicted return (objective value) of
@@ -80,7 +80,7 @@ class MPCAgent:
         _check_exploration(planner, exploration_std, epsilon)
         _check_action_kind(world_model, planner)
         self.world_model, self.export, self.planner = world_model, export, planner.to(world_model.device)
-        self.model = planning_copy(world_model) if export else world_model
+        self.model = world_model.export() if export else world_model
         self.objective, self.goal_reduce = objective, goal_reduce
         self.exploration_std, self.epsilon = exploration_std, epsilon
         self.rng = np.random.default_rng(seed)
@@ -92,7 +92,7 @@ class MPCAgent:
     def sync(self) -> None:
         """Plan with the world model's current weights (re-makes the exported copy)."""
         if self.export:
-            self.model = planning_copy(self.world_model)
+            self.model = self.world_model.export()
         if self.goal_obs is not None:
             self.set_goal(self.goal_obs)
 

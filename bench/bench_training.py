@@ -1,64 +1,96 @@
-"""World-model training throughput (transitions/s, forward + backward + Adam step), side by side.
+"""World-model training throughput (transitions/s of forward + backward + Adam), side by side.
 
-    .venv/bin/python bench/bench_training.py [--device cpu|cuda] [--batch 256] [--steps 5]
+    .venv/bin/python bench/bench_training.py [--configs default-cubes paper-cubes ...] [--repeats 5]
 
-Measures the default-size ``sen``, ``none`` and ``full`` models on cubes-shaped (3x50x50, C4)
-and Reacher-shaped (6x64x64, D4) batches of random data in one run, and prints a markdown table.
+For each config, one run measures in turn (round-robin, median of ``--repeats`` timed steps after
+a warm-up step each):
+
+- ``sen escnn``: the SEN model executed by escnn itself (what every model did before the fast path);
+- ``sen dense`` / ``sen fourier``: the same parameters executed as plain matmuls on escnn's expanded
+  filters, and with the regular-to-regular maps in the irrep basis (``worldmodels.layers``);
+- ``none dense``: the non-equivariant model of the same widths (trivial group, so its layers are
+  unconstrained dense maps: a plain torch model);
+- ``none escnn``: that model through escnn, for reference.
+
+One torch thread unless ``--threads`` says otherwise. Prints a markdown table; ratios are against
+``sen escnn`` of the same config.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
 
 from eqmbrl.types import SequenceBatch
-from worldmodels.world_model import build_world_model
+from worldmodels.layers import set_execution
+from worldmodels.world_model import WorldModel, build_world_model
 
-DOMAINS = {
-    "cubes (C4)": dict(group="C4", action_encoding="directions", action_dim=1, in_channels=3, image_size=50),
-    "reacher (D4)": dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64,
-                         slots=1, maps_per_slot=2, map_size=8, stride=4, masks_per_slot=4, reward_weight=1.0),
+CUBES = dict(group="C4", action_encoding="directions", action_dim=1, in_channels=3, image_size=50)
+REACHER = dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64, slots=1,
+               maps_per_slot=2, map_size=8, stride=4, masks_per_slot=4, reward_weight=1.0)
+CONFIGS = {  # name: (build_world_model kwargs, batch size), as the env/experiment configs set them
+    "default-cubes": (CUBES, 256),
+    "default-reacher": (REACHER, 256),
+    "paper-cubes": (dict(CUBES, hidden=512, embed_hidden=512), 1024),
 }
+FORMS = (("sen", "escnn"), ("sen", "dense"), ("sen", "fourier"), ("none", "dense"), ("none", "escnn"))
 
 
-def batch_for(domain: dict, batch: int, device: str) -> SequenceBatch:
-    c, s = domain["in_channels"], domain["image_size"]
-    actions = (torch.randint(0, 20, (batch, 1)) if domain["action_encoding"] == "directions"
-               else torch.rand(batch, 1, domain["action_dim"]) * 2 - 1)
+def batch_for(kwargs: dict, batch: int, device: str) -> SequenceBatch:
+    """Random (obs, action, next obs, reward) sequences of length 1 shaped for ``kwargs``'s model."""
+    c, s = kwargs["in_channels"], kwargs["image_size"]
+    actions = (torch.randint(0, 20, (batch, 1)) if kwargs["action_encoding"] == "directions"
+               else torch.rand(batch, 1, kwargs["action_dim"]) * 2 - 1)
     return SequenceBatch(torch.rand(batch, 2, c, s, s), actions, torch.rand(batch, 1)).to(device)
 
 
-def throughput(variant: str, domain: dict, batch: int, steps: int, device: str) -> float:
-    model = build_world_model(variant, **domain).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-    data = batch_for(domain, batch, device)
-    for i in range(steps + 1):
-        if i == 1:  # first step warms up allocators and escnn bases
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        loss = model.loss(data)["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+def step_seconds(model: WorldModel, opt: torch.optim.Optimizer, data: SequenceBatch, device: str) -> float:
+    """Wall time of one training step."""
+    start = time.perf_counter()
+    loss = model.loss(data)["loss"]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - t0)
+    return time.perf_counter() - start
+
+
+def measure(config: str, repeats: int, device: str) -> dict[tuple[str, str], float]:
+    """Median transitions/s of every form of ``config``'s model, timed round-robin."""
+    kwargs, batch = CONFIGS[config]
+    data = batch_for(kwargs, batch, device)
+    runs = {}
+    for variant, execution in FORMS:
+        torch.manual_seed(0)
+        model = set_execution(build_world_model(variant, **kwargs).to(device), execution)
+        runs[variant, execution] = (model, torch.optim.Adam(model.parameters(), lr=5e-4), [])
+    for i in range(repeats + 1):
+        for model, opt, times in runs.values():
+            seconds = step_seconds(model, opt, data, device)
+            if i:  # the first step warms up allocators and escnn's bases
+                times.append(seconds)
+    return {form: batch / statistics.median(times) for form, (_, _, times) in runs.items()}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
-    torch.manual_seed(0)
-    print(f"| domain | variant | transitions/s | vs sen |\n|---|---|---:|---:|")
-    for name, domain in DOMAINS.items():
-        rates = {v: throughput(v, domain, args.batch, args.steps, args.device) for v in ("sen", "none", "full")}
-        for v, r in rates.items():
-            print(f"| {name} | {v} | {r:,.0f} | {r / rates['sen']:.2f}x |")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}\n")
+    print("| config | batch | model | execution | transitions/s | vs sen escnn |\n|---|---:|---|---|---:|---:|")
+    for config in args.configs:
+        rates = measure(config, args.repeats, args.device)
+        for (variant, execution), rate in rates.items():
+            ratio = rate / rates["sen", "escnn"]
+            print(f"| {config} | {CONFIGS[config][1]} | {variant} | {execution} | {rate:,.0f} | {ratio:.2f}x |",
+                  flush=True)
 
 
 if __name__ == "__main__":

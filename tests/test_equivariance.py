@@ -5,6 +5,7 @@ import torch
 from eqmbrl.symmetry import Group, check_equivariance
 from worldmodels.embedding import EquivariantEmbedding
 from worldmodels.fields import element, make_gspace
+from worldmodels.layers import EXECUTIONS, set_execution
 from worldmodels.world_model import build_world_model
 
 TOL = 1e-4
@@ -15,11 +16,11 @@ DOMAINS = {
 }
 
 
-def _model(variant: str, domain: str):
+def _model(variant: str, domain: str, execution: str = "dense"):
     grp, enc, adim, slots, mps, ms, img, stride = DOMAINS[domain]
     m = build_world_model(variant, grp, enc, adim, in_channels=3, image_size=img, slots=slots, maps_per_slot=mps,
                           map_size=ms, stride=stride, cnn_channels=8, embed_hidden=32, latent=16, hidden=32)
-    return m.eval()
+    return set_execution(m.eval(), execution)
 
 
 def _act_action(group: Group, encoding: str):
@@ -33,8 +34,9 @@ def _act_action(group: Group, encoding: str):
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
 @pytest.mark.parametrize("variant", ["sen", "full"])
-def test_encoder_is_equivariant(variant: str, domain: str) -> None:
-    m = _model(variant, domain)
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_encoder_is_equivariant(variant: str, domain: str, execution: str) -> None:
+    m = _model(variant, domain, execution)
     maps = torch.randn(3, m.slots * DOMAINS[domain][4], DOMAINS[domain][5], DOMAINS[domain][5])
     errs = check_equivariance(m.encoder, maps, m.act_maps, m.act_latent, m.symmetry)
     assert max(errs.values()) < TOL, errs
@@ -51,8 +53,9 @@ def _latents_and_actions(m, domain: str):
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
 @pytest.mark.parametrize("variant", ["sen", "full"])
-def test_transition_is_equivariant(variant: str, domain: str) -> None:
-    m = _model(variant, domain)
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_transition_is_equivariant(variant: str, domain: str, execution: str) -> None:
+    m = _model(variant, domain, execution)
     za, act = _latents_and_actions(m, domain)
     errs = check_equivariance(lambda x: m.step(*x), za, act, m.act_latent, m.symmetry)
     assert max(errs.values()) < TOL, errs
@@ -60,8 +63,9 @@ def test_transition_is_equivariant(variant: str, domain: str) -> None:
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
 @pytest.mark.parametrize("variant", ["sen", "full"])
-def test_reward_head_is_invariant(variant: str, domain: str) -> None:
-    m = _model(variant, domain)
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_reward_head_is_invariant(variant: str, domain: str, execution: str) -> None:
+    m = _model(variant, domain, execution)
     za, act = _latents_and_actions(m, domain)
     errs = check_equivariance(lambda x: m.reward(*x), za, act, lambda g, r: r, m.symmetry)
     assert max(errs.values()) < TOL, errs
@@ -69,9 +73,11 @@ def test_reward_head_is_invariant(variant: str, domain: str) -> None:
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))
-def test_full_embedding_is_equivariant_to_image_rotation(domain: str) -> None:
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_full_embedding_is_equivariant_to_image_rotation(domain: str, execution: str) -> None:
     grp, _, _, slots, mps, ms, img, stride = DOMAINS[domain]
-    emb = EquivariantEmbedding(Group(grp), 3, img, slots, mps, ms, stride, cnn_channels=8).eval()
+    emb = set_execution(EquivariantEmbedding(Group(grp), 3, img, slots, mps, ms, stride, cnn_channels=8).eval(),
+                        execution)
     m = _model("full", domain)
     gs = make_gspace(Group(grp))
 

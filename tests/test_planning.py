@@ -1,11 +1,11 @@
-"""Planning copies (escnn exported, 1x1 convs as nn.Linear) compute the same function as the original."""
+"""Exported planning copies (frozen, filters cached, fast execution) compute the same function as the original."""
 import numpy as np
 import pytest
 import torch
 
 from agents.mpc import MPCAgent
 from agents.planners import CEM
-from worldmodels.planning import planning_copy
+from worldmodels.layers import set_execution
 from worldmodels.world_model import build_world_model
 
 TINY = dict(cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
@@ -24,12 +24,12 @@ def _actions(model, n: int, horizon: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("linear", [True, False])
-def test_planning_copy_equals_the_original(case: str, linear: bool) -> None:
+@pytest.mark.parametrize("execution", ["dense", "fourier"])
+def test_export_equals_the_original(case: str, execution: str) -> None:
     kwargs, shape = CASES[case]
-    model = build_world_model(**kwargs, **TINY)
+    model = set_execution(build_world_model(**kwargs, **TINY), "escnn")
     model.train()
-    copy = planning_copy(model, linear=linear)
+    copy = model.export(execution)
     model.eval()
     obs, actions = torch.rand(6, *shape), _actions(model, 6, 4)
     with torch.no_grad():

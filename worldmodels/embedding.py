@@ -11,11 +11,11 @@ slot, s the odd map size) whose channels are trivial (scalar) fields.
 from __future__ import annotations
 
 import torch
-from escnn import nn as enn
 from torch import nn
 
 from eqmbrl.symmetry import Group
 from worldmodels.fields import make_gspace, regular, trivial
+from worldmodels.layers import Conv2d, EquivariantConv
 
 
 def _check_sizes(image_size: int, stride: int) -> None:
@@ -33,9 +33,9 @@ class SymmetricEmbedding(nn.Module):
         _check_sizes(image_size, stride)
         self.slots, self.maps_per_slot, self.map_size = slots, maps_per_slot, map_size
         self.cnn = nn.Sequential(
-            nn.Conv2d(in_channels, cnn_channels, stride, stride=stride), nn.BatchNorm2d(cnn_channels), nn.ReLU(),
-            nn.Conv2d(cnn_channels, cnn_channels, 3, padding=1), nn.BatchNorm2d(cnn_channels), nn.ReLU(),
-            nn.Conv2d(cnn_channels, slots * masks_per_slot, 1), nn.Sigmoid())
+            Conv2d(in_channels, cnn_channels, stride, stride=stride), nn.BatchNorm2d(cnn_channels), nn.ReLU(inplace=True),
+            Conv2d(cnn_channels, cnn_channels, 3, padding=1), nn.BatchNorm2d(cnn_channels), nn.ReLU(inplace=True),
+            Conv2d(cnn_channels, slots * masks_per_slot, 1), nn.Sigmoid())
         n_in = masks_per_slot * (image_size // stride) ** 2
         self.mlp = nn.Sequential(nn.Linear(n_in, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, mlp_hidden),
                                  nn.LayerNorm(mlp_hidden), nn.ReLU(),
@@ -69,13 +69,13 @@ class EquivariantEmbedding(nn.Module):
         gs = make_gspace(group)
         hid = regular(gs, cnn_channels)
         self.in_type = trivial(gs, in_channels)
-        self.net = enn.SequentialModule(
-            enn.R2Conv(self.in_type, hid, stride, stride=stride), enn.ReLU(hid, inplace=True),
-            enn.R2Conv(hid, hid, 3, padding=1), enn.ReLU(hid, inplace=True),
-            enn.PointwiseAvgPool2D(hid, pool, stride=pool),
-            enn.R2Conv(hid, hid, 1), enn.ReLU(hid, inplace=True),
-            enn.R2Conv(hid, trivial(gs, slots * maps_per_slot), 1))
+        self.net = nn.Sequential(
+            EquivariantConv(self.in_type, hid, stride, stride=stride), nn.ReLU(inplace=True),
+            EquivariantConv(hid, hid, 3, padding=1), nn.ReLU(inplace=True),
+            nn.AvgPool2d(pool, stride=pool),  # pointwise pooling commutes with the fibre action
+            EquivariantConv(hid, hid, 1), nn.ReLU(inplace=True),
+            EquivariantConv(hid, trivial(gs, slots * maps_per_slot), 1))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs ``[B, Ci, Hi, Wi]`` -> maps ``[B, K * M, s, s]``."""
-        return self.net(enn.GeometricTensor(obs, self.in_type)).tensor
+        return self.net(obs)

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import torch
 from escnn import gspaces
-from escnn import nn as enn
 from torch import nn
 
 from worldmodels.fields import mlp, regular, trivial
+from worldmodels.layers import EquivariantConv
 
 
 class SlotEncoder(nn.Module):
     """Maps ``[B, K * M, s, s]`` scalar maps to latents ``[B, K, C]`` (C = latent channels).
 
     A 3x3 steerable conv, then a conv whose kernel covers the whole map, which keeps
-    where things are, then a 1x1 MLP. Slots share weights; the group acts on the maps by
+    where things are, then an equivariant MLP. Slots share weights; the group acts on the maps by
     rotating (and reflecting) them about their centre and on the latents by regular
     representations, and the encoder commutes with both.
     """
@@ -24,14 +24,12 @@ class SlotEncoder(nn.Module):
         self.maps_per_slot = maps_per_slot
         self.in_type, hid = trivial(gspace, maps_per_slot), regular(gspace, hidden)
         self.out_type = regular(gspace, latent)
-        self.conv = enn.SequentialModule(
-            enn.R2Conv(self.in_type, hid, 3, padding=1), enn.ReLU(hid, inplace=True),
-            enn.R2Conv(hid, hid, map_size), enn.ReLU(hid, inplace=True))
+        self.conv = nn.Sequential(EquivariantConv(self.in_type, hid, 3, padding=1), nn.ReLU(inplace=True),
+                                  EquivariantConv(hid, hid, map_size), nn.ReLU(inplace=True))
         self.head = mlp(hid, hidden, self.out_type)
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
         """maps ``[B, K * M, s, s]`` -> latents ``[B, K, C]``."""
         B, KM, s, _ = maps.shape
-        x = enn.GeometricTensor(maps.reshape(B * KM // self.maps_per_slot, self.maps_per_slot, s, s), self.in_type)
-        z = self.head(self.conv(x)).tensor
-        return z.reshape(B, KM // self.maps_per_slot, -1)
+        x = maps.reshape(B * KM // self.maps_per_slot, self.maps_per_slot, s, s)
+        return self.head(self.conv(x).flatten(1)).reshape(B, KM // self.maps_per_slot, -1)

@@ -1,16 +1,18 @@
-"""escnn vocabulary: the gspace of a group, field types, element lookup and 1x1 equivariant MLPs.
+"""escnn vocabulary: the gspace of a group, field types, element lookup and equivariant MLPs.
 
 Every equivariant module of the world model is built from these helpers with the group as a
 parameter, so the non-equivariant baseline is the same code on the trivial group.
 """
 from __future__ import annotations
 
-import torch
 from escnn import gspaces
 from escnn import nn as enn
 from escnn.group import GroupElement
 
+from torch import nn
+
 from eqmbrl.symmetry import Group
+from worldmodels.layers import EquivariantLinear
 
 ACTION_ENCODINGS = ("directions", "torques")
 
@@ -64,22 +66,14 @@ def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.Fiel
                      "'directions' and D4 or C4 for 'torques'")
 
 
-def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: int = 2) -> enn.SequentialModule:
-    """Equivariant MLP of 1x1 convolutions: ``layers`` linear maps with ReLUs in between.
-
-    Acts on ``[B, in_type.size, 1, 1]`` geometric tensors; ``hidden`` is in channels.
-    """
+def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: int = 2) -> nn.Sequential:
+    """Equivariant MLP on flat vectors ``[..., in_type.size] -> [..., out_type.size]``: ``layers``
+    escnn-owned linear maps (:class:`~worldmodels.layers.EquivariantLinear`) with ReLUs in between;
+    ``hidden`` is in channels. ReLU acts channel-wise, which commutes with regular representations."""
     types = [in_type] + [regular(in_type.gspace, hidden)] * (layers - 1) + [out_type]
-    mods: list[enn.EquivariantModule] = []
+    mods: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(types[:-1], types[1:])):
-        mods.append(enn.R2Conv(a, b, kernel_size=1))
+        mods.append(EquivariantLinear(a, b))
         if i < layers - 1:
-            mods.append(enn.ReLU(b, inplace=True))
-    return enn.SequentialModule(*mods)
-
-
-def apply_flat(module: enn.EquivariantModule, x: torch.Tensor) -> torch.Tensor:
-    """Run a 1x1 equivariant module on flat vectors ``[..., c_in] -> [..., c_out]``."""
-    lead = x.shape[:-1]
-    y = module(enn.GeometricTensor(x.reshape(-1, x.shape[-1], 1, 1), module.in_type)).tensor
-    return y.reshape(*lead, -1)
+            mods.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*mods)

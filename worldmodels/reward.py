@@ -5,7 +5,8 @@ import torch
 from escnn import nn as enn
 from torch import nn
 
-from worldmodels.fields import apply_flat, mlp, regular
+from worldmodels.fields import mlp, regular
+from worldmodels.layers import group_pool
 
 
 class RewardHead(nn.Module):
@@ -18,10 +19,11 @@ class RewardHead(nn.Module):
     def __init__(self, latent_type: enn.FieldType, action_type: enn.FieldType, hidden: int = 128) -> None:
         super().__init__()
         hid = regular(latent_type.gspace, hidden)
-        self.features = enn.SequentialModule(mlp(latent_type + action_type, hidden, hid), enn.ReLU(hid),
-                                             enn.GroupPooling(hid))
+        self.order = latent_type.gspace.fibergroup.order()
+        self.features = nn.Sequential(mlp(latent_type + action_type, hidden, hid), nn.ReLU(inplace=True))
         self.out = nn.Linear(len(hid), 1)
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z ``[B, K, C]``, a ``[B, K, Ca]`` -> rewards ``[B]``."""
-        return self.out(apply_flat(self.features, torch.cat([z, a], dim=-1))).squeeze(-1).sum(-1)
+        pooled = group_pool(self.features(torch.cat([z, a], dim=-1)), self.order)
+        return self.out(pooled).squeeze(-1).sum(-1)

@@ -7,6 +7,8 @@ Variants from one code path (``build_world_model``):
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -16,6 +18,7 @@ from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder
 from worldmodels.fields import action_type, element, make_gspace, regular, trivial
+from worldmodels.layers import check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
 
@@ -97,6 +100,14 @@ class WorldModel(nn.Module):
     def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
         return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma ** 2)
+
+    def export(self, execution: str = "fourier") -> WorldModel:
+        """A frozen copy for planning and inference: eval mode, no gradients, escnn layers run as
+        ``execution`` (filters expanded once and cached). It computes the same function as this
+        model and does not follow its later updates: export again after training."""
+        check_execution(execution)
+        frozen = copy.deepcopy(self).eval().requires_grad_(False)
+        return set_execution(frozen, execution)
 
     def act_latent(self, g: int, z: torch.Tensor) -> torch.Tensor:
         """Group element ``g`` acting on latents ``[..., C]`` (identity for the trivial group)."""
