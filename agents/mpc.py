@@ -62,8 +62,7 @@ class MPCAgent:
         epsilon: probability of a uniformly random action instead of the plan's (discrete only).
         goal_reduce: ``"best"`` or ``"final"`` latent along the horizon for the goal objective.
         export: plan on the frozen copy :meth:`WorldModel.export` (same function, filters expanded
-            once, equivariant layers in the Fourier basis); call :meth:`sync` after the world
-            model's weights change.
+            once); call :meth:`sync` after the world model's weights change.
         seed: seeds the exploration noise.
 
     After :meth:`act`, ``last_plan_return`` is the model's predicted return (objective value) of

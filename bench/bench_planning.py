@@ -1,18 +1,23 @@
 """Planning throughput: imagined latent transitions/s of ``rollout`` and MPC latency per action.
 
-    .venv/bin/python bench/bench_planning.py [--device cpu] [--sizes 1000 10000] [--horizon 12]
+    .venv/bin/python bench/bench_planning.py [--sizes 1000 10000] [--horizon 12] [--threads 1]
 
-Models: the D4 Reacher-sized SEN model (6 x 64 x 64 input, 1 slot, 2 maps of 8 x 8, stride 4) and
-the C4 cubes model (``build_world_model("sen")``), both with the default widths (latent 8,
-hidden 128). Each model runs in three forms side by side: ``escnn`` (the module in eval mode, which
-caches its expanded filters), ``export`` (a deep copy whose escnn blocks are replaced by their
-``.export()`` plain-torch modules, still 1x1 ``Conv2d`` on ``[B, C, 1, 1]``) and ``export+linear``
-(the same with each 1x1 conv turned into an ``nn.Linear`` on flat vectors: what the MPC agent
-plans with, ``worldmodels.planning.planning_copy``). Every copy is checked against the escnn original.
+Models: the D4 Reacher-sized model (6 x 64 x 64 input, 1 slot, 2 maps of 8 x 8, stride 4) and the
+C4 cubes model (5 slots, so the transition's edge model runs on 20 slot pairs), default widths
+(latent 8, hidden 128). Forms, all frozen with :meth:`WorldModel.export` and timed side by side:
 
-Rates are medians over ``--repeats`` timed calls after one warm-up, under ``torch.inference_mode``.
+- ``sen fourier``: equivariant layers in the irrep basis (what ``MPCAgent`` plans with);
+- ``sen dense``: the same layers as dense matmuls on the expanded filters;
+- ``sen escnn``: escnn's own execution (filters expanded on every call), for reference;
+- ``none dense``: the non-equivariant model of the same widths (trivial group: plain ``F.linear``
+  layers, with the same exact GNN rewrites as ``sen``);
+- ``plain GNN`` (C4 only): a plain-torch C-SWM transition of the same widths, written as C-SWM
+  does (the edge MLP on every ordered slot pair), with ``nn.Linear`` layers.
+
+Rates are medians over ``--repeats`` timed calls after a warm-up, under ``torch.inference_mode``.
 MPC latency is ``MPCAgent.act`` with CEM (population 1000, 100 elites, 10 iterations, horizon 12)
-on the D4 model, for both objectives. Prints markdown tables.
+on the D4 model for both objectives. ``--compile`` adds forms whose rollout runs under
+``torch.compile`` (inductor). Prints markdown tables.
 """
 from __future__ import annotations
 
@@ -24,112 +29,123 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from agents.mpc import MPCAgent
 from agents.planners import CEM
-from worldmodels.planning import planning_copy
+from worldmodels.actions import encode_actions
 from worldmodels.world_model import WorldModel, build_world_model
 
 MODELS = {  # name: (build_world_model kwargs, observation shape)
     "D4-reacher": (dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64,
-                        slots=1, maps_per_slot=2, map_size=8, stride=4), (6, 64, 64)),
+                        slots=1, maps_per_slot=2, map_size=8, stride=4, reward_weight=1.0), (6, 64, 64)),
     "C4-cubes": ({}, (3, 50, 50)),
 }
+FORMS = (("sen", "fourier"), ("sen", "dense"), ("sen", "escnn"), ("none", "dense"))
 
 
-def build_model(name: str) -> WorldModel:
-    """One benchmark model (seeded, eval mode)."""
-    torch.manual_seed(0)
-    return build_world_model("sen", **MODELS[name][0]).eval()
+class PlainGNN(nn.Module):
+    """C-SWM's transition as C-SWM writes it: edge MLP on every ordered pair, node MLP, plain Linear."""
+
+    def __init__(self, slots: int, latent: int, action: int, hidden: int) -> None:
+        super().__init__()
+        self.slots = slots
+        self.edge = nn.Sequential(nn.Linear(2 * latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, hidden))
+        self.node = nn.Sequential(nn.Linear(latent + action + hidden, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, latent))
+        i, j = torch.meshgrid(torch.arange(slots), torch.arange(slots), indexing="ij")
+        self.i, self.j = i[i != j], j[i != j]
+
+    def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z0 ``[N, K, C]``, actions ``[N, H]`` -> ``[N, H+1, K, C]``."""
+        zs, K = [z0], self.slots
+        for t in range(actions.shape[1]):
+            z = zs[-1]
+            msg = self.edge(torch.cat([z[:, self.i], z[:, self.j]], -1)).reshape(z.shape[0], K, K - 1, -1).sum(2)
+            a = encode_actions(actions[:, t], "directions", K)
+            zs.append(z + self.node(torch.cat([z, a, msg], -1)))
+        return torch.stack(zs, 1)
 
 
-def sample_actions(model: WorldModel, n: int, horizon: int, device: torch.device) -> torch.Tensor:
-    if model.action_encoding == "directions":
-        return torch.randint(0, 4 * model.slots, (n, horizon), device=device)
-    return torch.rand(n, horizon, 2, device=device) * 2 - 1
+def forms(name: str, compiled: bool) -> dict[str, nn.Module]:
+    """Every form of benchmark model ``name``, by label (seeded, frozen)."""
+    kwargs = MODELS[name][0]
+    out: dict[str, nn.Module] = {}
+    for variant, execution in FORMS:
+        torch.manual_seed(0)
+        out[f"{variant} {execution}"] = build_world_model(variant, **kwargs).export(execution)
+    if compiled:
+        for label in ("sen fourier", "sen dense"):
+            model = build_world_model("sen", **kwargs).export(label.split()[1])
+            model.rollout = torch.compile(model.rollout, dynamic=False)  # type: ignore[method-assign]
+            out[f"{label} +compile"] = model
+    if name == "C4-cubes":
+        out["plain GNN"] = PlainGNN(5, 8, 4, 128).eval().requires_grad_(False)
+    return out
 
 
-def max_difference(a: WorldModel, b: WorldModel, obs_shape: tuple[int, ...], device: torch.device) -> float:
-    """Max abs difference of encode, 3-step rollout and reward between two models."""
-    obs = torch.rand(8, *obs_shape, device=device)
-    actions = sample_actions(a, 8, 3, device)
-    outs = []
-    for m in (a, b):
-        z = m.rollout(m.encode(obs), actions)
-        outs.append(torch.cat([z.flatten(1), m.reward(z[:, 0], actions[:, 0])[:, None]], 1))
-    return float((outs[0] - outs[1]).abs().max())
+def sample_actions(name: str, n: int, horizon: int) -> torch.Tensor:
+    if name == "C4-cubes":
+        return torch.randint(0, 20, (n, horizon))
+    return torch.rand(n, horizon, 2) * 2 - 1
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
     """Median wall time of ``fn`` over ``repeats`` calls after one warm-up call."""
+    fn()
     times = []
-    for i in range(repeats + 1):
+    for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def rollout_rate(model: WorldModel, n: int, horizon: int, repeats: int, device: torch.device) -> float:
+def rollout_rate(model: nn.Module, name: str, n: int, horizon: int, repeats: int) -> float:
     """Imagined latent transitions/s of ``model.rollout`` for N = ``n`` plans of ``horizon`` steps."""
-    z0 = torch.randn(n, model.slots, model.latent_type.size, device=device)
-    actions = sample_actions(model, n, horizon, device)
-    return n * horizon / median_seconds(lambda: model.rollout(z0, actions), repeats, device)
+    slots = 1 if name == "D4-reacher" else 5
+    z0, actions = torch.randn(n, slots, 8), sample_actions(name, n, horizon)
+    return n * horizon / median_seconds(lambda: model.rollout(z0, actions), repeats)
 
 
-def mpc_latency(model: WorldModel, objective: str, repeats: int, device: torch.device) -> tuple[float, float]:
-    """Median (seconds, transitions/s) of one ``MPCAgent.act`` with CEM 1000 x 12 x 10 on a D4 model."""
+def mpc_latency(model: WorldModel, objective: str, repeats: int) -> float:
+    """Median seconds of one ``MPCAgent.act`` with CEM 1000 x 12 x 10 on a D4 model."""
     planner = CEM(horizon=12, action_dim=2, population=1000, elites=100, iterations=10)
     agent = MPCAgent(model, planner, objective=objective, export=False)  # plan on this very form
     obs = np.random.default_rng(0).integers(0, 256, (6, 64, 64), dtype=np.uint8)
     agent.set_goal(obs[::-1].copy())
-    seconds = median_seconds(lambda: agent.act(obs), repeats, device)
-    return seconds, 1000 * 12 * 10 / seconds
+    return median_seconds(lambda: agent.act(obs), repeats)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--horizon", type=int, default=12)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--mpc-repeats", type=int, default=3, help="0 skips the MPC latency table")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mpc-repeats", type=int, default=5, help="0 skips the MPC latency table")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="also time rollouts under torch.compile")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()},"
-          f" device {device}\n")
-    print("| model | form | max abs diff vs escnn | " + " | ".join(f"N={n} trans/s" for n in args.sizes) + " |")
-    print("|---|---|---|" + "---|" * len(args.sizes))
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {platform.machine()}, cpu\n")
+    print("| model | form | " + " | ".join(f"N={n} trans/s" for n in args.sizes) + " | vs none dense |")
+    print("|---|---|" + "---:|" * (len(args.sizes) + 1))
     for name in args.models:
-        forms = model_forms(build_model(name).to(device))
+        models = forms(name, args.compile)
         with torch.inference_mode():
-            for form, m in forms.items():
-                diff = max_difference(forms["escnn"], m, MODELS[name][1], device)
-                rates = [rollout_rate(m, n, args.horizon, args.repeats, device) for n in args.sizes]
-                print(f"| {name} | {form} | {diff:.1e} | " + " | ".join(f"{r:,.0f}" for r in rates) + " |", flush=True)
+            rates = {label: [rollout_rate(m, name, n, args.horizon, args.repeats) for n in args.sizes]
+                     for label, m in models.items()}
+        for label, r in rates.items():
+            ratio = r[0] / rates["none dense"][0]
+            print(f"| {name} | {label} | " + " | ".join(f"{x:,.0f}" for x in r) + f" | {ratio:.2f}x |", flush=True)
     if args.mpc_repeats:
-        mpc_table(model_forms(build_model("D4-reacher").to(device)), args.mpc_repeats, device)
-
-
-def model_forms(model: WorldModel) -> dict[str, WorldModel]:
-    """The escnn model and its two exported copies, by form name."""
-    return {"escnn": model, "export": planning_copy(model, linear=False), "export+linear": planning_copy(model)}
-
-
-def mpc_table(forms: dict[str, WorldModel], repeats: int, device: torch.device) -> None:
-    """Print MPC latency per action of every form of the D4 model, for both objectives."""
-    print("\n| D4 model form | objective | MPC latency per action (s) | transitions/s |\n|---|---|---|---|")
-    for form, m in forms.items():
-        for objective in ("goal", "reward"):
-            seconds, rate = mpc_latency(m, objective, repeats, device)
-            print(f"| {form} | {objective} | {seconds:.3f} | {rate:,.0f} |", flush=True)
+        print("\n| D4 model form | objective | ms per action | imagined transitions/s |\n|---|---|---:|---:|")
+        for label, model in forms("D4-reacher", args.compile).items():
+            for objective in ("goal", "reward"):
+                seconds = mpc_latency(model, objective, args.mpc_repeats)
+                print(f"| {label} | {objective} | {1000 * seconds:.1f} | {120_000 / seconds:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

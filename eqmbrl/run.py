@@ -48,11 +48,12 @@ DERIVED = {
 @dataclasses.dataclass
 class RunConfig:
     """Top level of the config: seed (python, numpy, torch, envs), device (auto = cuda if available)
-    and torch's CPU threads (0: torch's default; 1 is fastest for small models on busy cores)."""
+    and torch's CPU threads (default 1: on the 2-core machines 2 threads ran training steps about
+    10x slower than 1; 0 leaves torch's default)."""
 
     seed: int = 0
     device: str = "auto"
-    threads: int = 0
+    threads: int = 1
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     worldmodel: Any = None
     trainer: Any = None

@@ -124,3 +124,18 @@ def test_export_is_frozen_and_equal(execution: str) -> None:
         assert torch.allclose(model.reward(z, acts), frozen.reward(zf, acts), atol=1e-5)
     with pytest.raises(ValueError, match="unknown execution 'gpu'; allowed: escnn, dense, fourier"):
         model.export("gpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device to compare with the CPU")
+@pytest.mark.parametrize("execution", ["dense", "fourier"])
+def test_same_rollout_on_cuda_as_on_cpu(execution: str) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = False
+    kwargs, shape, actions = DOMAINS["C4-blocks"]
+    model = build_world_model("sen", **kwargs, **TINY)
+    obs, acts = torch.rand(4, *shape), torch.randint(0, 20, (4, 3))
+    outs = []
+    for device in ("cpu", "cuda"):
+        frozen = copy.deepcopy(model).to(device).export(execution)
+        with torch.no_grad():
+            outs.append(frozen.rollout(frozen.encode(obs.to(device)), acts.to(device)).cpu())
+    assert torch.allclose(*outs, atol=1e-4)

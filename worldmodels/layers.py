@@ -23,7 +23,7 @@ outside the state dict instead, so a world model saves, loads and copies the sam
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -68,10 +68,11 @@ class EquivariantConv(nn.Module):
 
     def cached(self, make):  # noqa: ANN001, ANN201 (a thunk and whatever it makes)
         """``make()``, re-used while no gradient is recorded and the parameters are unchanged."""
-        params = list(self.conv.parameters())
+        params = [p for p in (self.conv.weights, self.conv.bias) if p is not None]  # not .parameters(): escnn
+        # modules hash their bases, which costs more than a small matmul
         if torch.is_grad_enabled() and any(p.requires_grad for p in params):
             return make()
-        key = tuple((p.data_ptr(), p._version, p.device, p.dtype) for p in params)
+        key = tuple((p.data_ptr(), 0 if p.is_inference() else p._version, p.device, p.dtype) for p in params)
         name = make.__qualname__
         if name not in self._cache or self._cache[name][0] != key:
             with torch.no_grad():
@@ -97,7 +98,7 @@ class EquivariantConv(nn.Module):
         if self.execution == "fourier" and self.map_fourier is not None:
             perm, basis = self.map_fourier
             blocks, bias = self.cached(self._map_blocks)
-            return basis.apply(x[:, perm.to(x.device)], blocks, bias)
+            return basis.apply(x[:, basis.on(perm, x.device)], blocks, bias)
         weight, bias = self.filters()
         return F.linear(x, weight.flatten(1), bias)
 
@@ -113,7 +114,7 @@ class EquivariantConv(nn.Module):
     def _map_blocks(self) -> tuple[list, torch.Tensor | None]:
         weight, bias = self.filters()
         perm, basis = self.map_fourier  # type: ignore[misc]
-        return basis.blocks(weight.flatten(1)[:, perm.to(weight.device)]), bias
+        return basis.blocks(weight.flatten(1)[:, basis.on(perm, weight.device)]), bias
 
 
 class EquivariantLinear(EquivariantConv):
@@ -159,6 +160,17 @@ class FourierBasis:
     P: torch.Tensor
     P_inv: torch.Tensor
     units: list[tuple[int, int]]
+    _copies: dict = field(default_factory=dict)
+
+    def on(self, t: torch.Tensor, like: torch.Tensor | torch.device) -> torch.Tensor:
+        """Constant ``t`` on ``like``'s device (and float dtype), copied there once and kept: no
+        host-to-device copy inside a rollout loop."""
+        device = like if isinstance(like, torch.device) else like.device
+        dtype = t.dtype if isinstance(like, torch.device) or not t.is_floating_point() else like.dtype
+        key = (id(t), device, dtype)
+        if key not in self._copies:
+            self._copies[key] = (t, t.to(device=device, dtype=dtype))  # holds t so its id stays unique
+        return self._copies[key][1]
 
     @staticmethod
     def of(in_type: enn.FieldType, out_type: enn.FieldType) -> FourierBasis | None:
@@ -178,7 +190,7 @@ class FourierBasis:
         out, start = [], 0
         for u, rows in self.units:  # the first row of each unit; constant slices, so no gradient bookkeeping
             first = slice(start, start + u * rows, rows)
-            P, P_inv = self.P[first].to(weight), self.P_inv[:, first].to(weight)
+            P, P_inv = self.on(self.P, weight)[first], self.on(self.P_inv, weight)[:, first]
             block = torch.einsum("rg,ogih,hs->rsoi", P, w, P_inv)  # [u, u, n_out, n_in]
             out.append([list(row.unbind(0)) for row in block.unbind(0)])
             start += u * rows
@@ -193,7 +205,7 @@ class FourierBasis:
         G = self.P.shape[0]
         lead = x.shape[:-1]
         B = x.numel() // x.shape[-1]
-        f = torch.mm(self.P.to(x), x.reshape(-1, G).T)  # [G, B n_in]
+        f = torch.mm(self.on(self.P, x), x.reshape(-1, G).T)  # [G, B n_in]
         ys = []
         parts = iter(f.split([rows for u, rows in self.units for _ in range(u)]))  # one per unit, no copies
         for (u, rows), block in zip(self.units, blocks):
@@ -203,7 +215,7 @@ class FourierBasis:
                 for x_in, w in zip(xs[1:], row[1:]):
                     y = torch.addmm(y, x_in, w.T)
                 ys.append(y.reshape(rows, -1))
-        y = torch.mm(torch.cat(ys).T, self.P_inv.T.to(x)).reshape(*lead, -1)  # [B n_out, G] -> [..., n_out G]
+        y = torch.mm(torch.cat(ys).T, self.on(self.P_inv.T, x)).reshape(*lead, -1)  # [B n_out, G] -> [..., n_out G]
         return y if bias is None else y + bias
 
 

@@ -101,10 +101,11 @@ class WorldModel(nn.Module):
         """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
         return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma ** 2)
 
-    def export(self, execution: str = "fourier") -> WorldModel:
+    def export(self, execution: str = "dense") -> WorldModel:
         """A frozen copy for planning and inference: eval mode, no gradients, escnn layers run as
-        ``execution`` (filters expanded once and cached). It computes the same function as this
-        model and does not follow its later updates: export again after training."""
+        ``execution`` (filters expanded once and cached; ``dense`` is fastest at the default widths on
+        a CPU, ``fourier`` from about 512 channels, see BENCHMARKS.md). It computes the same function
+        as this model and does not follow its later updates: export again after training."""
         check_execution(execution)
         frozen = copy.deepcopy(self).eval().requires_grad_(False)
         return set_execution(frozen, execution)
