@@ -21,7 +21,10 @@ import numpy as np
 import torch
 
 from agents.planners import Planner, Scorer
+from eqmbrl.types import to_float_images
+from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
+from eqmbrl.choices import check_choice
 
 OBJECTIVES = ("reward", "goal")
 GOAL_REDUCTIONS = ("best", "final")
@@ -39,8 +42,7 @@ def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
 
 def goal_objective(model: WorldModel, z0: torch.Tensor, z_goal: torch.Tensor, reduce: str = "best") -> Scorer:
     """Scorer: minus the energy between imagined latents and ``z_goal [1, K, C]`` (best or final step)."""
-    if reduce not in GOAL_REDUCTIONS:
-        raise ValueError(f"unknown goal_reduce {reduce!r}; allowed: {', '.join(GOAL_REDUCTIONS)}")
+    check_choice("goal_reduce", reduce, GOAL_REDUCTIONS)
 
     def score(actions: torch.Tensor) -> torch.Tensor:
         z = model.rollout(z0.expand(actions.shape[0], *z0.shape[1:]), actions)[:, 1:]  # N x H x K x C
@@ -72,10 +74,8 @@ class MPCAgent:
     def __init__(self, world_model: WorldModel, planner: Planner, objective: str = "reward",
                  exploration_std: float = 0.0, epsilon: float = 0.0, goal_reduce: str = "best",
                  export: bool = True, seed: int = 0) -> None:
-        if objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
-        if goal_reduce not in GOAL_REDUCTIONS:
-            raise ValueError(f"unknown goal_reduce {goal_reduce!r}; allowed: {', '.join(GOAL_REDUCTIONS)}")
+        check_choice("objective", objective, OBJECTIVES)
+        check_choice("goal_reduce", goal_reduce, GOAL_REDUCTIONS)
         _check_exploration(planner, exploration_std, epsilon)
         _check_action_kind(world_model, planner)
         self.world_model, self.export, self.planner = world_model, export, planner.to(world_model.device)
@@ -135,22 +135,15 @@ class MPCAgent:
     @contextmanager
     def _planning(self) -> Iterator[None]:
         """World model in eval mode and no autograd; the model's mode is restored afterwards."""
-        was_training = self.model.training
-        if was_training:  # switching modes walks escnn's modules (slow): only when needed
-            self.model.eval()
-        try:
-            with torch.inference_mode():
-                yield
-        finally:
-            if was_training:
-                self.model.train()
+        with evaluating(self.model), torch.inference_mode():
+            yield
 
     def _encode(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 obs ``[C, H, W]`` -> latent ``[1, K, C']`` on the model's device."""
         x = torch.as_tensor(obs, device=self.model.device)
         if x.ndim != 3 or x.dtype != torch.uint8:
             raise ValueError(f"expected one uint8 observation [C, H, W], got {x.dtype} {tuple(x.shape)}")
-        return self.model.encode(x[None].float().div_(255))
+        return self.model.encode(to_float_images(x[None]))
 
     def _explore(self, action: np.ndarray, explore: bool) -> int | np.ndarray:
         """Epsilon-random (discrete) or clipped Gaussian noise (continuous) around the plan's action."""

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from eqmbrl.choices import check_choice
 
 RENDER_STYLES = ("cubes", "shapes")
 OBJECT_COLOURS = np.array(
@@ -58,8 +59,7 @@ class SpriteAtlas:
 
 def validate_scene(style: str, width: int, num_objects: int, image_size: int) -> None:
     """Raise ``ValueError`` naming the bad value if the scene parameters are not renderable."""
-    if style not in RENDER_STYLES:
-        raise ValueError(f"unknown render_style {style!r}; allowed: {', '.join(RENDER_STYLES)}")
+    check_choice("render_style", style, RENDER_STYLES)
     if not 2 <= width <= 16:
         raise ValueError(f"width must be in 2..16, got {width}")
     if not 1 <= num_objects <= min(MAX_OBJECTS, width * width):

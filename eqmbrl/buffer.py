@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eqmbrl.types import SequenceBatch
+from eqmbrl.checkpoint import atomic_write
+from eqmbrl.types import SequenceBatch, to_float_images
 
 _FIELDS = ("obs", "actions", "rewards", "has_next", "episode", "states")
 
@@ -107,7 +108,7 @@ class ReplayBuffer:
     def gather(self, starts: np.ndarray, steps: int, device: torch.device | str = "cpu") -> SequenceBatch:
         """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`)."""
         rows = (starts[:, None] + np.arange(steps + 1)) % self.capacity
-        obs = torch.from_numpy(self.obs[rows]).to(device).float().div_(255.0)
+        obs = to_float_images(torch.from_numpy(self.obs[rows]).to(device))
         actions = torch.from_numpy(self.actions[rows[:, :-1]]).to(device)
         rewards = torch.from_numpy(self.rewards[rows[:, :-1]]).to(device)
         return SequenceBatch(obs, actions, rewards)
@@ -123,13 +124,9 @@ class ReplayBuffer:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         arrays = {k: getattr(self, k) for k in _FIELDS if getattr(self, k) is not None}
         meta = np.array([self.capacity, self.size, self.pos, self.num_episodes])
-        with open(tmp, "wb") as f:
-            np.savez(f, meta=meta, **arrays)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.savez(f, meta=meta, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ReplayBuffer":

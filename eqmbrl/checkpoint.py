@@ -1,44 +1,40 @@
-"""Atomic checkpoints of torch modules with their config; clear errors for missing or bad files."""
+"""Atomic writes (checkpoints, JSON, any file) and checkpoint reading with clear errors."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 from torch import nn
 
 
-def train_mode_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """State dict in train mode: escnn modules add cached filter buffers in eval mode, which must
-    not make checkpoints depend on the mode they were written in."""
-    was_training = model.training
-    model.train()
-    state = model.state_dict()
-    model.train(was_training)
-    return state
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``: a
+    crash never leaves a half-written file under the real name (nor a stray ``.tmp``)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON via a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    """Write ``data`` as indented JSON, atomically."""
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2).encode()))
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> None:
-    """Write ``{"model": state_dict, **extra}`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": train_mode_state(model), **extra}, tmp)
-    os.replace(tmp, path)
+    """Write ``{"model": state_dict, **extra}`` to ``path``, atomically."""
+    atomic_write(path, lambda f: torch.save({"model": model.state_dict(), **extra}, f))
 
 
-def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
-                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint (and load its weights into ``model`` if given); returns the whole dict."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read an eqmbrl checkpoint dict (``model`` state dict and extra entries)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -48,20 +44,4 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None,
         raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint ({exc})") from exc
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"checkpoint {path} is not an eqmbrl checkpoint (no 'model' entry)")
-    if model is not None:
-        load_weights(model, ckpt["model"], f"checkpoint {path}")
     return ckpt
-
-
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: str = "state dict",
-                 target: str = "this model") -> None:
-    """Load a train-mode ``state`` into ``model`` whatever its mode; a mismatch is a ``ValueError``."""
-    was_training = model.training
-    model.train()
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = " ".join(str(exc).split())[:300]
-        raise ValueError(f"{source} does not fit {target}: {detail}") from exc
-    finally:
-        model.train(was_training)

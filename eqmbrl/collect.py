@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.seeds import EVAL_ENV
 
 
 class Agent(Protocol):
@@ -48,15 +49,33 @@ def run_episode(env: gym.Env, agent: Agent, length: int | None = None, seed: int
     return total, info, t
 
 
-EVAL_SEED = 20_000_000  # agents are evaluated on env seeds EVAL_SEED + i in every run
+def evaluate_agent(env: gym.Env, agent: Agent, runs: list[tuple[int, dict[str, Any] | None]],
+                   length: int | None = None, frames: list[np.ndarray] | None = None) -> dict[str, float]:
+    """Run ``agent`` on the evaluation ``runs`` (env seed, reset options; see :func:`eval_runs`).
+
+    Returns ``return`` and ``return_std`` over the episodes and, for goal runs (options with a
+    ``goal_distance``), ``success`` and ``success_d<k>`` per distance k. The first episode's
+    observations go to ``frames`` if given.
+    """
+    returns, successes = [], {}
+    for i, (seed, options) in enumerate(runs):
+        ret, info, _ = run_episode(env, agent, length, seed, options=options, frames=frames if i == 0 else None)
+        returns.append(ret)
+        if options is not None and "goal_distance" in options:
+            successes.setdefault(options["goal_distance"], []).append(float(info.get("is_success", False)))
+    out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns))}
+    if successes:
+        out["success"] = float(np.mean([s for v in successes.values() for s in v]))
+        out.update({f"success_d{d}": float(np.mean(v)) for d, v in successes.items()})
+    return out
 
 
 def eval_runs(episodes: int, goal_distances: list[int] | None = None) -> list[tuple[int, dict[str, Any] | None]]:
     """(env seed, reset options) of the evaluation episodes shared by all agents: ``episodes``
     seeds, or that many per goal distance for goal-conditioned envs."""
     if not goal_distances:
-        return [(EVAL_SEED + i, None) for i in range(episodes)]
-    return [(EVAL_SEED + i, {"goal_distance": d}) for d in goal_distances for i in range(episodes)]
+        return [(EVAL_ENV + i, None) for i in range(episodes)]
+    return [(EVAL_ENV + i, {"goal_distance": d}) for d in goal_distances for i in range(episodes)]
 
 
 class StillAgent:
@@ -76,8 +95,7 @@ def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]]
     agents: dict[str, Agent] = {"random": RandomAgent(env.action_space, seed)}
     if isinstance(env.action_space, gym.spaces.Box):
         agents["still"] = StillAgent(env.action_space)
-    return {name: float(np.mean([run_episode(env, agent, length, s, options=o)[0] for s, o in runs]))
-            for name, agent in agents.items()}
+    return {name: evaluate_agent(env, agent, runs, length)["return"] for name, agent in agents.items()}
 
 
 def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:

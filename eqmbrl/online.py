@@ -11,9 +11,9 @@
    seeds (for the goal objective, that many per goal distance), the world-model metrics on the
    trainer's evaluation data, and an image strip of one evaluation episode.
 
-Writes ``checkpoint_final.pt`` (the model after the online phase), ``buffer_online.npz`` (seed and
-online data) and ``metrics.json`` (the final evaluation, the world-model metrics, and the
-pretraining metrics under ``pretrain/``). TensorBoard tags, by online env step: ``episode/``
+Writes ``checkpoint_final.pt`` (the model after the online phase, with the kwargs that rebuild it)
+and ``buffer_online.npz`` (seed and online data); returns the final evaluation, the world-model
+metrics and the pretraining metrics under ``pretrain/`` (run.py writes them to ``metrics.json``). TensorBoard tags, by online env step: ``episode/``
 (return, predicted_return, success, length), ``planner/`` (seconds_per_action, plan_value),
 ``wm/`` (refit losses), ``eval/`` (return; random_return and still_return of the baselines;
 success and success_d<k>; world-model metrics) and the image strip ``eval/episode``.
@@ -28,35 +28,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
 from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
-from eqmbrl.checkpoint import save_checkpoint, write_json
-from eqmbrl.collect import baseline_returns, eval_runs, run_episode
+from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.logger import Logger
 from eqmbrl.trainer import WorldModelTrainer
+from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
+from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
+from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel
-
-def build_planner(config: Any, env: gym.Env, seed: int) -> Planner:
-    """Instantiate a planner config (``_target_`` and arguments) for ``env``'s action space, adding
-    what the planner must know about it (never written in configs) and the seed."""
-    cls = get_class(config["_target_"])
-    space = env.action_space
-    discrete = isinstance(space, gym.spaces.Discrete)
-    if not discrete and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
-        raise ValueError(f"MPC needs a Discrete or 1-d Box action space, got {space}")
-    if getattr(cls, "discrete", None) != discrete:
-        raise ValueError(f"planner {cls.__name__} does not fit the action space {space} of {env.spec.id}: "
-                         "use agent=search for block pushing (discrete) and agent=cem or agent=mppi for "
-                         "Reacher (continuous)")
-    if discrete:
-        return instantiate(config, num_actions=int(space.n), seed=seed)
-    return instantiate(config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(),
-                       seed=seed)
-
 
 class _Actor:
     """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
@@ -87,8 +70,7 @@ class OnlineMPC:
 
     Args:
         env, model, trainer, logger, out_dir, seed: given by run.py (the trainer does step 1).
-        planner: the planner's config (``_target_`` and its arguments; the action-space arguments
-            and seed are added here), or a built planner.
+        planner: the planner (run.py builds it from ``agent.planner`` for the env's action space).
         objective, exploration_std, epsilon, goal_reduce, export: see :class:`agents.mpc.MPCAgent`.
             ``goal`` needs a goal-conditioned env (``env=cubes_goal`` or ``shapes_goal``).
         episodes: online MPC episodes after the seed data.
@@ -101,32 +83,24 @@ class OnlineMPC:
     """
 
     def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
-                 out_dir: str | os.PathLike, seed: int = 0, planner: Any = None, objective: str = "reward",
+                 out_dir: str | os.PathLike, planner: Planner, seed: int = 0, objective: str = "reward",
                  exploration_std: float = 0.1, epsilon: float = 0.0, goal_reduce: str = "best",
                  export: bool = True, episodes: int = 10, max_steps: int | None = None, refit_every: int = 50,
                  refit_steps: int = 50, eval_episodes: int = 5, eval_every: int = 5,
                  goal_distances: list[int] = (1, 2, 3)) -> None:
-        checks = (("episodes", episodes, 0), ("refit_every", refit_every, 0), ("refit_steps", refit_steps, 0),
-                  ("eval_episodes", eval_episodes, 1), ("eval_every", eval_every, 1),
-                  ("max_steps", 1 if max_steps is None else max_steps, 1))
-        for name, value, low in checks:
-            if value < low:
-                raise ValueError(f"agent.{name} must be >= {low}, got {value}")
-        if planner is None:
-            raise ValueError("agent.planner is missing: use agent=cem, agent=mppi or agent=search")
+        check_online_values(episodes=episodes, refit_every=refit_every, refit_steps=refit_steps,
+                            eval_episodes=eval_episodes, eval_every=eval_every, max_steps=max_steps,
+                            goal_distances=goal_distances)
         if objective == "goal" and not getattr(env.unwrapped, "goal_conditioned", False):
             raise ValueError(f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
                              f"got {env.spec.id if env.spec else env}")
-        if not goal_distances:
-            raise ValueError("agent.goal_distances must list at least one goal distance")
-        if not hasattr(planner, "plan"):
-            planner = build_planner(planner, env, seed)
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.agent = MPCAgent(model, planner, objective, exploration_std, epsilon, goal_reduce, export, seed)
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
-        self.seed, self.rng = seed, np.random.default_rng(seed + 1)
+        self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
         self.limit = max_steps
+        self.last_eval: dict[str, float] = {}
 
     @property
     def goal(self) -> bool:
@@ -135,37 +109,37 @@ class OnlineMPC:
     def eval_runs(self) -> list[tuple[int, dict[str, Any] | None]]:
         return eval_runs(self.eval_episodes, self.goal_distances if self.goal else None)
 
-    def run(self) -> dict[str, float]:
-        """Seed data and fit, online episodes with refits, final evaluation; returns the final metrics."""
-        pretrain = self.trainer.run()
-        buffer = self.trainer.buffer.resized(len(self.trainer.buffer) + self.episodes * (self.episode_cap() + 1))
-        opt = torch.optim.Adam(self.model.parameters(), lr=self.trainer.lr)
+    def run(self, eval_data: EvalData) -> dict[str, float]:
+        """Seed data and fit, online episodes with refits, final evaluation; returns the final metrics
+        (with the seed phase's under ``pretrain/``)."""
+        seed_data = self.trainer.collect()
+        pretrain = self.trainer.fit(seed_data, eval_data)
+        buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
         self.agent.sync()
-        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + 2)
+        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit,
+                                                          self.seed + BASELINES)
         steps = since_refit = 0
         bar = tqdm(range(self.episodes), desc="online MPC", unit="ep")
         for ep in bar:
             actor = _Actor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
-            ret, info, length = run_episode(self.env, actor, self.limit, self.seed + 30_000_000 + ep, buffer=buffer,
+            ret, info, length = run_episode(self.env, actor, self.limit, self.seed + ONLINE_ENV + ep, buffer=buffer,
                                             options=options)
             steps, since_refit = steps + length, since_refit + length
             self.record_episode(actor, ret, info, length)
             if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
-                self.trainer.refit(buffer, opt, self.refit_steps)
+                self.trainer.refit(buffer, self.refit_steps)
                 self.agent.sync()
                 since_refit = 0
             if (ep + 1) % self.eval_every == 0 or ep + 1 == self.episodes:
-                self.evaluate(steps, baselines)
+                self.evaluate(steps, baselines, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
-        final = self.evaluate(steps, baselines) if self.episodes == 0 else self.last_eval
+        final = self.evaluate(steps, baselines, eval_data) if self.episodes == 0 else self.last_eval
         self.logger.dump(steps)
-        save_checkpoint(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
+        save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
         buffer.save(self.out / "buffer_online.npz")
-        metrics = {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
-        write_json(self.out / "metrics.json", metrics)
-        return metrics
+        return {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
 
     def episode_cap(self) -> int:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""
@@ -186,23 +160,28 @@ class OnlineMPC:
             self.logger.record("planner/seconds_per_action", float(np.mean(actor.times)))
             self.logger.record("planner/plan_value", float(np.mean(actor.values)))
 
-    def evaluate(self, steps: int, baselines: dict[str, float]) -> dict[str, float]:
+    def evaluate(self, steps: int, baselines: dict[str, float], eval_data: EvalData) -> dict[str, float]:
         """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
-        returns, successes, frames = [], {}, []
-        for i, (seed, options) in enumerate(self.eval_runs()):
-            actor = _Actor(self.agent, self.env, explore=False)
-            ret, info, _ = run_episode(self.env, actor, self.limit, seed, options=options,
-                                       frames=frames if i == 0 else None)
-            returns.append(ret)
-            if options is not None:
-                successes.setdefault(options["goal_distance"], []).append(float(info.get("is_success", False)))
-        out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns))}
+        frames: list[np.ndarray] = []
+        out = evaluate_agent(self.env, _Actor(self.agent, self.env, explore=False), self.eval_runs(), self.limit,
+                             frames)
         out.update({f"{name}_return": value for name, value in baselines.items()})
-        if successes:
-            out["success"] = float(np.mean([s for v in successes.values() for s in v]))
-            out.update({f"success_d{d}": float(np.mean(v)) for d, v in successes.items()})
-        out.update(evaluate(self.model, **self.trainer.eval_tensors, seed=self.seed))
+        out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))
         self.logger.record_dict("eval", out)
         self.logger.images("eval/episode", np.stack(frames[::max(1, len(frames) // 12)][:12]), steps)  # <= 12 frames
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         return self.last_eval
+
+
+def check_online_values(episodes: int = 10, refit_every: int = 50, refit_steps: int = 50, eval_episodes: int = 5,
+                        eval_every: int = 5, max_steps: int | None = None,
+                        goal_distances: list[int] = (1, 2, 3)) -> None:
+    """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
+    checks = (("episodes", episodes, 0), ("refit_every", refit_every, 0), ("refit_steps", refit_steps, 0),
+              ("eval_episodes", eval_episodes, 1), ("eval_every", eval_every, 1),
+              ("max_steps", 1 if max_steps is None else max_steps, 1))
+    for name, value, low in checks:
+        if value < low:
+            raise ValueError(f"agent.{name} must be >= {low}, got {value}")
+    if not goal_distances or min(goal_distances) < 0:
+        raise ValueError(f"agent.goal_distances must list goal distances >= 0, got {list(goal_distances)}")

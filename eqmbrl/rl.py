@@ -31,13 +31,17 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from tqdm import tqdm
 
-from agents.sb3 import FEATURES, WorldModelExtractor, clone_world_model, policy_kwargs, save_world_model
+from agents.sb3 import FEATURES, WorldModelExtractor, policy_kwargs
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.checkpoint import load_checkpoint, write_json
-from eqmbrl.collect import baseline_returns, eval_runs, run_episode
+from eqmbrl.choices import check_choice
+from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
 from eqmbrl.logger import Logger
 from eqmbrl.trainer import WorldModelTrainer
+from eqmbrl.seeds import BASELINES
+from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
+from worldmodels.persistence import load_weights, save_world_model
 from worldmodels.world_model import WorldModel
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
@@ -80,10 +84,9 @@ class _Callback(BaseCallback):
         self.in_episode = False
 
     def _on_training_start(self) -> None:
-        lr = self.learner.trainer.lr
         if self.learner.aux_weight > 0:
             self.aux_models = trained_world_models(self.model)
-            self.aux_opts = [torch.optim.Adam(m.parameters(), lr=lr) for m in self.aux_models]
+            self.aux_opts = [torch.optim.Adam(m.parameters(), lr=self.learner.aux_lr) for m in self.aux_models]
             env = self.learner.env
             capacity = min(2 * self.learner.total_steps + 2, AUX_CAPACITY)
             self.aux_buffer = ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or ())
@@ -111,10 +114,10 @@ class _Callback(BaseCallback):
             self.aux_buffer.add(info["terminal_observation"], None)
 
     def aux_step(self) -> None:
-        if len(self.aux_buffer.valid_starts(1)) < self.learner.trainer.batch_size:
+        size = self.learner.aux_batch_size
+        if len(self.aux_buffer.valid_starts(1)) < size:
             return
-        batch = self.aux_buffer.sample(self.learner.trainer.batch_size, 1, self.learner.model.device,
-                                       self.learner.trainer.rng)
+        batch = self.aux_buffer.sample(size, 1, self.learner.model.device, self.learner.rng)
         for model, opt in zip(self.aux_models, self.aux_opts):
             loss = model.loss(batch)["loss"]
             opt.zero_grad(set_to_none=True)
@@ -130,8 +133,7 @@ class SB3Learner:
     """SB3 PPO or SAC on image observations with a world-model (or NatureCNN) features extractor.
 
     Args:
-        env, model, trainer, logger, out_dir, seed: given by run.py; ``model_kwargs`` too (the
-            ``build_world_model`` kwargs of ``model``).
+        env, model, trainer, logger, out_dir, seed: given by run.py (the trainer pretrains).
         algo: ``ppo`` or ``sac``.
         features: ``worldmodel`` (:class:`agents.sb3.WorldModelExtractor`) or ``nature_cnn``
             (SB3's own CNN, the baseline; ``natural_cnn`` is accepted too).
@@ -142,7 +144,8 @@ class SB3Learner:
         freeze: keep the world model fixed (``True``) or fine-tune it with the RL loss.
         invariant: features pooled over the group (see :class:`agents.sb3.WorldModelExtractor`).
         aux_weight: weight of the auxiliary contrastive loss on the agent's own transitions
-            (needs ``freeze=False``; 0 disables it).
+            (needs ``freeze=False``; 0 disables it); ``aux_batch_size`` and ``aux_lr`` its batch
+            size and Adam learning rate.
         total_steps, eval_every, eval_episodes: env steps of ``learn``, evaluation period and size.
         algo_kwargs: keyword arguments of the SB3 algorithm (``learning_rate``, ``batch_size``,
             ...); SAC's ``buffer_size`` defaults to ``total_steps`` (image observations are large).
@@ -150,46 +153,39 @@ class SB3Learner:
     """
 
     def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
-                 out_dir: str | os.PathLike, model_kwargs: dict[str, Any], seed: int = 0, algo: str = "sac",
-                 features: str = "worldmodel", checkpoint: str | None = None, pretrain: bool = True,
-                 freeze: bool = True, invariant: bool = False, aux_weight: float = 0.0, total_steps: int = 5000,
+                 out_dir: str | os.PathLike, seed: int = 0, algo: str = "sac", features: str = "worldmodel",
+                 checkpoint: str | None = None, pretrain: bool = True, freeze: bool = True, invariant: bool = False,
+                 aux_weight: float = 0.0, aux_batch_size: int = 256, aux_lr: float = 5e-4, total_steps: int = 5000,
                  eval_every: int = 1000, eval_episodes: int = 5, algo_kwargs: dict[str, Any] | None = None,
                  policy: dict[str, Any] | None = None) -> None:
-        if algo not in ALGOS:
-            raise ValueError(f"unknown agent.algo {algo!r}; allowed: {', '.join(ALGOS)}")
-        if features not in FEATURES:
-            raise ValueError(f"unknown agent.features {features!r}; allowed: {', '.join(FEATURES)}")
+        check_sb3_values(algo=algo, features=features, checkpoint=checkpoint, freeze=freeze, aux_weight=aux_weight,
+                         aux_batch_size=aux_batch_size, aux_lr=aux_lr, total_steps=total_steps,
+                         eval_every=eval_every, eval_episodes=eval_episodes)
         if algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
             raise ValueError(f"SAC needs continuous actions, {env.spec.id} has {env.action_space}: use agent=ppo")
-        for name, value in (("total_steps", total_steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes)):
-            if value < 1:
-                raise ValueError(f"agent.{name} must be >= 1, got {value}")
-        if aux_weight < 0 or (aux_weight > 0 and (freeze or features != "worldmodel")):
-            raise ValueError(f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
-                             "a world model the RL loss trains too: use features=worldmodel with freeze=false")
-        if checkpoint is not None and features != "worldmodel":
-            raise ValueError(f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, "
-                             f"got features={features}")
-        if checkpoint is not None and not Path(checkpoint).is_file():
-            raise FileNotFoundError(f"agent.checkpoint {checkpoint} does not exist")
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
-        self.model_kwargs, self.seed, self.algo_name, self.features = dict(model_kwargs), seed, algo, features
+        self.seed, self.algo_name, self.features = seed, algo, features
         self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
-        self.aux_weight, self.total_steps, self.eval_every = aux_weight, total_steps, eval_every
+        self.aux_weight, self.aux_batch_size, self.aux_lr = aux_weight, aux_batch_size, aux_lr
+        self.total_steps, self.eval_every = total_steps, eval_every
         self.eval_episodes, self.algo_kwargs, self.policy = eval_episodes, dict(algo_kwargs or {}), dict(policy or {})
         self.eval_env = gym.make(env.spec)  # SB3 owns the training env's episodes
         self.runs = eval_runs(eval_episodes)
+        self.rng = np.random.default_rng(seed)
         self.curve: list[tuple[int, float]] = []
         self.metrics: dict[str, float] = {}
+        self.baselines: dict[str, float] = {}
+        self.eval_data: EvalData | None = None
 
-    def prepare_world_model(self) -> dict[str, float]:
+    def prepare_world_model(self, eval_data: EvalData) -> dict[str, float]:
         """Load, pretrain or keep the world model's weights; save them for the extractor."""
         pretrain: dict[str, float] = {}
         if self.checkpoint is not None:
-            load_checkpoint(self.checkpoint, self.model, map_location=self.model.device)
+            ckpt = load_checkpoint(self.checkpoint, map_location=self.model.device)
+            load_weights(self.model, ckpt["model"], f"agent.checkpoint {self.checkpoint}", "the configured world model")
         elif self.pretrain:
-            pretrain = self.trainer.run()
-        save_world_model(self.out / "world_model.pt", self.model, self.model_kwargs)
+            pretrain = self.trainer.fit(self.trainer.collect(), eval_data)
+        save_world_model(self.out / "world_model.pt", self.model)
         return pretrain
 
     def build(self) -> BaseAlgorithm:
@@ -209,25 +205,23 @@ class SB3Learner:
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
         """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
         of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
-        returns = [run_episode(self.eval_env, PolicyAgent(algo), None, seed, options=options)[0]
-                   for seed, options in self.runs]
-        out = {"return": float(np.mean(returns)), "return_std": float(np.std(returns)), **self.baselines}
+        out = {**evaluate_agent(self.eval_env, PolicyAgent(algo), self.runs), **self.baselines}
         trained = trained_world_models(algo) if self.features == "worldmodel" and not self.freeze else []
-        if trained:  # on a copy: evaluate() switches modes, which would cache the tuned escnn filters
-            out.update(evaluate(clone_world_model(trained[0]), **self.trainer.eval_tensors, seed=self.seed))
+        if trained and self.eval_data is not None:
+            out.update(evaluate(trained[0], **self.eval_data.tensors(), seed=self.seed))
         self.curve.append((steps, out["return"]))
         self.logger.record_dict("eval", out)
         self.logger.dump(steps)
         self.metrics = out
         return out
 
-    def run(self) -> dict[str, float]:
-        """Prepare the world model, learn, evaluate; returns the final metrics."""
-        pretrain = self.prepare_world_model() if self.features == "worldmodel" else {}
-        if self.features == "worldmodel" and not self.freeze and not hasattr(self.trainer, "eval_tensors"):
-            self.trainer.eval_tensors = self.trainer.eval_data()
+    def run(self, eval_data: EvalData) -> dict[str, float]:
+        """Prepare the world model, learn, evaluate; returns the final metrics (with the
+        pretraining's under ``pretrain/``)."""
+        self.eval_data = eval_data
+        pretrain = self.prepare_world_model(eval_data) if self.features == "worldmodel" else {}
         self.baselines = {f"{k}_return": v for k, v in
-                          baseline_returns(self.eval_env, self.runs, None, self.seed + 2).items()}
+                          baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()}
         algo = self.build()
         algo.learn(self.total_steps, callback=_Callback(self, self.total_steps), log_interval=1)
         if not self.curve or self.curve[-1][0] != algo.num_timesteps:
@@ -235,7 +229,27 @@ class SB3Learner:
         algo.save(self.out / "sb3_model.zip")
         write_json(self.out / "curve.json", {"steps": [s for s, _ in self.curve],
                                              "return": [r for _, r in self.curve]})
-        metrics = {**self.metrics, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
-        write_json(self.out / "metrics.json", metrics)
         self.eval_env.close()
-        return metrics
+        return {**self.metrics, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
+
+
+def check_sb3_values(algo: str = "sac", features: str = "worldmodel", checkpoint: str | None = None,
+                     freeze: bool = True, aux_weight: float = 0.0, aux_batch_size: int = 256, aux_lr: float = 5e-4,
+                     total_steps: int = 5000, eval_every: int = 1000, eval_episodes: int = 5) -> None:
+    """Value checks of :class:`SB3Learner`'s arguments (run.py calls them before building anything)."""
+    check_choice("agent.algo", algo, ALGOS)
+    check_choice("agent.features", features, FEATURES)
+    for name, value in (("total_steps", total_steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes),
+                        ("aux_batch_size", aux_batch_size)):
+        if value < 1:
+            raise ValueError(f"agent.{name} must be >= 1, got {value}")
+    if not aux_lr > 0:
+        raise ValueError(f"agent.aux_lr must be > 0, got {aux_lr}")
+    if aux_weight < 0 or (aux_weight > 0 and (freeze or features != "worldmodel")):
+        raise ValueError(f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
+                         "a world model the RL loss trains too: use features=worldmodel with freeze=false")
+    if checkpoint is not None and features != "worldmodel":
+        raise ValueError(f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, "
+                         f"got features={features}")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"agent.checkpoint {checkpoint} does not exist")

@@ -25,13 +25,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from agents.planners import CEM, MPPI, DiscreteSearch, Planner
+from eqmbrl.checkpoint import write_json
+from eqmbrl.choices import check_choice
 from eqmbrl.config import EnvConfig, register
-from agents.planners import CEM, MPPI, DiscreteSearch
 from eqmbrl.logger import Logger
-from eqmbrl.online import OnlineMPC
-from eqmbrl.rl import SB3Learner
-from eqmbrl.trainer import WorldModelTrainer
-from worldmodels.world_model import build_world_model
+from eqmbrl.online import OnlineMPC, check_online_values
+from eqmbrl.rl import SB3Learner, check_sb3_values
+from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
+from worldmodels.world_model import VARIANTS, build_world_model
 
 RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
 PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
@@ -40,7 +42,7 @@ DERIVED = {
                    "slots", "maps_per_slot", "map_size", "stride", "masks_per_slot", "reward_weight"),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),
-    "agent/sb3": (*RUN_ARGS, "trainer", "model_kwargs"),
+    "agent/sb3": (*RUN_ARGS, "trainer"),
     **{f"planner/{name}": PLANNER_ARGS for name in ("cem", "mppi", "search")},
 }
 
@@ -72,15 +74,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, quiet: bool = False) -> torch.device:
     """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU falls back to cpu with a warning."""
+    check_choice("device", name.split(":")[0] if name.startswith("cuda:") else name, ("auto", "cpu", "cuda", "cuda:N"))
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        print(f"device {name!r} requested but CUDA is not available; using cpu")
+        if not quiet:
+            print(f"device {name!r} requested but CUDA is not available; using cpu")
         return torch.device("cpu")
-    if name.split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; allowed: auto, cpu, cuda, cuda:N")
     return torch.device(name)
 
 
@@ -96,8 +98,43 @@ def format_metrics(metrics: dict[str, float]) -> str:
     return "\n".join(f"  {k:<24} {v:10.4f}" for k, v in metrics.items())
 
 
+def build_planner(config: Any, space: gym.Space | None, seed: int) -> Planner:
+    """Instantiate a planner config (``_target_`` and arguments) for the action ``space``, adding
+    what the planner must know about it (never written in configs) and the seed. ``space=None``
+    builds it for a stand-in space of its kind: a check of the configured values alone."""
+    cls = get_class(config["_target_"])
+    discrete = bool(getattr(cls, "discrete", False))
+    if space is None:
+        space = gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1.0, 1.0, (1,))
+    if not isinstance(space, gym.spaces.Discrete) and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
+        raise ValueError(f"MPC needs a Discrete or 1-d Box action space, got {space}")
+    if discrete != isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"planner {cls.__name__} does not fit the action space {space}: use agent=search for "
+                         "block pushing (discrete) and agent=cem or agent=mppi for Reacher (continuous)")
+    if discrete:
+        return instantiate(config, num_actions=int(space.n), seed=seed)
+    return instantiate(config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(),
+                       seed=seed)
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Every value check that needs no env or model, so a bad value fails before anything is built."""
+    resolve_device(cfg.device, quiet=True)
+    check_choice("worldmodel.variant", cfg.worldmodel.variant, VARIANTS)
+    sections = [(cfg.trainer, check_trainer_values)]
+    if cfg.agent is not None:
+        target = get_class(cfg.agent._target_)
+        sections.append((cfg.agent, check_online_values if target is OnlineMPC else check_sb3_values))
+        if target is OnlineMPC:
+            build_planner(cfg.agent.planner, None, cfg.seed)
+    for section, check in sections:
+        names = inspect.signature(check).parameters
+        check(**{k: v for k, v in OmegaConf.to_container(section).items() if k in names})
+
+
 @hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> dict[str, float]:
+    check_values(cfg)
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
@@ -113,12 +150,16 @@ def main(cfg: DictConfig) -> dict[str, float]:
     logger.hparams(OmegaConf.to_container(cfg, resolve=True))
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
     trainer = instantiate(cfg.trainer, **run_args)
+    eval_data = trainer.eval_data()
     if cfg.agent is None:
-        metrics = trainer.run()
+        metrics = trainer.fit(trainer.collect(), eval_data)
     else:
-        takes = inspect.signature(get_class(cfg.agent._target_)).parameters
-        extra = {"model_kwargs": model_kwargs} if "model_kwargs" in takes else {}
-        metrics = instantiate(cfg.agent, trainer=trainer, _recursive_=False, **run_args, **extra).run()
+        kwargs = OmegaConf.to_container(cfg.agent, resolve=True)
+        cls = get_class(kwargs.pop("_target_"))
+        if cls is OnlineMPC:
+            kwargs["planner"] = build_planner(cfg.agent.planner, env.action_space, cfg.seed)
+        metrics = cls(**kwargs, **run_args, trainer=trainer).run(eval_data)
+    write_json(out / "metrics.json", metrics)
     logger.close()
     print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
     print(format_metrics(metrics))

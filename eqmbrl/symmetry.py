@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
+from eqmbrl.choices import check_choice
 
 GROUP_NAMES = ("trivial", "C4", "D4")
 
@@ -28,8 +29,7 @@ class Group:
     name: str
 
     def __post_init__(self) -> None:
-        if self.name not in GROUP_NAMES:
-            raise ValueError(f"unknown group {self.name!r}; allowed: {', '.join(GROUP_NAMES)}")
+        check_choice("group", self.name, GROUP_NAMES)
 
     @property
     def order(self) -> int:

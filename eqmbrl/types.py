@@ -10,7 +10,7 @@ Shape legend (used in every docstring):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -32,3 +32,29 @@ class SequenceBatch:
 
     def to(self, device: torch.device | str) -> "SequenceBatch":
         return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device))
+
+
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any shape) -> float32 in [0, 1]; float images pass through unchanged."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Evaluation episodes and their symmetric twins, built once per run and shared by every phase.
+
+    obs ``[N, T+1, Ci, Hi, Wi]`` uint8, actions ``[N, T, *A]``, rewards ``[N, T]``; ``twin_obs`` and
+    ``twin_actions`` are the same episodes with the env state and actions transformed by one
+    group element ``g`` (rendered from the state, never by rotating pixels).
+    """
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    rewards: torch.Tensor
+    twin_obs: torch.Tensor
+    twin_actions: torch.Tensor
+    g: int = 1
+
+    def tensors(self) -> dict[str, torch.Tensor | int]:
+        """The fields by name, as :func:`worldmodels.metrics.evaluate` takes them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -17,26 +17,22 @@ import torch
 from omegaconf import OmegaConf
 
 import envs  # noqa: F401
-from eqmbrl.checkpoint import load_checkpoint
-from eqmbrl.collect import EVAL_SEED
+from eqmbrl.seeds import EVAL_ENV
+from eqmbrl.types import to_float_images
 from envs.block_pushing import step_states
-from worldmodels.world_model import build_world_model
+from worldmodels.persistence import load_world_model
 
 
 def main(run: str, episodes: int = 50) -> None:
     cfg = OmegaConf.load(f"{run}/.hydra/config.yaml")
-    kwargs = {k: v for k, v in OmegaConf.to_container(cfg.worldmodel).items() if k != "_target_"}
-    model = build_world_model(**kwargs, group="C4", action_encoding="directions", in_channels=3, image_size=50,
-                              **cfg.env.model)
-    load_checkpoint(f"{run}/checkpoint_final.pt", model)
-    model.eval()
+    model = load_world_model(f"{run}/checkpoint_final.pt")  # eval mode, rebuilt from its stored kwargs
     env = gym.make(cfg.env.id)
     base = env.unwrapped
     hits_model = hits_true = 0
     ratio = []
-    enc = lambda x: model.encode(torch.as_tensor(np.asarray(x)).float() / 255)  # noqa: E731
+    enc = lambda x: model.encode(to_float_images(torch.as_tensor(np.asarray(x))))  # noqa: E731
     for i in range(episodes):
-        obs, _ = env.reset(seed=EVAL_SEED + i, options={"goal_distance": 1})
+        obs, _ = env.reset(seed=EVAL_ENV + i, options={"goal_distance": 1})
         nexts = step_states(np.repeat(base.get_state()[None], 20, 0), np.arange(20), base.width)
         good = {a for a in range(20) if np.array_equal(nexts[a], base.goal_state)}
         with torch.no_grad():

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.checkpoint import load_checkpoint
 from worldmodels.metrics import equivariance_error, evaluate, ranking_metrics, ranks
+from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import build_world_model
 
 
@@ -54,20 +55,21 @@ def test_evaluate_keys_and_identity_twin() -> None:
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
-    m, m2 = _tiny_model(), _tiny_model().train()
-    m.eval()  # escnn caches filters in eval mode; the checkpoint must not depend on the mode
-    save_checkpoint(tmp_path / "c.pt", m, epoch=3)
-    assert not m.training
-    ckpt = load_checkpoint(tmp_path / "c.pt", m2)
-    assert ckpt["epoch"] == 3
-    m.train()
+    m = _tiny_model().eval()  # the checkpoint must not depend on the mode it was written in
+    with torch.no_grad():
+        m.encode(torch.rand(2, 3, 50, 50))  # fills the filter caches, which are not state
+    save_world_model(tmp_path / "c.pt", m, epoch=3)
+    assert not m.training and load_checkpoint(tmp_path / "c.pt")["epoch"] == 3
+    m2 = load_world_model(tmp_path / "c.pt")
+    assert m2.build_kwargs == m.build_kwargs
     for (k, a), b in zip(m.state_dict().items(), m2.state_dict().values()):
         assert torch.equal(a, b), k
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_checkpoint(tmp_path / "nope.pt", m)
+        load_world_model(tmp_path / "nope.pt")
     (tmp_path / "bad.pt").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="corrupt"):
-        load_checkpoint(tmp_path / "bad.pt", m)
+        load_world_model(tmp_path / "bad.pt")
     other = build_world_model("none", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
     with pytest.raises(ValueError, match="does not fit"):
-        load_checkpoint(tmp_path / "c.pt", other)
+        load_weights(other, load_checkpoint(tmp_path / "c.pt")["model"])
+    assert not list(tmp_path.glob("*.tmp"))

@@ -50,7 +50,8 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
 
 
 def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path) -> None:
-    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "worldmodel=none")
+    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "agent.aux_batch_size=16",
+                       "worldmodel=none")
     assert {"aux/loss", "eval/return", "eval/hits@1/1step", "train/critic_loss"} <= _tags(out)
     assert "hits@1/1step" in metrics and "still_return" in metrics  # metrics of the trained world model
     algo = SAC.load(out / "sb3_model.zip")

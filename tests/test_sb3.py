@@ -18,9 +18,9 @@ from stable_baselines3 import PPO, SAC  # noqa: E402
 from torch import nn  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers the ids)
-from agents.sb3 import (WorldModelExtractor, latent_features, load_world_model, policy_kwargs,  # noqa: E402
-                        save_world_model)
+from agents.sb3 import WorldModelExtractor, latent_features, policy_kwargs  # noqa: E402
 from eqmbrl.checkpoint import save_checkpoint  # noqa: E402
+from worldmodels.persistence import load_world_model, save_world_model  # noqa: E402
 from worldmodels.world_model import WorldModel, build_world_model  # noqa: E402
 
 BLOCK_KWARGS: dict[str, Any] = dict(variant="sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
@@ -198,9 +198,10 @@ def test_sb3_save_load_round_trip(block_env: gym.Env, block_model: WorldModel, t
 
 def test_extractor_from_checkpoint(block_env: gym.Env, block_model: WorldModel, tmp_path: Any) -> None:
     path = tmp_path / "wm.pt"
-    save_world_model(path, block_model.eval(), BLOCK_KWARGS, epoch=3)
+    save_world_model(path, block_model.eval(), epoch=3)
     extractor = WorldModelExtractor(block_env.observation_space, checkpoint=str(path))
-    assert same(params(wm(extractor)), params(block_model)) and extractor.model_kwargs == BLOCK_KWARGS
+    assert same(params(wm(extractor)), params(block_model))
+    assert wm(extractor).build_kwargs == block_model.build_kwargs and block_model.build_kwargs["hidden"] == 16
     algo = PPO("CnnPolicy", block_env, **PPO_SMALL, policy_kwargs=policy_kwargs("worldmodel", checkpoint=str(path)))
     assert same(params(wm(algo.policy.features_extractor)), params(block_model))
     obs = torch.rand(2, *block_env.observation_space.shape)
@@ -210,14 +211,14 @@ def test_extractor_from_checkpoint(block_env: gym.Env, block_model: WorldModel, 
 
 def test_trainer_style_checkpoint_needs_model_kwargs(block_env: gym.Env, block_model: WorldModel,
                                                      tmp_path: Any) -> None:
-    """A plain save_checkpoint file (saved in train mode, without model_kwargs) loads when they are given."""
+    """A plain save_checkpoint file (without model_kwargs) loads when they are given."""
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, block_model.train(), epoch=1)
     block_model.eval()
     with pytest.raises(ValueError, match="stores no 'model_kwargs'"):
         load_world_model(path)
-    model, kwargs = load_world_model(path, BLOCK_KWARGS)
-    assert same(params(model), params(block_model)) and kwargs == BLOCK_KWARGS and not model.training
+    model = load_world_model(path, BLOCK_KWARGS)
+    assert same(params(model), params(block_model)) and not model.training
     WorldModelExtractor(block_env.observation_space, checkpoint=path, model_kwargs=BLOCK_KWARGS)
 
 
@@ -228,13 +229,11 @@ def test_checkpoint_errors(block_env: gym.Env, block_model: WorldModel, tmp_path
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt"):
         WorldModelExtractor(space, checkpoint=tmp_path / "bad.pt")
-    save_world_model(tmp_path / "wm.pt", block_model, BLOCK_KWARGS)
+    save_world_model(tmp_path / "wm.pt", block_model)
     with pytest.raises(ValueError, match="does not fit the model built from"):
         WorldModelExtractor(space, checkpoint=tmp_path / "wm.pt", model_kwargs={**BLOCK_KWARGS, "latent": 16})
     with pytest.raises(ValueError, match=r"keys \['latnet'\] that build_world_model does not take"):
         load_world_model(tmp_path / "wm.pt", {"latnet": 16})
-    with pytest.raises(ValueError, match="do not rebuild this model"):
-        save_world_model(tmp_path / "x.pt", block_model, {**BLOCK_KWARGS, "hidden": 32})
     with pytest.raises(ValueError, match="exactly one of world_model"):
         WorldModelExtractor(space)
     with pytest.raises(ValueError, match="exactly one of world_model"):
@@ -246,7 +245,7 @@ def test_observation_space_mismatch(block_model: WorldModel, reacher_env: gym.En
     msg = r"observation space \(6, 64, 64\) does not match the world model's input \(3, 50, 50\)"
     with pytest.raises(ValueError, match=msg):
         WorldModelExtractor(reacher_space, world_model=block_model)
-    save_world_model(tmp_path / "wm.pt", block_model, BLOCK_KWARGS)
+    save_world_model(tmp_path / "wm.pt", block_model)
     with pytest.raises(ValueError, match=msg):
         WorldModelExtractor(reacher_space, checkpoint=tmp_path / "wm.pt")
     with pytest.raises(ValueError, match=r"\(3, 52, 52\) does not match"):   # 52 // 5 == 50 // 5: no conv error
@@ -269,8 +268,7 @@ def test_policy_kwargs_choices() -> None:
     assert "ortho_init" not in policy_kwargs("nature_cnn")
     with pytest.raises(ValueError, match="unknown features 'resnet'; allowed: worldmodel, nature_cnn"):
         policy_kwargs("resnet")
-    with pytest.raises(ValueError, match="unknown algo 'dreamer'"):
-        policy_kwargs("worldmodel", "dreamer")
+    assert policy_kwargs("worldmodel", "a2c", checkpoint="x.pt")["ortho_init"] is False
     with pytest.raises(ValueError, match="unknown pool 'median'"):
         WorldModelExtractor(gym.spaces.Box(0, 255, (3, 50, 50), np.uint8), checkpoint="x.pt", pool="median")
 

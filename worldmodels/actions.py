@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from eqmbrl.choices import check_choice
 from worldmodels.fields import ACTION_ENCODINGS
 
 NUM_DIRECTIONS = 4
@@ -11,11 +12,8 @@ NUM_DIRECTIONS = 4
 
 def action_width(encoding: str, action_dim: int) -> int:
     """Channels Ca of one slot's encoded action."""
-    if encoding == "directions":
-        return NUM_DIRECTIONS
-    if encoding == "torques":
-        return 2 * action_dim
-    raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")
+    check_choice("action encoding", encoding, ACTION_ENCODINGS)
+    return NUM_DIRECTIONS if encoding == "directions" else 2 * action_dim
 
 
 def encode_actions(actions: torch.Tensor, encoding: str, slots: int) -> torch.Tensor:
@@ -26,10 +24,9 @@ def encode_actions(actions: torch.Tensor, encoding: str, slots: int) -> torch.Te
     ``torques``: continuous ``actions [B, d]`` -> ``(tau_1, -tau_1, ..., tau_d, -tau_d)`` for the
     single slot: ``[B, 1, 2d]``.
     """
+    check_choice("action encoding", encoding, ACTION_ENCODINGS)
     if encoding == "directions":
         onehot = F.one_hot(actions.long(), slots * NUM_DIRECTIONS).to(torch.float32)
         return onehot.reshape(*actions.shape, slots, NUM_DIRECTIONS)
-    if encoding == "torques":
-        pairs = torch.stack([actions, -actions], dim=-1).to(torch.float32)
-        return pairs.reshape(*actions.shape[:-1], 1, -1)
-    raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")
+    pairs = torch.stack([actions, -actions], dim=-1).to(torch.float32)
+    return pairs.reshape(*actions.shape[:-1], 1, -1)

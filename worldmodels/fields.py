@@ -13,6 +13,7 @@ from torch import nn
 
 from eqmbrl.symmetry import Group
 from worldmodels.layers import EquivariantLinear
+from eqmbrl.choices import check_choice
 
 ACTION_ENCODINGS = ("directions", "torques")
 
@@ -53,8 +54,7 @@ def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.Fiel
     negated, by reflections), as in SEN. Groups without the needed structure see trivial fields.
     """
     name = gspace.fibergroup.name
-    if encoding not in ACTION_ENCODINGS:
-        raise ValueError(f"unknown action encoding {encoding!r}; allowed: {', '.join(ACTION_ENCODINGS)}")
+    check_choice("action encoding", encoding, ACTION_ENCODINGS)
     if name == "C1" or (encoding, name) == ("torques", "C4"):
         return trivial(gspace, width)
     if (encoding, name) == ("directions", "C4"):

@@ -30,14 +30,14 @@ import torch
 import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
+from eqmbrl.choices import check_choice
 
 EXECUTIONS = ("escnn", "dense", "fourier")
 
 
 def check_execution(execution: str) -> str:
     """``execution`` if it is one of :data:`EXECUTIONS`, else a ValueError naming the choices."""
-    if execution not in EXECUTIONS:
-        raise ValueError(f"unknown execution {execution!r}; allowed: {', '.join(EXECUTIONS)}")
+    check_choice("execution", execution, EXECUTIONS)
     return execution
 
 

@@ -15,6 +15,8 @@ from typing import Callable
 
 import torch
 
+from eqmbrl.types import to_float_images
+from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
 
@@ -39,7 +41,7 @@ def chunked(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, chunk: int 
     outs = []
     for i in range(0, len(tensors[0]), chunk):
         parts = [t[i:i + chunk].to(device) for t in tensors]
-        parts = [p.float() / 255.0 if p.dtype == torch.uint8 else p for p in parts]
+        parts = [to_float_images(p) for p in parts]
         outs.append(fn(*parts))
     return torch.cat(outs)
 
@@ -54,10 +56,16 @@ def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_o
     ``twin_actions`` the same episodes with the env state and actions transformed by group element
     ``g``; ``rewards [N, T]``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps``
     (s <= T); with twins ``ee`` and ``die/{s}step``; with rewards and a trained reward head
-    (``reward_weight > 0``) ``reward_mse`` of the first step.
+    (``reward_weight > 0``) ``reward_mse`` of the first step. Runs in eval mode; the model's mode
+    is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
+    with evaluating(model):
+        return _evaluate(model, obs, actions, twin_obs, twin_actions, rewards, steps, g, chunk, seed)
+
+
+def _evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_obs: torch.Tensor | None,
+              twin_actions: torch.Tensor | None, rewards: torch.Tensor | None, steps: tuple[int, ...], g: int,
+              chunk: int, seed: int) -> dict[str, float]:
     dev, T = model.device, actions.shape[1]
     steps = tuple(s for s in steps if s <= T)
     z_pred = chunked(lambda o, a: model.rollout(model.encode(o), a), obs[:, 0], actions, chunk=chunk, device=dev)
@@ -80,7 +88,6 @@ def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_o
         r_pred = chunked(lambda o, a: model.reward(model.encode(o), a), obs[:, 0], actions[:, 0], chunk=chunk,
                          device=dev)
         out["reward_mse"] = (r_pred.cpu() - rewards[:, 0].float()).pow(2).mean().item()
-    model.train(was_training)
     return out
 
 

@@ -8,6 +8,7 @@ Variants from one code path (``build_world_model``):
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from worldmodels.fields import action_type, element, make_gspace, regular, trivi
 from worldmodels.layers import check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
+from eqmbrl.choices import check_choice
 
 VARIANTS = ("sen", "none", "full")
 
@@ -37,8 +39,9 @@ class WorldModel(nn.Module):
     def __init__(self, embedding: nn.Module, group: Group, symmetry: Group, action_encoding: str,
                  action_dim: int = 1, slots: int = 5, maps_per_slot: int = 1, map_size: int = 5,
                  latent: int = 8, hidden: int = 128, hinge: float = 1.0, sigma: float = 0.5,
-                 reward_weight: float = 0.0) -> None:
+                 reward_weight: float = 0.0, build_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
         self.reward_weight = reward_weight
@@ -134,10 +137,11 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
-    ``reward_weight > 0`` trains the invariant reward head with the contrastive loss.
+    ``reward_weight > 0`` trains the invariant reward head with the contrastive loss. The model
+    keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown world-model variant {variant!r}; allowed: {', '.join(VARIANTS)}")
+    build_kwargs = dict(locals())
+    check_choice("world-model variant", variant, VARIANTS)
     symmetry = Group(group)
     model_group = Group("trivial") if variant == "none" else symmetry
     regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
@@ -148,4 +152,4 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
         embedding = SymmetricEmbedding(in_channels, image_size, slots, maps_per_slot, map_size, stride,
                                        cnn_channels, embed_hidden, masks_per_slot)
     return WorldModel(embedding, model_group, symmetry, action_encoding, action_dim, slots, maps_per_slot,
-                      map_size, latent, hidden, hinge, sigma, reward_weight)
+                      map_size, latent, hidden, hinge, sigma, reward_weight, build_kwargs)
