@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from agents.planners import Planner, Scorer
-from eqmbrl.types import to_float_images
+from eqmbrl.types import NUM_DIRECTIONS, to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 from eqmbrl.choices import check_choice
@@ -174,6 +174,7 @@ def _check_action_kind(model: WorldModel, planner: Planner) -> None:
         raise ValueError(f"{kind} planner ({type(planner).__name__}) does not fit a world model with "
                          f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' and "
                          "CEM or MPPI for 'torques'")
-    if planner.discrete and planner.num_actions != 4 * model.slots:
+    if planner.discrete and planner.num_actions != NUM_DIRECTIONS * model.slots:
         raise ValueError(f"DiscreteSearch has num_actions={planner.num_actions}, but the world model pushes "
-                         f"{model.slots} objects in 4 directions: use num_actions={4 * model.slots}")
+                         f"{model.slots} objects in {NUM_DIRECTIONS} directions: use "
+                         f"num_actions={NUM_DIRECTIONS * model.slots}")

@@ -20,9 +20,9 @@ import numpy as np
 
 from eqmbrl.symmetry import Group
 from envs.render_blocks import render_states as _render, validate_scene
+from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
 
 DIRECTIONS = np.array([[-1, 0], [0, -1], [1, 0], [0, 1]], dtype=np.int64)  # up, left, down, right
-NUM_DIRECTIONS = 4
 MAX_GOAL_DISTANCE = 10
 DEFAULT_GOAL_DISTANCE = 3
 
@@ -69,25 +69,6 @@ def random_states(rng: np.random.Generator, n: int, num_objects: int = 5, width:
     return np.stack(np.divmod(cells, width), axis=-1).astype(np.int64)
 
 
-def check_directions(allowed_directions: Sequence[int] | None) -> tuple[int, ...]:
-    """Validated sorted tuple of allowed directions (all four for ``None``)."""
-    if allowed_directions is None:
-        return tuple(range(NUM_DIRECTIONS))
-    directions = tuple(sorted({int(d) for d in allowed_directions}))
-    if not directions or any(d not in range(NUM_DIRECTIONS) for d in directions):
-        raise ValueError(f"allowed_directions must be a non-empty subset of 0..3 "
-                         f"(0 up, 1 left, 2 down, 3 right), got {allowed_directions!r}")
-    return directions
-
-
-def random_actions(rng: np.random.Generator, n: int, num_objects: int = 5,
-                   allowed_directions: Sequence[int] | None = None) -> np.ndarray:
-    """``n`` random actions int64 ``[n]``: uniform object, uniform direction among the allowed."""
-    if num_objects < 1:
-        raise ValueError(f"num_objects must be >= 1, got {num_objects}")
-    directions = np.array(check_directions(allowed_directions), dtype=np.int64)
-    objects = rng.integers(0, num_objects, size=n)
-    return NUM_DIRECTIONS * objects + directions[rng.integers(0, len(directions), size=n)]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.seeds import EVAL_ENV
+from eqmbrl.symmetry import env_contract
 
 
 class Agent(Protocol):
@@ -25,7 +26,7 @@ def run_episode(env: gym.Env, agent: Agent, length: int | None = None, seed: int
     ``length`` steps (None: no cap), stopping when the env terminates or truncates. Rows (images, actions,
     rewards, env states) go to ``buffer`` and observations to ``frames`` if given.
     Returns (return of the recorded steps, last ``info``, recorded steps)."""
-    base = env.unwrapped
+    base = env_contract(env)
     obs, info = env.reset(seed=seed, options=options)
     if hasattr(agent, "reset"):
         agent.reset()
@@ -100,7 +101,7 @@ def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]]
 
 def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:
     """A buffer of ``capacity`` rows for ``env``'s observations, actions and underlying states."""
-    state = np.asarray(env.unwrapped.get_state())
+    state = np.asarray(env_contract(env).get_state())
     return ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or (), state.shape, state.dtype)
 
 
@@ -129,7 +130,7 @@ def episode_tensors(buffer: ReplayBuffer, steps: int) -> dict[str, np.ndarray]:
 def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
     """Render the twins of episodes whose states ``[N, T+1, ...]`` and actions ``[N, T, *A]`` are
     transformed by group element ``g`` of the env's symmetry (never by rotating pixels)."""
-    base = env.unwrapped
+    base = env_contract(env)
     sym = base.symmetry
     N, T1 = states.shape[:2]
     twin_states = sym.act_state(g, states.reshape(N * T1, *states.shape[2:]))

@@ -40,6 +40,7 @@ from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel
+from eqmbrl.symmetry import env_contract
 
 class _Actor:
     """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
@@ -54,7 +55,7 @@ class _Actor:
     def reset(self) -> None:
         self.agent.reset()
         if self.agent.objective == "goal":
-            self.agent.set_goal(self.env.unwrapped.goal_obs)
+            self.agent.set_goal(env_contract(self.env).goal_obs)
 
     def act(self, obs: np.ndarray) -> int | np.ndarray:
         action = self.agent.act(obs, self.explore)
@@ -91,7 +92,7 @@ class OnlineMPC:
         check_online_values(episodes=episodes, refit_every=refit_every, refit_steps=refit_steps,
                             eval_episodes=eval_episodes, eval_every=eval_every, max_steps=max_steps,
                             goal_distances=goal_distances)
-        if objective == "goal" and not getattr(env.unwrapped, "goal_conditioned", False):
+        if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
                              f"got {env.spec.id if env.spec else env}")
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
@@ -143,7 +144,7 @@ class OnlineMPC:
 
     def episode_cap(self) -> int:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""
-        limits = [n for n in (getattr(self.env.unwrapped, "episode_steps", None), self.limit) if n is not None]
+        limits = [n for n in (getattr(env_contract(self.env), "episode_steps", None), self.limit) if n is not None]
         if not limits:
             raise ValueError(f"{self.env.spec.id} has no episode_steps: set agent.max_steps")
         return int(min(limits))

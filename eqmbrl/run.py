@@ -34,6 +34,7 @@ from eqmbrl.online import OnlineMPC, check_online_values
 from eqmbrl.rl import SB3Learner, check_sb3_values
 from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
 from worldmodels.world_model import VARIANTS, build_world_model
+from eqmbrl.symmetry import env_contract
 
 RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
 PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
@@ -90,7 +91,7 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
     """What the world model must know about the env (derived, never written back into the config)."""
     obs, act = env.observation_space, env.action_space
     discrete = isinstance(act, gym.spaces.Discrete)
-    return dict(group=env.unwrapped.symmetry.group.name, in_channels=obs.shape[0], image_size=obs.shape[-1],
+    return dict(group=env_contract(env).symmetry.group.name, in_channels=obs.shape[0], image_size=obs.shape[-1],
                 action_encoding="directions" if discrete else "torques", action_dim=1 if discrete else act.shape[0])
 
 
@@ -132,8 +133,12 @@ def check_values(cfg: DictConfig) -> None:
         check(**{k: v for k, v in OmegaConf.to_container(section).items() if k in names})
 
 
-@hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> dict[str, float]:
+def run(cfg: DictConfig, out: Path) -> dict[str, float]:
+    """The whole run of a composed config, writing into ``out``; returns the final metrics.
+
+    Value checks first (nothing is built for a bad value), then the env, the model and the agent
+    (whose own checks need the env), then data and training. ``metrics.json`` is written here only.
+    """
     check_values(cfg)
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
@@ -141,29 +146,45 @@ def main(cfg: DictConfig) -> dict[str, float]:
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(HydraConfig.get().runtime.output_dir)
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    try:
+        metrics = _run_in(env, cfg, out)
+    finally:
+        env.close()
+    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
+    print(format_metrics(metrics))
+    return metrics
+
+
+def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
     model_kwargs = {**OmegaConf.to_container(cfg.worldmodel), **env_model_kwargs(env), **cfg.env.model}
     model_kwargs.pop("_target_")
     model = build_world_model(**model_kwargs).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
-    logger.hparams(OmegaConf.to_container(cfg, resolve=True))
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
     trainer = instantiate(cfg.trainer, **run_args)
+    agent = None if cfg.agent is None else build_agent(cfg.agent, trainer, **run_args)
+    logger.hparams(OmegaConf.to_container(cfg, resolve=True))
     eval_data = trainer.eval_data()
-    if cfg.agent is None:
-        metrics = trainer.fit(trainer.collect(), eval_data)
-    else:
-        kwargs = OmegaConf.to_container(cfg.agent, resolve=True)
-        cls = get_class(kwargs.pop("_target_"))
-        if cls is OnlineMPC:
-            kwargs["planner"] = build_planner(cfg.agent.planner, env.action_space, cfg.seed)
-        metrics = cls(**kwargs, **run_args, trainer=trainer).run(eval_data)
+    metrics = trainer.fit(trainer.collect(), eval_data) if agent is None else agent.run(eval_data)
     write_json(out / "metrics.json", metrics)
     logger.close()
-    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
-    print(format_metrics(metrics))
     return metrics
+
+
+def build_agent(config: DictConfig, trainer: WorldModelTrainer, **run_args: Any) -> OnlineMPC | SB3Learner:
+    """The agent of ``config`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
+    kwargs = OmegaConf.to_container(config, resolve=True)
+    cls = get_class(kwargs.pop("_target_"))
+    if cls is OnlineMPC:
+        kwargs["planner"] = build_planner(config.planner, run_args["env"].action_space, run_args["seed"])
+    return cls(**kwargs, **run_args, trainer=trainer)
+
+
+@hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> dict[str, float]:
+    """``python -m eqmbrl.run [overrides]``: :func:`run` in Hydra's run directory."""
+    return run(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
 if __name__ == "__main__":

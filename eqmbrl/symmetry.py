@@ -85,6 +85,35 @@ class EnvSymmetry(Protocol):
     def act_action(self, g: int, actions: np.ndarray) -> np.ndarray: ...
 
 
+class SymmetricEnv(Protocol):
+    """What eqmbrl reads off an env's ``unwrapped``: the contract every eqmbrl env keeps.
+
+    ``symmetry`` acts on states and actions; ``get_state()`` is the underlying state of the
+    current step and ``render_states(states [B, ...]) -> uint8 [B, C, H, W]`` renders any states
+    (twins are rendered from transformed states); ``episode_steps`` is the env's own step limit.
+    Goal-conditioned envs set ``goal_conditioned`` and expose the goal image ``goal_obs``.
+    """
+
+    symmetry: EnvSymmetry
+    episode_steps: int
+    goal_conditioned: bool
+    goal_obs: np.ndarray
+
+    def get_state(self) -> np.ndarray: ...
+
+    def render_states(self, states: np.ndarray) -> np.ndarray: ...
+
+
+def env_contract(env: Any) -> SymmetricEnv:
+    """``env.unwrapped`` as a :class:`SymmetricEnv`, or a one-line error naming what it lacks."""
+    base = env.unwrapped
+    missing = [name for name in ("symmetry", "get_state", "render_states") if not hasattr(base, name)]
+    if missing:
+        raise ValueError(f"{type(base).__name__} lacks {', '.join(missing)}: eqmbrl needs envs that expose their "
+                         "symmetry, get_state() and render_states() (see envs/__init__.py)")
+    return base
+
+
 def check_equivariance(fn: Callable[[Any], Any], x: Any, act_in: Callable[[int, Any], Any],
                        act_out: Callable[[int, Any], Any], group: Group) -> dict[int, float]:
     """Max abs error ``|fn(g.x) - g.fn(x)|`` for every element g of ``group``.

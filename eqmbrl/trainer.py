@@ -27,6 +27,7 @@ from eqmbrl.types import EvalData, SequenceBatch
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, save_world_model
 from worldmodels.world_model import WorldModel
+from eqmbrl.symmetry import env_contract
 
 
 class WorldModelTrainer:
@@ -54,7 +55,7 @@ class WorldModelTrainer:
         check_trainer_values(episodes=episodes, episode_length=episode_length, eval_episodes=eval_episodes,
                              eval_length=eval_length, epochs=epochs, batch_size=batch_size, lr=lr,
                              eval_every=eval_every, warmup_steps=warmup_steps)
-        group = env.unwrapped.symmetry.group
+        group = env_contract(env).symmetry.group
         if twin_element not in group.elements:
             raise ValueError(f"trainer.twin_element {twin_element} is not an element of {group.name} "
                              f"(0..{group.order - 1})")
@@ -139,13 +140,17 @@ class WorldModelTrainer:
         return out["loss"].item()
 
 
-def check_trainer_values(**values: float) -> None:
+def check_trainer_values(episodes: int = 100, episode_length: int = 50, eval_episodes: int = 100,
+                         eval_length: int = 10, epochs: int = 10, batch_size: int = 256, lr: float = 5e-4,
+                         eval_every: int = 1, warmup_steps: int = 0) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
-    them on the config): counts >= 1 (``warmup_steps`` >= 0) and a positive learning rate."""
+    them on the config): counts >= 1, ``warmup_steps`` >= 0 and a positive learning rate."""
+    values = dict(episodes=episodes, episode_length=episode_length, eval_episodes=eval_episodes,
+                  eval_length=eval_length, epochs=epochs, batch_size=batch_size, eval_every=eval_every,
+                  warmup_steps=warmup_steps)
     for name, value in values.items():
         low = 0 if name == "warmup_steps" else 1
-        if name == "lr":
-            if not value > 0:
-                raise ValueError(f"trainer.lr must be > 0, got {value}")
-        elif value < low:
+        if value < low:
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
+    if not lr > 0:
+        raise ValueError(f"trainer.lr must be > 0, got {lr}")

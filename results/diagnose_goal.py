@@ -21,13 +21,14 @@ from eqmbrl.seeds import EVAL_ENV
 from eqmbrl.types import to_float_images
 from envs.block_pushing import step_states
 from worldmodels.persistence import load_world_model
+from eqmbrl.symmetry import env_contract
 
 
 def main(run: str, episodes: int = 50) -> None:
     cfg = OmegaConf.load(f"{run}/.hydra/config.yaml")
     model = load_world_model(f"{run}/checkpoint_final.pt")  # eval mode, rebuilt from its stored kwargs
     env = gym.make(cfg.env.id)
-    base = env.unwrapped
+    base = env_contract(env)
     hits_model = hits_true = 0
     ratio = []
     enc = lambda x: model.encode(to_float_images(torch.as_tensor(np.asarray(x))))  # noqa: E731

@@ -1,8 +1,9 @@
-"""Ranking metrics against hand-computed ranks; EE and DIE on constructed cases; checkpoints."""
+"""Ranking metrics against hand-computed ranks; EE, DIE and hits on hand-built twins; checkpoints."""
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from eqmbrl.checkpoint import load_checkpoint
 from worldmodels.metrics import equivariance_error, evaluate, ranking_metrics, ranks
@@ -35,23 +36,55 @@ def _tiny_model():
     return build_world_model("sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16).eval()
 
 
-def test_ee_is_zero_for_exact_twins_and_positive_otherwise() -> None:
-    m = _tiny_model()
-    obs = torch.rand(4, 3, 50, 50)
-    # a "twin" whose embedding is exactly the rotated embedding gives EE 0: use the identity element
-    assert equivariance_error(m, obs, obs, g=0) == pytest.approx(0.0, abs=1e-6)
-    assert equivariance_error(m, obs, obs, g=1) > 1e-3
+class _Reshape(nn.Module):
+    """Maps ``[B, 5, 5, 5]`` to latents ``[B, 5, 25]``: an encoder whose outputs are known."""
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return maps.flatten(2)
 
 
-def test_evaluate_keys_and_identity_twin() -> None:
-    m = _tiny_model()
-    obs = (torch.rand(6, 11, 3, 50, 50) * 255).to(torch.uint8)
-    actions = torch.randint(0, 20, (6, 10))
-    out = evaluate(m, obs, actions, twin_obs=obs, twin_actions=actions, steps=(1, 5, 10), g=0)
-    assert {"hits@1/1step", "mrr/10step", "ee", "die/5step"} <= set(out)
-    assert out["ee"] == pytest.approx(0.0, abs=1e-6)  # twin under the identity is the episode itself
-    assert out["die/1step"] == pytest.approx(0.0, abs=1e-6)
-    assert 0.0 <= out["hits@1/10step"] <= 100.0
+class _Still(nn.Module):
+    """A transition that predicts no change."""
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(z)
+
+
+def _glass_box_model():
+    """A world model whose embedding is the identity on 5 maps of 5x5, whose latents are those maps
+    flattened and whose transition predicts no change: every metric can be computed by hand."""
+    m = build_world_model("sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
+    m.embedding, m.encoder, m.transition = nn.Identity(), _Reshape(), _Still()
+    return m.eval()
+
+
+def test_ee_on_hand_built_twins() -> None:
+    m = _glass_box_model()
+    x = torch.rand(4, 5, 5, 5)
+    error = torch.zeros_like(x)
+    error[:, 0, 0, 0] = torch.tensor([0.0, 1.0, 2.0, 3.0])  # per-sample error norms 0, 1, 2, 3
+    twins = m.act_maps(1, x) + error
+    expected = 1.5 / x.flatten(1).norm(dim=1).mean().item()
+    assert equivariance_error(m, x, twins, g=1) == pytest.approx(expected, rel=1e-5)
+    assert equivariance_error(m, x, m.act_maps(1, x), g=1) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_die_and_hits_on_hand_built_twins() -> None:
+    """Twins whose latents are twice the originals: every distance doubles, so DIE = mean d / mean |z|
+    with d the distance of each prediction to a randomly paired true latent."""
+    m = _glass_box_model()
+    obs = (torch.rand(6, 3, 5, 5, 5) * 100).to(torch.uint8)
+    actions = torch.randint(0, 20, (6, 2))
+    out = evaluate(m, obs, actions, twin_obs=2 * obs, twin_actions=actions, steps=(1, 2), g=0, seed=3)
+    z = obs.float().div(255).flatten(2)  # [N, T+1, 125]: the latents, and the predictions are z[:, 0]
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(3))
+    for s in (1, 2):
+        d = (z[:, 0] - z[perm, s]).norm(dim=1)
+        assert out[f"die/{s}step"] == pytest.approx((d.mean() / z[:, s].norm(dim=1).mean()).item(), rel=1e-5)
+        expected = ranking_metrics(z[:, 0], z[:, s])
+        assert out[f"hits@1/{s}step"] == pytest.approx(expected["hits@1"])
+        assert out[f"mrr/{s}step"] == pytest.approx(expected["mrr"])
+    assert out["ee"] == pytest.approx(1.0, rel=1e-5)  # |2x - x| / |x|, g = identity
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:

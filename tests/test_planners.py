@@ -107,13 +107,13 @@ def test_enumeration_covers_every_plan_once() -> None:
     assert seen == [7] * 9 + [1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def blocks_model():
     torch.manual_seed(0)
     return build_world_model("sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def reacher_model():
     torch.manual_seed(0)
     return build_world_model("sen", "D4", "torques", 2, in_channels=6, image_size=64, slots=1, maps_per_slot=2,

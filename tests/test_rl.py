@@ -9,7 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents.sb3 import WorldModelExtractor
 from eqmbrl.checkpoint import load_checkpoint
-from tests.test_run import _run
+from tests.helpers import run_in_process
 
 PPO_TINY = ("agent=ppo", "agent.total_steps=64", "agent.eval_every=32", "agent.eval_episodes=1",
             "agent.algo_kwargs.n_steps=32", "agent.algo_kwargs.batch_size=16", "+agent.algo_kwargs.n_epochs=1")
@@ -29,9 +29,7 @@ def _tags(out: Path) -> set[str]:
 
 def _ok(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
     out = tmp_path / name
-    res = _run("experiment=debug", "threads=1", *overrides, f"hydra.run.dir={out}", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return out, json.loads((out / "metrics.json").read_text())
+    return out, run_in_process(out, "experiment=debug", *overrides)
 
 
 def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
@@ -83,7 +81,6 @@ def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
     (("agent=ppo", "agent.algo=dqn"), "unknown agent.algo 'dqn'; allowed: ppo, sac"),
 ])
 def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
-    res = _run("experiment=debug", *overrides, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
-    assert res.returncode != 0
-    assert expected in res.stderr + res.stdout, (res.stderr + res.stdout)[-2000:]
-    assert not (tmp_path / "r" / "buffer.npz").exists()
+    with pytest.raises((ValueError, FileNotFoundError), match=expected):
+        run_in_process(tmp_path, "experiment=debug", *overrides)
+    assert not (tmp_path / "buffer.npz").exists()

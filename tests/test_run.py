@@ -1,44 +1,40 @@
-"""``python -m eqmbrl.run``: end to end on a tiny config, and config errors that name the problem."""
+"""``python -m eqmbrl.run``: end to end on a tiny config (in-process, and once as a CLI), and config
+errors that name the problem before anything is built."""
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "eqmbrl.run", *overrides], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+from tests.helpers import cli, compose_config, run_in_process
 
 
-@pytest.mark.parametrize("variant,env", [("sen", "cubes"), ("full", "shapes"), ("sen", "reacher")])
+@pytest.mark.parametrize("variant,env", [("full", "shapes"), ("sen", "reacher")])
 def test_run_end_to_end(tmp_path: Path, variant: str, env: str) -> None:
-    out = tmp_path / "run"
-    res = _run("experiment=debug", f"worldmodel={variant}", f"env={env}", f"hydra.run.dir={out}", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = run_in_process(tmp_path, "experiment=debug", f"worldmodel={variant}", f"env={env}")
     for key in ("hits@1/1step", "mrr/10step", "ee", "die/1step", "train_loss"):
         assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
-    assert (out / "checkpoint.pt").is_file() and (out / "buffer.npz").is_file()
-    assert list((out / "tb").glob("events.out.tfevents.*"))
-    assert "final metrics" in res.stdout
+    assert (tmp_path / "checkpoint.pt").is_file() and (tmp_path / "buffer.npz").is_file()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     if env == "reacher":
-        assert metrics["reward_mse"] >= 0.0  # the reward head is trained and evaluated on Reacher
+        assert metrics["reward_mse"] > 0.0  # the reward head is trained and evaluated on Reacher
+
+
+def test_cli_smoke(tmp_path: Path) -> None:
+    """The real command line: Hydra's run dir, the checkpoint with its build kwargs, the summary."""
+    out = tmp_path / "run"
+    res = cli("experiment=debug", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "final metrics" in res.stdout and "hits@1/1step" in json.loads((out / "metrics.json").read_text())
+    assert (out / ".hydra" / "config.yaml").is_file()
 
 
 def test_buffer_reuse_leaves_the_file_untouched(tmp_path: Path) -> None:
-    first = tmp_path / "a"
-    assert _run("experiment=debug", f"hydra.run.dir={first}", cwd=tmp_path).returncode == 0
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_in_process(first, "experiment=debug", "trainer.epochs=1")
     before = (first / "buffer.npz").read_bytes()
-    second = tmp_path / "b"
-    res = _run("experiment=debug", f"trainer.buffer_path={first / 'buffer.npz'}", f"hydra.run.dir={second}",
-               cwd=tmp_path)
-    assert res.returncode == 0, res.stderr[-3000:]
+    run_in_process(second, "experiment=debug", "trainer.epochs=1", f"trainer.buffer_path={first / 'buffer.npz'}")
     assert (first / "buffer.npz").read_bytes() == before
     assert not (second / "buffer.npz").exists()
 
@@ -46,13 +42,35 @@ def test_buffer_reuse_leaves_the_file_untouched(tmp_path: Path) -> None:
 @pytest.mark.parametrize("override,expected", [
     ("worldmodel=xyz", "Could not find 'worldmodel/xyz'"),
     ("env=nope", "Could not find 'env/nope'"),
-    ("worldmodel.hidden=abc", "full_key: worldmodel.hidden"),
-    ("worldmodel.foo=1", "Key 'foo' not in"),
-    ("trainer.epochs=1.5", "full_key: trainer.epochs"),
-    ("device=tpu", "unknown device 'tpu'"),
-    ("trainer.buffer_path=/nonexistent/buffer.npz", "does not exist"),
+    ("worldmodel.hidden=abc", "Error merging override worldmodel.hidden=abc"),
+    ("worldmodel.foo=1", "Could not override 'worldmodel.foo'"),
+    ("trainer.epochs=1.5", "Error merging override trainer.epochs=1.5"),
 ])
-def test_config_errors_name_the_problem(tmp_path: Path, override: str, expected: str) -> None:
-    res = _run("experiment=debug", override, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
-    assert res.returncode != 0
-    assert expected in res.stderr + res.stdout, (res.stderr + res.stdout)[-2000:]
+def test_composition_errors_name_the_key(override: str, expected: str) -> None:
+    with pytest.raises((HydraException, OmegaConfBaseException), match=expected.replace("(", r"\(")):
+        compose_config("experiment=debug", override)
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("device=tpu", "unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N"),
+    ("trainer.lr=-1", "trainer.lr must be > 0, got -1"),
+    ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
+    ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
+    ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
+])
+def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        run_in_process(tmp_path, "experiment=debug", override)
+    assert not list(tmp_path.iterdir())  # nothing written: no tb/, no buffer
+
+
+def test_missing_buffer_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="/nonexistent/buffer.npz"):
+        run_in_process(tmp_path, "experiment=debug", "trainer.buffer_path=/nonexistent/buffer.npz")
+
+
+def test_cli_reports_a_bad_value(tmp_path: Path) -> None:
+    res = cli("experiment=debug", "agent=cem", "env=reacher", "agent.episodes=-1", f"hydra.run.dir={tmp_path / 'r'}",
+              cwd=tmp_path)
+    assert res.returncode != 0 and "agent.episodes must be >= 0, got -1" in res.stderr + res.stdout
+    assert not (tmp_path / "r" / "tb").exists()

@@ -57,15 +57,26 @@ def reacher_env() -> Iterator[gym.Env]:
 
 
 @pytest.fixture(scope="module")
-def block_model() -> WorldModel:
+def _block_model() -> WorldModel:
     torch.manual_seed(1)
     return build_world_model(**BLOCK_KWARGS)
 
 
 @pytest.fixture(scope="module")
-def reacher_model() -> WorldModel:
+def _reacher_model() -> WorldModel:
     torch.manual_seed(2)
     return build_world_model(**REACHER_KWARGS)
+
+
+@pytest.fixture
+def block_model(_block_model: WorldModel) -> WorldModel:
+    """A fresh copy per test (built once per module): tests may change its mode or weights."""
+    return copy.deepcopy(_block_model)
+
+
+@pytest.fixture
+def reacher_model(_reacher_model: WorldModel) -> WorldModel:
+    return copy.deepcopy(_reacher_model)
 
 
 def params(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -278,4 +289,6 @@ def test_nature_cnn_baseline(env_name: str, request: pytest.FixtureRequest) -> N
     env: gym.Env = request.getfixturevalue(f"{env_name}_env")
     algo = PPO("CnnPolicy", env, **PPO_SMALL, policy_kwargs=policy_kwargs("natural_cnn", features_dim=32))
     assert type(algo.policy.features_extractor).__name__ == "NatureCNN"
+    before = params(algo.policy.features_extractor)
     algo.learn(128)
+    assert algo.num_timesteps == 128 and not same(params(algo.policy.features_extractor), before)

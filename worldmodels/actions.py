@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from eqmbrl.choices import check_choice
+from eqmbrl.types import NUM_DIRECTIONS
 from worldmodels.fields import ACTION_ENCODINGS
 
-NUM_DIRECTIONS = 4
 
 
 def action_width(encoding: str, action_dim: int) -> int:

@@ -1,0 +1,35 @@
+"""Running eqmbrl in this process through Hydra's compose API, and as a CLI for a few smoke tests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+from eqmbrl.run import run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config ``python -m eqmbrl.run *overrides`` would run (composition errors raise here)."""
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:
+    """Run ``overrides`` into ``out``; returns metrics.json as written."""
+    run(compose_config(*overrides), out)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m eqmbrl.run *overrides`` in a subprocess (for the CLI smoke tests)."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, "-m", "eqmbrl.run", *overrides], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
