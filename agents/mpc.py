@@ -11,20 +11,22 @@ current latent ``z0 [1, K, C]``, builds the planner's scorer ``score(actions [N,
   early and then drifts away is not penalised (MPC only executes its first action and replans);
   ``"final"`` scores the last latent only, as in C-SWM/SEN's k-step evaluation.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import cast
 
 import numpy as np
 import torch
 
-from agents.planners import Planner, Scorer
+from agents.planners import ContinuousPlanner, DiscretePlanner, Planner, Scorer
+from eqmbrl.choices import check_choice
 from eqmbrl.types import NUM_DIRECTIONS, to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
-from eqmbrl.choices import check_choice
 
 OBJECTIVES = ("reward", "goal")
 GOAL_REDUCTIONS = ("best", "final")
@@ -32,11 +34,13 @@ GOAL_REDUCTIONS = ("best", "final")
 
 def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
     """Scorer: sum of predicted rewards along the rollout from ``z0 [1, K, C]``."""
+
     def score(actions: torch.Tensor) -> torch.Tensor:
         N, H = actions.shape[:2]
         z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
         rewards = model.reward(z[:, :-1].flatten(0, 1), actions.flatten(0, 1))  # N*H
         return rewards.view(N, H).sum(1)
+
     return score
 
 
@@ -48,6 +52,7 @@ def goal_objective(model: WorldModel, z0: torch.Tensor, z_goal: torch.Tensor, re
         z = model.rollout(z0.expand(actions.shape[0], *z0.shape[1:]), actions)[:, 1:]  # N x H x K x C
         energy = model.energy(z, z_goal[:, None])  # N x H
         return -(energy.amin(1) if reduce == "best" else energy[:, -1])
+
     return score
 
 
@@ -71,9 +76,17 @@ class MPCAgent:
     the chosen plan and ``last_plan_time`` the seconds spent encoding and planning.
     """
 
-    def __init__(self, world_model: WorldModel, planner: Planner, objective: str = "reward",
-                 exploration_std: float = 0.0, epsilon: float = 0.0, goal_reduce: str = "best",
-                 export: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        world_model: WorldModel,
+        planner: Planner,
+        objective: str = "reward",
+        exploration_std: float = 0.0,
+        epsilon: float = 0.0,
+        goal_reduce: str = "best",
+        export: bool = True,
+        seed: int = 0,
+    ) -> None:
         check_choice("objective", objective, OBJECTIVES)
         check_choice("goal_reduce", goal_reduce, GOAL_REDUCTIONS)
         _check_exploration(planner, exploration_std, epsilon)
@@ -114,6 +127,7 @@ class MPCAgent:
             plan = self.planner.plan(self.scorer(self._encode(obs)))
         action = self._explore(plan[0].cpu().numpy(), explore)
         self.last_plan_time = time.perf_counter() - start
+        assert self.planner.last_return is not None  # plan() sets it
         self.last_plan_return = float(self.planner.last_return)
         return action
 
@@ -128,8 +142,9 @@ class MPCAgent:
         if self.objective == "reward":
             return reward_objective(self.model, z0)
         if self.goal is None:
-            raise ValueError("objective 'goal' needs a goal latent: call set_goal(goal_obs) before act(), "
-                             "or use objective='reward'")
+            raise ValueError(
+                "objective 'goal' needs a goal latent: call set_goal(goal_obs) before act(), or use objective='reward'"
+            )
         return goal_objective(self.model, z0, self.goal, self.goal_reduce)
 
     @contextmanager
@@ -149,11 +164,12 @@ class MPCAgent:
         """Epsilon-random (discrete) or clipped Gaussian noise (continuous) around the plan's action."""
         if self.planner.discrete:
             if explore and self.epsilon > 0 and self.rng.random() < self.epsilon:
-                return int(self.rng.integers(self.planner.num_actions))
+                return int(self.rng.integers(cast(DiscretePlanner, self.planner).num_actions))
             return int(action)
         if explore and self.exploration_std > 0:
             noisy = action + self.rng.normal(0.0, self.exploration_std, action.shape)
-            action = np.clip(noisy, self.planner.low.cpu().numpy(), self.planner.high.cpu().numpy())
+            planner = cast(ContinuousPlanner, self.planner)
+            action = np.clip(noisy, planner.low.cpu().numpy(), planner.high.cpu().numpy())
         return action.astype(np.float32)
 
 
@@ -161,20 +177,27 @@ def _check_exploration(planner: Planner, exploration_std: float, epsilon: float)
     if exploration_std < 0 or not 0 <= epsilon <= 1:
         raise ValueError(f"need exploration_std >= 0 and 0 <= epsilon <= 1, got {exploration_std}, {epsilon}")
     if planner.discrete and exploration_std > 0:
-        raise ValueError(f"exploration_std={exploration_std} applies to continuous planners; "
-                         "use epsilon for a discrete planner")
+        raise ValueError(
+            f"exploration_std={exploration_std} applies to continuous planners; use epsilon for a discrete planner"
+        )
     if not planner.discrete and epsilon > 0:
-        raise ValueError(f"epsilon={epsilon} applies to discrete planners; use exploration_std for "
-                         "a continuous planner")
+        raise ValueError(
+            f"epsilon={epsilon} applies to discrete planners; use exploration_std for a continuous planner"
+        )
 
 
 def _check_action_kind(model: WorldModel, planner: Planner) -> None:
     if planner.discrete != (model.action_encoding == "directions"):
         kind = "a discrete" if planner.discrete else "a continuous"
-        raise ValueError(f"{kind} planner ({type(planner).__name__}) does not fit a world model with "
-                         f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' and "
-                         "CEM or MPPI for 'torques'")
-    if planner.discrete and planner.num_actions != NUM_DIRECTIONS * model.slots:
-        raise ValueError(f"DiscreteSearch has num_actions={planner.num_actions}, but the world model pushes "
-                         f"{model.slots} objects in {NUM_DIRECTIONS} directions: use "
-                         f"num_actions={NUM_DIRECTIONS * model.slots}")
+        raise ValueError(
+            f"{kind} planner ({type(planner).__name__}) does not fit a world model with "
+            f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' and "
+            "CEM or MPPI for 'torques'"
+        )
+    discrete = cast(DiscretePlanner, planner)  # num_actions is only read when planner.discrete
+    if planner.discrete and discrete.num_actions != NUM_DIRECTIONS * model.slots:
+        raise ValueError(
+            f"DiscreteSearch has num_actions={discrete.num_actions}, but the world model pushes "
+            f"{model.slots} objects in {NUM_DIRECTIONS} directions: use "
+            f"num_actions={NUM_DIRECTIONS * model.slots}"
+        )

@@ -11,9 +11,11 @@ Every planner samples on its ``device`` with its own seeded generator and scores
 populations at once (no Python loop over samples). :meth:`to` moves a planner to the scorer's
 device; ``last_return`` is the scorer's value of the last returned plan.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +42,19 @@ class Planner(Protocol):
     def to(self, device: str | torch.device) -> Planner: ...
 
 
+class DiscretePlanner(Planner, Protocol):
+    """A :class:`Planner` with ``discrete = True``: it plans over ``num_actions`` actions."""
+
+    num_actions: int
+
+
+class ContinuousPlanner(Planner, Protocol):
+    """A :class:`Planner` with ``discrete = False``: its action bounds ``low`` and ``high`` are ``[A]`` tensors."""
+
+    low: torch.Tensor
+    high: torch.Tensor
+
+
 def shift_plan(plan: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
     """Warm start: drop step 0 of ``plan [H, *A]`` and append ``fill [*A]`` (default: repeat the last step)."""
     last = plan[-1:] if fill is None else fill.expand_as(plan[-1:])
@@ -50,8 +65,10 @@ def scored(score: Scorer, plans: torch.Tensor) -> torch.Tensor:
     """``score(plans [N, H, *A])`` checked to be a float tensor of shape ``[N]``."""
     returns = score(plans)
     if returns.shape != (plans.shape[0],):
-        raise ValueError(f"the scorer must map plans {tuple(plans.shape)} to returns of shape "
-                         f"({plans.shape[0]},), got {tuple(returns.shape)}")
+        raise ValueError(
+            f"the scorer must map plans {tuple(plans.shape)} to returns of shape "
+            f"({plans.shape[0]},), got {tuple(returns.shape)}"
+        )
     return returns
 
 
@@ -84,9 +101,22 @@ class GaussianPlanner:
 
     discrete = False
 
-    def __init__(self, horizon: int, action_dim: int, population: int, elites: int | None, iterations: int,
-                 momentum: float, init_std: float, low: Bound, high: Bound, min_std: float,
-                 warm_fill: str, device: str | torch.device, seed: int) -> None:
+    def __init__(
+        self,
+        horizon: int,
+        action_dim: int,
+        population: int,
+        elites: int | None,
+        iterations: int,
+        momentum: float,
+        init_std: float,
+        low: Bound,
+        high: Bound,
+        min_std: float,
+        warm_fill: str,
+        device: str | torch.device,
+        seed: int,
+    ) -> None:
         check_common(horizon, population, population if elites is None else elites, iterations, momentum)
         check("action_dim", action_dim, action_dim >= 1, ">= 1")
         check("init_std", init_std, init_std > 0, "> 0")
@@ -101,11 +131,14 @@ class GaussianPlanner:
     def to(self, device: str | torch.device) -> GaussianPlanner:
         """Sample on ``device`` from now on (reseeds the generator and clears the warm start)."""
         self.device = torch.device(device)
-        low, high = (torch.as_tensor(b, dtype=torch.float32, device=self.device).expand(self.action_dim).clone()
-                     for b in self._bounds)
+        low, high = (
+            torch.as_tensor(b, dtype=torch.float32, device=self.device).expand(self.action_dim).clone()
+            for b in self._bounds
+        )
         if not bool((low < high).all()):
-            raise ValueError(f"action bounds need low < high in every dimension, got low={self._bounds[0]}, "
-                             f"high={self._bounds[1]}")
+            raise ValueError(
+                f"action bounds need low < high in every dimension, got low={self._bounds[0]}, high={self._bounds[1]}"
+            )
         self.low, self.high = low, high
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.reset()
@@ -144,15 +177,41 @@ class GaussianPlanner:
 class CEM(GaussianPlanner):
     """Cross-entropy method: refit the Gaussian to the ``elites`` best samples (mean and std)."""
 
-    def __init__(self, horizon: int, action_dim: int, population: int = 1000, elites: int = 100,
-                 iterations: int = 10, momentum: float = 0.1, init_std: float = 0.5, low: Bound = -1.0,
-                 high: Bound = 1.0, min_std: float = 0.05, warm_fill: str = "repeat",
-                 device: str | torch.device = "cpu", seed: int = 0) -> None:
-        super().__init__(horizon, action_dim, population, elites, iterations, momentum, init_std, low, high,
-                         min_std, warm_fill, device, seed)
+    def __init__(
+        self,
+        horizon: int,
+        action_dim: int,
+        population: int = 1000,
+        elites: int = 100,
+        iterations: int = 10,
+        momentum: float = 0.1,
+        init_std: float = 0.5,
+        low: Bound = -1.0,
+        high: Bound = 1.0,
+        min_std: float = 0.05,
+        warm_fill: str = "repeat",
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            horizon,
+            action_dim,
+            population,
+            elites,
+            iterations,
+            momentum,
+            init_std,
+            low,
+            high,
+            min_std,
+            warm_fill,
+            device,
+            seed,
+        )
 
     def refit(self, samples: torch.Tensor, returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and (biased) std of the elite samples ``[E, H, A]``."""
+        assert self.elites is not None  # CEM's elites is an int
         elite = samples[returns.topk(self.elites).indices]
         return elite.mean(0), elite.std(0, correction=0)
 
@@ -161,14 +220,40 @@ class MPPI(GaussianPlanner):
     """MPPI as in TD-MPC2: refit to the ``elites`` best samples (all when ``None``) weighted by
     ``softmax(returns / temperature)``; lower temperatures trust the best samples more."""
 
-    def __init__(self, horizon: int, action_dim: int, population: int = 512, iterations: int = 6,
-                 temperature: float = 0.5, noise_std: float = 0.5, elites: int | None = 64,
-                 momentum: float = 0.1, low: Bound = -1.0, high: Bound = 1.0, min_std: float = 0.05,
-                 warm_fill: str = "repeat", device: str | torch.device = "cpu", seed: int = 0) -> None:
+    def __init__(
+        self,
+        horizon: int,
+        action_dim: int,
+        population: int = 512,
+        iterations: int = 6,
+        temperature: float = 0.5,
+        noise_std: float = 0.5,
+        elites: int | None = 64,
+        momentum: float = 0.1,
+        low: Bound = -1.0,
+        high: Bound = 1.0,
+        min_std: float = 0.05,
+        warm_fill: str = "repeat",
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
         check("temperature", temperature, temperature > 0, "> 0")
         self.temperature = temperature
-        super().__init__(horizon, action_dim, population, elites, iterations, momentum, noise_std, low, high,
-                         min_std, warm_fill, device, seed)
+        super().__init__(
+            horizon,
+            action_dim,
+            population,
+            elites,
+            iterations,
+            momentum,
+            noise_std,
+            low,
+            high,
+            min_std,
+            warm_fill,
+            device,
+            seed,
+        )
 
     def refit(self, samples: torch.Tensor, returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return-weighted mean and std of the (elite) samples."""
@@ -194,9 +279,19 @@ class DiscreteSearch:
 
     discrete = True
 
-    def __init__(self, horizon: int, num_actions: int, max_plans: int = 100_000, population: int = 1000,
-                 elites: int = 100, iterations: int = 5, momentum: float = 0.1, chunk_size: int = 16_384,
-                 device: str | torch.device = "cpu", seed: int = 0) -> None:
+    def __init__(
+        self,
+        horizon: int,
+        num_actions: int,
+        max_plans: int = 100_000,
+        population: int = 1000,
+        elites: int = 100,
+        iterations: int = 5,
+        momentum: float = 0.1,
+        chunk_size: int = 16_384,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
         check_common(horizon, population, elites, iterations, momentum)
         for name, value in (("num_actions", num_actions), ("max_plans", max_plans), ("chunk_size", chunk_size)):
             check(name, value, value >= 1, ">= 1")
@@ -209,7 +304,7 @@ class DiscreteSearch:
     @property
     def exhaustive(self) -> bool:
         """Whether :meth:`plan` scores every plan (``num_actions ** horizon <= max_plans``)."""
-        return self.num_actions ** self.horizon <= self.max_plans
+        return self.num_actions**self.horizon <= self.max_plans
 
     def to(self, device: str | torch.device) -> DiscreteSearch:
         """Sample on ``device`` from now on (reseeds the generator and clears the warm start)."""
@@ -238,7 +333,7 @@ class DiscreteSearch:
 
     def _search_exhaustive(self, score: Scorer) -> tuple[torch.Tensor, torch.Tensor]:
         """Best value and plan of every chunk: ``[chunks]``, ``[chunks, H]``."""
-        total, values, plans = self.num_actions ** self.horizon, [], []
+        total, values, plans = self.num_actions**self.horizon, [], []
         for start in range(0, total, self.chunk_size):
             chunk = self.enumerate_plans(start, min(start + self.chunk_size, total))
             returns = scored(score, chunk)

@@ -1,7 +1,8 @@
 """Uniform random agent, optionally restricted to some push directions (limited-actions data)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -20,10 +21,12 @@ class RandomAgent:
     def __init__(self, action_space: gym.Space, seed: int = 0, allowed_directions: Sequence[int] | None = None) -> None:
         self.space, self.rng = action_space, np.random.default_rng(seed)
         self.directions = None if allowed_directions is None else check_directions(allowed_directions)
-        if self.directions is not None and (not isinstance(action_space, gym.spaces.Discrete)
-                                            or action_space.n % NUM_DIRECTIONS):
-            raise ValueError(f"allowed_directions needs a Discrete({NUM_DIRECTIONS} * objects) action space, "
-                             f"got {action_space}")
+        if self.directions is not None and (
+            not isinstance(action_space, gym.spaces.Discrete) or action_space.n % NUM_DIRECTIONS
+        ):
+            raise ValueError(
+                f"allowed_directions needs a Discrete({NUM_DIRECTIONS} * objects) action space, got {action_space}"
+            )
 
     def act(self, obs: np.ndarray) -> np.ndarray | int:
         if isinstance(self.space, gym.spaces.Discrete):

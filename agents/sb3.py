@@ -21,11 +21,13 @@ would re-initialise the world model's ``Linear``/``Conv2d`` layers when the poli
 rebuilds the extractor from its kwargs on ``load`` (a ``checkpoint`` path must still exist; a
 ``world_model`` object is cloudpickled into the zip), then loads the saved weights over it.
 """
+
 from __future__ import annotations
 
 import inspect
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from escnn import nn as enn
@@ -59,8 +61,9 @@ def check_observation_space(observation_space: spaces.Space, model: WorldModel) 
         with evaluating(model):
             z = model.encode(torch.zeros(1, *shape, device=model.device))
     except (RuntimeError, ValueError, AssertionError) as exc:
-        raise ValueError(f"observation space {shape} does not fit the world model: "
-                         f"{' '.join(str(exc).split())[:300]}") from exc
+        raise ValueError(
+            f"observation space {shape} does not fit the world model: {' '.join(str(exc).split())[:300]}"
+        ) from exc
     want = (1, model.slots, model.latent_type.size)
     if tuple(z.shape) != want:
         raise ValueError(f"observation space {shape} gives latents {tuple(z.shape)}, the world model's are {want}")
@@ -91,12 +94,15 @@ def latent_features(z: torch.Tensor, fibre: int = 1, pool: str | None = None) ->
     return (fields.amax(-1) if pool == "max" else fields.mean(-1)).flatten(1)
 
 
-def _resolve_model(world_model: WorldModel | None, checkpoint: str | os.PathLike | None,
-                   model_kwargs: Mapping[str, Any] | None) -> WorldModel:
+def _resolve_model(
+    world_model: WorldModel | None, checkpoint: str | os.PathLike | None, model_kwargs: Mapping[str, Any] | None
+) -> WorldModel:
     """The extractor's own world model: a copy of ``world_model`` or one loaded from ``checkpoint``."""
     if (world_model is None) == (checkpoint is None):
-        raise ValueError("give exactly one of world_model (a WorldModel) or checkpoint (a path written by "
-                         f"save_world_model); got world_model={type(world_model).__name__}, checkpoint={checkpoint!r}")
+        raise ValueError(
+            "give exactly one of world_model (a WorldModel) or checkpoint (a path written by "
+            f"save_world_model); got world_model={type(world_model).__name__}, checkpoint={checkpoint!r}"
+        )
     if checkpoint is not None:
         return load_world_model(checkpoint, model_kwargs)
     if not isinstance(world_model, WorldModel):
@@ -117,9 +123,16 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     whatever mode SB3 sets; ``freeze=False``: fine-tuned by the RL loss, following SB3's mode.
     """
 
-    def __init__(self, observation_space: spaces.Box, world_model: WorldModel | None = None,
-                 checkpoint: str | os.PathLike | None = None, model_kwargs: Mapping[str, Any] | None = None,
-                 freeze: bool = True, invariant: bool = False, pool: str = "max") -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Box,
+        world_model: WorldModel | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        model_kwargs: Mapping[str, Any] | None = None,
+        freeze: bool = True,
+        invariant: bool = False,
+        pool: str = "max",
+    ) -> None:
         check_choice("pool", pool, POOLS)
         model = _resolve_model(world_model, checkpoint, model_kwargs)
         check_observation_space(observation_space, model)
@@ -150,11 +163,15 @@ class WorldModelExtractor(BaseFeaturesExtractor):
 
 # --------------------------------------------------------------------------- policy kwargs
 FEATURES: dict[str, type[BaseFeaturesExtractor]] = {
-    "worldmodel": WorldModelExtractor, "nature_cnn": NatureCNN, "natural_cnn": NatureCNN}
+    "worldmodel": WorldModelExtractor,
+    "nature_cnn": NatureCNN,
+    "natural_cnn": NatureCNN,
+}
 
 
-def policy_kwargs(features: str = "worldmodel", algo: str = "ppo", policy: Mapping[str, Any] | None = None,
-                  **extractor_kwargs: Any) -> dict[str, Any]:
+def policy_kwargs(
+    features: str = "worldmodel", algo: str = "ppo", policy: Mapping[str, Any] | None = None, **extractor_kwargs: Any
+) -> dict[str, Any]:
     """``policy_kwargs`` for SB3 algorithm ``algo`` with the ``features`` extractor.
 
     ``extractor_kwargs`` go to the extractor (``world_model`` or ``checkpoint``, ``freeze``,
@@ -164,11 +181,15 @@ def policy_kwargs(features: str = "worldmodel", algo: str = "ppo", policy: Mappi
     """
     check_choice("features", features, FEATURES)
     policy = dict(policy or {})
-    out: dict[str, Any] = {"features_extractor_class": FEATURES[features],
-                           "features_extractor_kwargs": dict(extractor_kwargs)}
+    out: dict[str, Any] = {
+        "features_extractor_class": FEATURES[features],
+        "features_extractor_kwargs": dict(extractor_kwargs),
+    }
     if features == "worldmodel" and algo in ON_POLICY:
         if policy.get("ortho_init", False):
-            raise ValueError("ortho_init=True would re-initialise the pretrained world model's Linear/Conv2d "
-                             "layers when the policy is built; leave it out (policy_kwargs sets it to False)")
+            raise ValueError(
+                "ortho_init=True would re-initialise the pretrained world model's Linear/Conv2d "
+                "layers when the policy is built; leave it out (policy_kwargs sets it to False)"
+            )
         out["ortho_init"] = False
     return {**out, **policy}

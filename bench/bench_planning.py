@@ -19,13 +19,14 @@ MPC latency is ``MPCAgent.act`` with CEM (population 1000, 100 elites, 10 iterat
 on the D4 model for both objectives. ``--compile`` adds forms whose rollout runs under
 ``torch.compile`` (inductor). Prints markdown tables.
 """
+
 from __future__ import annotations
 
 import argparse
 import platform
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -37,8 +38,21 @@ from worldmodels.actions import encode_actions
 from worldmodels.world_model import WorldModel, build_world_model
 
 MODELS = {  # name: (build_world_model kwargs, observation shape)
-    "D4-reacher": (dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64,
-                        slots=1, maps_per_slot=2, map_size=8, stride=4, reward_weight=1.0), (6, 64, 64)),
+    "D4-reacher": (
+        dict(
+            group="D4",
+            action_encoding="torques",
+            action_dim=2,
+            in_channels=6,
+            image_size=64,
+            slots=1,
+            maps_per_slot=2,
+            map_size=8,
+            stride=4,
+            reward_weight=1.0,
+        ),
+        (6, 64, 64),
+    ),
     "C4-cubes": ({}, (3, 50, 50)),
 }
 FORMS = (("sen", "fourier"), ("sen", "dense"), ("sen", "escnn"), ("none", "dense"))
@@ -50,10 +64,16 @@ class PlainGNN(nn.Module):
     def __init__(self, slots: int, latent: int, action: int, hidden: int) -> None:
         super().__init__()
         self.slots = slots
-        self.edge = nn.Sequential(nn.Linear(2 * latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, hidden))
-        self.node = nn.Sequential(nn.Linear(latent + action + hidden, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, latent))
+        self.edge = nn.Sequential(
+            nn.Linear(2 * latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)
+        )
+        self.node = nn.Sequential(
+            nn.Linear(latent + action + hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, latent),
+        )
         i, j = torch.meshgrid(torch.arange(slots), torch.arange(slots), indexing="ij")
         self.i, self.j = i[i != j], j[i != j]
 
@@ -135,8 +155,10 @@ def main() -> None:
     for name in args.models:
         models = forms(name, args.compile)
         with torch.inference_mode():
-            rates = {label: [rollout_rate(m, name, n, args.horizon, args.repeats) for n in args.sizes]
-                     for label, m in models.items()}
+            rates = {
+                label: [rollout_rate(m, name, n, args.horizon, args.repeats) for n in args.sizes]
+                for label, m in models.items()
+            }
         for label, r in rates.items():
             ratio = r[0] / rates["none dense"][0]
             print(f"| {name} | {label} | " + " | ".join(f"{x:,.0f}" for x in r) + f" | {ratio:.2f}x |", flush=True)

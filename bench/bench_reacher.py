@@ -7,6 +7,7 @@ are included), ``--repeats`` times, and reports the median; every rendered obser
 std is checked so blank frames can't inflate the numbers. ``render_states`` times batched
 re-rendering of stored states (what rotated twins cost). Prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -82,8 +83,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     physics = bench_physics(args.steps, args.repeats)
-    print(f"MuJoCo {mujoco.__version__}, MUJOCO_GL={os.environ['MUJOCO_GL']}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs\n")
+    print(
+        f"MuJoCo {mujoco.__version__}, MUJOCO_GL={os.environ['MUJOCO_GL']}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs\n"
+    )
     print("| config | env steps/s (step + render) | vs physics | render_states frames/s |")
     print("|---|---|---|---|")
     print(f"| physics only (Reacher-v5, no render) | {physics:,.0f} | 1.00 | - |")

@@ -6,6 +6,7 @@ threads), by the ``shapes`` renderer and by :func:`reference_render.render_cubes
 (C-SWM's method: a fresh matplotlib figure and ``ax.voxels`` per frame). Prints a markdown table
 of frames/s and the ratio ours/reference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,20 +14,20 @@ import os
 import platform
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from reference_render import render_cubes_reference  # noqa: E402
+
 from envs.block_pushing import random_states  # noqa: E402
 from envs.render_blocks import CHUNK, render_states  # noqa: E402
-from reference_render import render_cubes_reference  # noqa: E402
 
 BATCH_SIZES = (1, 256, 4096)
 
 
-def frames_per_second(render: Callable[[], object], frames_per_call: int, seconds: float,
-                      repeats: int = 3) -> float:
+def frames_per_second(render: Callable[[], object], frames_per_call: int, seconds: float, repeats: int = 3) -> float:
     """Best-of-``repeats`` throughput of ``render`` (each repeat runs for about ``seconds / repeats``)."""
     render()  # warm-up: builds cached sprites
     best = 0.0
@@ -46,8 +47,7 @@ def run(seconds: float, reference_frames: int, image_size: int) -> list[tuple[st
     start = time.perf_counter()
     for state in states[:reference_frames]:
         render_cubes_reference(state, image_size=image_size)
-    rows = [("reference cubes (matplotlib voxels)", 1, 1,
-             reference_frames / (time.perf_counter() - start))]
+    rows = [("reference cubes (matplotlib voxels)", 1, 1, reference_frames / (time.perf_counter() - start))]
     for style, thread_counts in (("cubes", (1, 2)), ("shapes", (1,))):
         for batch in BATCH_SIZES:
             for threads in thread_counts:
@@ -57,8 +57,9 @@ def run(seconds: float, reference_frames: int, image_size: int) -> list[tuple[st
                 def render(b: int = batch, t: int = threads, s: str = style) -> object:
                     return render_states(states[:b], s, image_size=image_size, num_threads=t)
 
-                rows.append((f"ours {style} (batched numpy)", batch, threads,
-                             frames_per_second(render, batch, seconds)))
+                rows.append(
+                    (f"ours {style} (batched numpy)", batch, threads, frames_per_second(render, batch, seconds))
+                )
     return rows
 
 
@@ -88,12 +89,13 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=50)
     args = parser.parse_args()
     if args.seconds <= 0 or args.reference_frames < 1:
-        raise ValueError(f"need --seconds > 0 and --reference-frames >= 1, got "
-                         f"{args.seconds} and {args.reference_frames}")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, numpy {np.__version__}")
-    print(f"image {args.image_size}x{args.image_size}, 5x5 grid, 5 objects, "
-          f"reference: {args.reference_frames} frames\n")
+        raise ValueError(
+            f"need --seconds > 0 and --reference-frames >= 1, got {args.seconds} and {args.reference_frames}"
+        )
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}")
+    print(
+        f"image {args.image_size}x{args.image_size}, 5x5 grid, 5 objects, reference: {args.reference_frames} frames\n"
+    )
     print(markdown_table(run(args.seconds, args.reference_frames, args.image_size)))
 
 

@@ -15,6 +15,7 @@ a warm-up step each):
 One torch thread unless ``--threads`` says otherwise. Prints a markdown table; ratios are against
 ``sen escnn`` of the same config.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,19 @@ from worldmodels.layers import set_execution
 from worldmodels.world_model import WorldModel, build_world_model
 
 CUBES = dict(group="C4", action_encoding="directions", action_dim=1, in_channels=3, image_size=50)
-REACHER = dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64, slots=1,
-               maps_per_slot=2, map_size=8, stride=4, masks_per_slot=4, reward_weight=1.0)
+REACHER = dict(
+    group="D4",
+    action_encoding="torques",
+    action_dim=2,
+    in_channels=6,
+    image_size=64,
+    slots=1,
+    maps_per_slot=2,
+    map_size=8,
+    stride=4,
+    masks_per_slot=4,
+    reward_weight=1.0,
+)
 CONFIGS = {  # name: (build_world_model kwargs, batch size), as the env/experiment configs set them
     "default-cubes": (CUBES, 256),
     "default-reacher": (REACHER, 256),
@@ -41,8 +53,11 @@ FORMS = (("sen", "escnn"), ("sen", "dense"), ("sen", "fourier"), ("none", "dense
 def batch_for(kwargs: dict, batch: int, device: str) -> SequenceBatch:
     """Random (obs, action, next obs, reward) sequences of length 1 shaped for ``kwargs``'s model."""
     c, s = kwargs["in_channels"], kwargs["image_size"]
-    actions = (torch.randint(0, 20, (batch, 1)) if kwargs["action_encoding"] == "directions"
-               else torch.rand(batch, 1, kwargs["action_dim"]) * 2 - 1)
+    actions = (
+        torch.randint(0, 20, (batch, 1))
+        if kwargs["action_encoding"] == "directions"
+        else torch.rand(batch, 1, kwargs["action_dim"]) * 2 - 1
+    )
     return SequenceBatch(torch.rand(batch, 2, c, s, s), actions, torch.rand(batch, 1)).to(device)
 
 
@@ -89,8 +104,10 @@ def main() -> None:
         rates = measure(config, args.repeats, args.device)
         for (variant, execution), rate in rates.items():
             ratio = rate / rates["sen", "escnn"]
-            print(f"| {config} | {CONFIGS[config][1]} | {variant} | {execution} | {rate:,.0f} | {ratio:.2f}x |",
-                  flush=True)
+            print(
+                f"| {config} | {CONFIGS[config][1]} | {variant} | {execution} | {rate:,.0f} | {ratio:.2f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ down to ``image_size``. The camera approximates the batched renderer's (orthogra
 of the board, same colours and floor), but the pictures are not pixel-identical: this exists to
 time the classic approach, not to define the observations.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -15,12 +16,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from envs.render_blocks import (CUBE_AZIMUTH_DEG, CUBE_ELEVATION_DEG, FLOOR_SHADES,  # noqa: E402
-                                OBJECT_COLOURS)
+from envs.render_blocks import CUBE_AZIMUTH_DEG, CUBE_ELEVATION_DEG, FLOOR_SHADES, OBJECT_COLOURS  # noqa: E402
 
 
-def render_cubes_reference(state: np.ndarray, width: int = 5, image_size: int = 50,
-                           supersample: int = 4) -> np.ndarray:
+def render_cubes_reference(state: np.ndarray, width: int = 5, image_size: int = 50, supersample: int = 4) -> np.ndarray:
     """Draw one state int ``[K, 2]`` (row, col) as uint8 ``[3, image_size, image_size]``."""
     state = np.asarray(state)
     if state.ndim != 2 or state.shape[1] != 2 or state.shape[0] > len(OBJECT_COLOURS):

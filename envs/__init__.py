@@ -11,6 +11,7 @@
 Each env's ``unwrapped`` exposes ``symmetry`` (an :class:`eqmbrl.symmetry.EnvSymmetry`),
 ``get_state()`` and ``render_states(states) -> uint8 [B, C, H, W]``.
 """
+
 from gymnasium.envs.registration import register, registry
 
 
@@ -20,9 +21,15 @@ def _register(env_id: str, entry_point: str, **kwargs: object) -> None:
 
 
 for _style in ("cubes", "shapes"):
-    _register(f"eqmbrl/BlockPushing-{_style}-v0", "envs.block_pushing:BlockPushingEnv",
-              render_style=_style, episode_steps=100)
-    _register(f"eqmbrl/BlockPushingGoal-{_style}-v0", "envs.block_pushing:BlockPushingEnv",
-              render_style=_style, goal_conditioned=True, episode_steps=10)
+    _register(
+        f"eqmbrl/BlockPushing-{_style}-v0", "envs.block_pushing:BlockPushingEnv", render_style=_style, episode_steps=100
+    )
+    _register(
+        f"eqmbrl/BlockPushingGoal-{_style}-v0",
+        "envs.block_pushing:BlockPushingEnv",
+        render_style=_style,
+        goal_conditioned=True,
+        episode_steps=10,
+    )
 _register("eqmbrl/Reacher-pixels-v0", "envs.reacher:ReacherPixelsEnv", fixed_goal=False)
 _register("eqmbrl/ReacherFixedGoal-pixels-v0", "envs.reacher:ReacherPixelsEnv", fixed_goal=True)

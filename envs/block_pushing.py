@@ -10,16 +10,19 @@ pixels): one counter-clockwise quarter turn of the board as displayed, the ``np.
 convention, maps cell ``(r, c) -> (width-1-c, r)`` and direction ``d -> (d + 1) % 4``; object
 identities are unchanged. It commutes with :func:`step_states`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from envs.render_blocks import render_states as _render
+from envs.render_blocks import validate_scene
 from eqmbrl.symmetry import Group
-from envs.render_blocks import render_states as _render, validate_scene
 from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
 
 DIRECTIONS = np.array([[-1, 0], [0, -1], [1, 0], [0, 1]], dtype=np.int64)  # up, left, down, right
@@ -46,8 +49,7 @@ def step_states(states: np.ndarray, actions: np.ndarray, width: int = 5) -> np.n
     actions = np.asarray(actions)
     num_actions = NUM_DIRECTIONS * states.shape[1]
     if actions.shape != states.shape[:1] or not np.issubdtype(actions.dtype, np.integer):
-        raise ValueError(f"actions must be an int array [B={states.shape[0]}], "
-                         f"got {actions.dtype} {actions.shape}")
+        raise ValueError(f"actions must be an int array [B={states.shape[0]}], got {actions.dtype} {actions.shape}")
     if actions.size and (actions.min() < 0 or actions.max() >= num_actions):
         raise ValueError(f"actions must lie in 0..{num_actions - 1}, got {actions.min()}..{actions.max()}")
     rows = np.arange(states.shape[0])
@@ -67,8 +69,6 @@ def random_states(rng: np.random.Generator, n: int, num_objects: int = 5, width:
         raise ValueError(f"num_objects must be in 1..{width * width}, got {num_objects}")
     cells = np.argsort(rng.random((n, width * width)), axis=1)[:, :num_objects]
     return np.stack(np.divmod(cells, width), axis=-1).astype(np.int64)
-
-
 
 
 @dataclass(frozen=True)
@@ -118,19 +118,27 @@ class BlockPushingEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    action_space: gym.spaces.Discrete
 
-    def __init__(self, render_style: str = "cubes", width: int = 5, num_objects: int = 5,
-                 image_size: int = 50, goal_conditioned: bool = False, episode_steps: int = 100,
-                 allowed_directions: Sequence[int] | None = None,
-                 goal_distance: int = DEFAULT_GOAL_DISTANCE, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        render_style: str = "cubes",
+        width: int = 5,
+        num_objects: int = 5,
+        image_size: int = 50,
+        goal_conditioned: bool = False,
+        episode_steps: int = 100,
+        allowed_directions: Sequence[int] | None = None,
+        goal_distance: int = DEFAULT_GOAL_DISTANCE,
+        render_mode: str | None = None,
+    ) -> None:
         validate_scene(render_style, width, num_objects, image_size)
         if episode_steps < 1:
             raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, 'rgb_array'")
         if goal_conditioned and num_objects >= width * width:
-            raise ValueError(f"goal_conditioned needs a free cell: num_objects {num_objects} "
-                             f">= {width * width} cells")
+            raise ValueError(f"goal_conditioned needs a free cell: num_objects {num_objects} >= {width * width} cells")
         self.render_style, self.width, self.num_objects = render_style, width, num_objects
         self.image_size, self.goal_conditioned = image_size, goal_conditioned
         self.episode_steps, self.render_mode = episode_steps, render_mode
@@ -146,20 +154,23 @@ class BlockPushingEnv(gym.Env):
 
     @staticmethod
     def _check_goal_distance(distance: Any) -> int:
-        if isinstance(distance, bool) or not isinstance(distance, (int, np.integer)) \
-                or not 1 <= distance <= MAX_GOAL_DISTANCE:
+        if (
+            isinstance(distance, bool)
+            or not isinstance(distance, (int, np.integer))
+            or not 1 <= distance <= MAX_GOAL_DISTANCE
+        ):
             raise ValueError(f"goal_distance must be an int in 1..{MAX_GOAL_DISTANCE}, got {distance!r}")
         return int(distance)
 
-    def reset(self, *, seed: int | None = None,
-              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Random start (and goal); ``options`` may hold ``goal_distance`` (goal variant only)."""
         super().reset(seed=seed)
         options = dict(options or {})
         allowed = {"goal_distance"} if self.goal_conditioned else set()
         if set(options) - allowed:
-            raise ValueError(f"unknown reset options {sorted(set(options) - allowed)}; "
-                             f"allowed: {sorted(allowed)}")
+            raise ValueError(f"unknown reset options {sorted(set(options) - allowed)}; allowed: {sorted(allowed)}")
         distance = self._check_goal_distance(options.get("goal_distance", self.goal_distance))
         self._steps = 0
         if not self.goal_conditioned:
@@ -172,13 +183,13 @@ class BlockPushingEnv(gym.Env):
                 self.goal_state = goal
                 self.goal_obs = self.render_states(goal[None])[0]
                 return self._observe(), self._info()
-        raise RuntimeError(f"no goal {distance} moves away found with allowed_directions "
-                           f"{self.allowed_directions}")
+        raise RuntimeError(f"no goal {distance} moves away found with allowed_directions {self.allowed_directions}")
 
     def _random_goal(self, start: np.ndarray, distance: int) -> np.ndarray | None:
         """``start`` moved by ``distance`` random non-blocked moves (retried if it comes back)."""
-        candidates = np.array([NUM_DIRECTIONS * k + d for k in range(self.num_objects)
-                               for d in self.allowed_directions], dtype=np.int64)
+        candidates = np.array(
+            [NUM_DIRECTIONS * k + d for k in range(self.num_objects) for d in self.allowed_directions], dtype=np.int64
+        )
         for _ in range(20):
             state = start
             for _ in range(distance):
@@ -209,6 +220,7 @@ class BlockPushingEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"state": self._state.copy()}
         if self.goal_conditioned:
+            assert self.goal_state is not None  # reset() made the goal
             info["goal_state"] = self.goal_state.copy()
             info["is_success"] = bool(np.array_equal(self._state, self.goal_state))
         return info

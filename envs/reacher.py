@@ -25,6 +25,7 @@ Underlying state, a flat float64 vector of size ``S = 2 * frame_stack + 4``::
 F (y -> -y) negates all joint angles, velocities, torques and ``goal_y``; R adds ``pi/2`` to
 ``q0`` in every frame and rotates the goal by 90°, leaving velocities and torques unchanged.
 """
+
 from __future__ import annotations
 
 import gc
@@ -77,13 +78,14 @@ class ReacherSymmetry:
         k2 = 2 * self.frame_stack
         states = np.asarray(states, dtype=np.float64)
         if states.shape[-1] != k2 + 4:
-            raise ValueError(f"states must have last dim S={k2 + 4} for frame_stack="
-                             f"{self.frame_stack}, got shape {states.shape}")
+            raise ValueError(
+                f"states must have last dim S={k2 + 4} for frame_stack={self.frame_stack}, got shape {states.shape}"
+            )
         out = states.copy()
         if self.group.reflection(g):
-            out[..., : k2 + 2] *= -1.0          # all joint angles and velocities
+            out[..., : k2 + 2] *= -1.0  # all joint angles and velocities
         out[..., 0:k2:2] = wrap_angle(out[..., 0:k2:2] + self.group.rotation(g) * np.pi / 2)
-        out[..., k2 + 2:] = rotate_points(g, self.group, states[..., k2 + 2:])
+        out[..., k2 + 2 :] = rotate_points(g, self.group, states[..., k2 + 2 :])
         return out
 
     def act_action(self, g: int, actions: np.ndarray) -> np.ndarray:
@@ -95,17 +97,25 @@ class ReacherSymmetry:
         return -actions if self.group.reflection(g) else actions.copy()
 
 
-def _check_args(image_size: int, frame_stack: int, episode_steps: int,
-                goal: tuple[float, float], render_quality: str, render_mode: str | None) -> None:
+def _check_args(
+    image_size: int,
+    frame_stack: int,
+    episode_steps: int,
+    goal: tuple[float, float],
+    render_quality: str,
+    render_mode: str | None,
+) -> None:
     """Raise ValueError naming the first bad constructor argument."""
-    for name, value, low in (("image_size", image_size, 8), ("frame_stack", frame_stack, 1),
-                             ("episode_steps", episode_steps, 1)):
+    for name, value, low in (
+        ("image_size", image_size, 8),
+        ("frame_stack", frame_stack, 1),
+        ("episode_steps", episode_steps, 1),
+    ):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     bound = VIEW_HALF_EXTENT - 0.01
     if len(goal) != 2 or not all(abs(float(c)) <= bound for c in goal):
-        raise ValueError(f"goal must be (x, y) with |x|, |y| <= {bound} m (inside the view), "
-                         f"got {goal!r}")
+        raise ValueError(f"goal must be (x, y) with |x|, |y| <= {bound} m (inside the view), got {goal!r}")
     if render_quality not in RENDER_QUALITIES:
         raise ValueError(f"render_quality={render_quality!r}; allowed: {RENDER_QUALITIES}")
     if render_mode not in RENDER_MODES:
@@ -117,7 +127,7 @@ def _configure_visuals(model: mujoco.MjModel, image_size: int, render_quality: s
     vis = model.vis
     vis.global_.offwidth = max(int(vis.global_.offwidth), image_size)
     vis.global_.offheight = max(int(vis.global_.offheight), image_size)
-    vis.global_.fovy = 2 * VIEW_HALF_EXTENT   # orthographic free camera: view height in metres
+    vis.global_.fovy = 2 * VIEW_HALF_EXTENT  # orthographic free camera: view height in metres
     if render_quality == "fast":
         vis.quality.offsamples = 0
     vis.headlight.specular[:] = 0.0
@@ -151,10 +161,18 @@ class ReacherPixelsEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    observation_space: spaces.Box
 
-    def __init__(self, fixed_goal: bool = False, image_size: int = 64, frame_stack: int = 2,
-                 episode_steps: int = 50, goal: tuple[float, float] = (0.2, 0.2),
-                 render_quality: str = "fast", render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        fixed_goal: bool = False,
+        image_size: int = 64,
+        frame_stack: int = 2,
+        episode_steps: int = 50,
+        goal: tuple[float, float] = (0.2, 0.2),
+        render_quality: str = "fast",
+        render_mode: str | None = None,
+    ) -> None:
         _check_args(image_size, frame_stack, episode_steps, goal, render_quality, render_mode)
         self.fixed_goal = bool(fixed_goal)
         self.goal = np.asarray(goal, dtype=np.float64)
@@ -169,16 +187,14 @@ class ReacherPixelsEnv(gym.Env):
         self._render_data = mujoco.MjData(self._sim.model)
         self.renderer_restarts = 0
         self._floor_corners = self._open_renderer()
-        self.observation_space = spaces.Box(0, 255, (3 * self.frame_stack, self.image_size,
-                                                     self.image_size), np.uint8)
+        self.observation_space = spaces.Box(0, 255, (3 * self.frame_stack, self.image_size, self.image_size), np.uint8)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._angles = np.zeros((self.frame_stack, 2))
         self._frames = np.zeros((self.frame_stack, 3, self.image_size, self.image_size), np.uint8)
         self._elapsed = 0
 
     # ------------------------------------------------------------------ gym API
-    def reset(self, *, seed: int | None = None,
-              options: dict | None = None) -> tuple[np.ndarray, dict]:
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Reset arm (and goal unless fixed); fill the frame stack with the initial frame."""
         super().reset(seed=seed)
         self._sim.reset(seed=seed)
@@ -269,12 +285,13 @@ class ReacherPixelsEnv(gym.Env):
     def _split(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``state [S]`` -> (angles ``[K, 2]``, joint velocities ``[2]``, goal ``[2]``)."""
         k2 = 2 * self.frame_stack
-        return state[:k2].reshape(self.frame_stack, 2), state[k2:k2 + 2], state[k2 + 2:]
+        return state[:k2].reshape(self.frame_stack, 2), state[k2 : k2 + 2], state[k2 + 2 :]
 
     def _check_states(self, states: np.ndarray) -> np.ndarray:
         if states.ndim != 2 or states.shape[1] != self.state_dim:
-            raise ValueError(f"states must have shape [B, {self.state_dim}] for frame_stack="
-                             f"{self.frame_stack}, got {states.shape}")
+            raise ValueError(
+                f"states must have shape [B, {self.state_dim}] for frame_stack={self.frame_stack}, got {states.shape}"
+            )
         return states
 
     def _open_renderer(self) -> np.ndarray:
@@ -282,7 +299,7 @@ class ReacherPixelsEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
         self._renderer = mujoco.Renderer(self._sim.model, self.image_size, self.image_size)
-        self._render_data.qpos[:] = 0.0          # arm along +x, target hidden under the base
+        self._render_data.qpos[:] = 0.0  # arm along +x, target hidden under the base
         mujoco.mj_kinematics(self._sim.model, self._render_data)
         return _corners(self._render_raw(self._render_data))
 
@@ -305,8 +322,10 @@ class ReacherPixelsEnv(gym.Env):
             self._open_renderer()
             image = self._render_raw(data)
             if not self._frame_ok(image):
-                raise RuntimeError(f"MuJoCo rendered a corrupt frame twice (MUJOCO_GL="
-                                   f"{os.environ.get('MUJOCO_GL')!r}); try MUJOCO_GL=osmesa")
+                raise RuntimeError(
+                    f"MuJoCo rendered a corrupt frame twice (MUJOCO_GL="
+                    f"{os.environ.get('MUJOCO_GL')!r}); try MUJOCO_GL=osmesa"
+                )
         return image.transpose(2, 0, 1)
 
     def _frame_ok(self, image: np.ndarray) -> bool:

@@ -15,6 +15,7 @@ exactly; cubes are painted far to near (by ``row * width + col``), which is a va
 order because the camera sees the south and east faces. Rotating a state is therefore not a
 rotation of its image.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,12 +23,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
 from eqmbrl.choices import check_choice
 
 RENDER_STYLES = ("cubes", "shapes")
 OBJECT_COLOURS = np.array(
-    [[230, 40, 40], [40, 200, 60], [50, 100, 245], [245, 210, 30],
-     [200, 60, 220], [30, 210, 220], [255, 140, 20], [240, 240, 240]], dtype=np.uint8)
+    [
+        [230, 40, 40],
+        [40, 200, 60],
+        [50, 100, 245],
+        [245, 210, 30],
+        [200, 60, 220],
+        [30, 210, 220],
+        [255, 140, 20],
+        [240, 240, 240],
+    ],
+    dtype=np.uint8,
+)
 SHAPE_NAMES = ("circle", "triangle", "square", "cross", "diamond", "triangle_down", "ring", "bar")
 MAX_OBJECTS = len(OBJECT_COLOURS)
 FACE_SHADES = (1.0, 0.72, 0.5)  # top, south (front) and east faces of a cube
@@ -63,14 +75,16 @@ def validate_scene(style: str, width: int, num_objects: int, image_size: int) ->
     if not 2 <= width <= 16:
         raise ValueError(f"width must be in 2..16, got {width}")
     if not 1 <= num_objects <= min(MAX_OBJECTS, width * width):
-        raise ValueError(f"num_objects must be in 1..{min(MAX_OBJECTS, width * width)} "
-                         f"for width {width}, got {num_objects}")
+        raise ValueError(
+            f"num_objects must be in 1..{min(MAX_OBJECTS, width * width)} for width {width}, got {num_objects}"
+        )
     if image_size < 5 * width or image_size > 1024:
         raise ValueError(f"image_size must be in {5 * width}..1024 for width {width}, got {image_size}")
 
 
-def _flat_sprite(masks: list[np.ndarray], colours: list[np.ndarray], anchor: tuple[int, int],
-                 size: int) -> tuple[np.ndarray, np.ndarray]:
+def _flat_sprite(
+    masks: list[np.ndarray], colours: list[np.ndarray], anchor: tuple[int, int], size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Flat CHW offsets ``[S]`` and values ``[S]`` of layered masks (later masks on top).
 
     masks: bool ``[size, size]`` each; colours: uint8 ``[3]`` each; anchor: (y, x) pixel that
@@ -105,8 +119,7 @@ def _shape_mask(name: str, cell: int) -> np.ndarray:
         "circle": x**2 + y**2 <= half**2,
         "triangle": (y <= half) & (y >= -half) & (np.abs(x) <= (y + half) / 2.0),
         "square": (np.abs(x) <= half * 0.85) & (np.abs(y) <= half * 0.85),
-        "cross": ((np.abs(x) <= half * 0.35) | (np.abs(y) <= half * 0.35))
-        & (np.abs(x) <= half) & (np.abs(y) <= half),
+        "cross": ((np.abs(x) <= half * 0.35) | (np.abs(y) <= half * 0.35)) & (np.abs(x) <= half) & (np.abs(y) <= half),
         "diamond": np.abs(x) + np.abs(y) <= half * 1.1,
         "triangle_down": (y <= half) & (y >= -half) & (np.abs(x) <= (half - y) / 2.0),
         "ring": (x**2 + y**2 <= half**2) & (x**2 + y**2 >= (half * 0.5) ** 2),
@@ -133,12 +146,18 @@ def make_shapes_atlas(width: int, num_objects: int, image_size: int) -> SpriteAt
         values.append(val)
     rows, cols = np.divmod(np.arange(width * width), width)
     anchor = (margin + rows * cell) * image_size + margin + cols * cell
-    return SpriteAtlas(image_size, width, np.zeros(3 * image_size**2, dtype=np.uint8),
-                       _pad_rows(offsets), _pad_rows(values), anchor.astype(np.int64), False)
+    return SpriteAtlas(
+        image_size,
+        width,
+        np.zeros(3 * image_size**2, dtype=np.uint8),
+        _pad_rows(offsets),
+        _pad_rows(values),
+        anchor.astype(np.int64),
+        False,
+    )
 
 
-def _parallelogram(size: int, origin: np.ndarray, e1: np.ndarray, e2: np.ndarray,
-                   closed: bool = False) -> np.ndarray:
+def _parallelogram(size: int, origin: np.ndarray, e1: np.ndarray, e2: np.ndarray, closed: bool = False) -> np.ndarray:
     """bool ``[size, size]``: pixel centres ``origin + a*e1 + b*e2`` with ``a, b in [0, 1)``.
 
     origin, e1, e2: float ``[2]`` screen vectors ``(x, y)`` with y pointing down. Half-open
@@ -169,8 +188,7 @@ def cube_camera(width: int, image_size: int) -> tuple[np.ndarray, np.ndarray, np
         u = np.rint(scale * np.array([np.cos(az), np.sin(az) * np.sin(el)])).astype(np.int64)
         v = np.rint(scale * np.array([-np.sin(az), np.cos(az) * np.sin(el)])).astype(np.int64)
         w = np.array([0, -max(1, int(np.rint(scale * np.cos(el))))], dtype=np.int64)
-        corners = np.array([i * width * u + j * width * v + h * w
-                            for i in (0, 1) for j in (0, 1) for h in (0, 1)])
+        corners = np.array([i * width * u + j * width * v + h * w for i in (0, 1) for j in (0, 1) for h in (0, 1)])
         low, high = corners.min(axis=0), corners.max(axis=0)
         if np.all(high - low <= image_size - 2) and u[0] >= 1 and v[1] >= 1:
             origin = (image_size - (high - low)) // 2 - low
@@ -191,8 +209,11 @@ def make_cubes_atlas(width: int, num_objects: int, image_size: int) -> SpriteAtl
         for c in range(width):
             ground = _parallelogram(size, origin + c * u + r * v, u, v)
             background[ground] = FLOOR_SHADES[(r + c) % 2]
-    faces = [_parallelogram(size, origin + v, u, w, True), _parallelogram(size, origin + u, v, w, True),
-             _parallelogram(size, origin + w, u, v, True)]  # south, east, top of the cube at (0, 0)
+    faces = [
+        _parallelogram(size, origin + v, u, w, True),
+        _parallelogram(size, origin + u, v, w, True),
+        _parallelogram(size, origin + w, u, v, True),
+    ]  # south, east, top of the cube at (0, 0)
     face_order = (1, 2, 0)  # shade index of each face in `faces`
     offsets, values = [], []
     for k in range(num_objects):
@@ -203,8 +224,15 @@ def make_cubes_atlas(width: int, num_objects: int, image_size: int) -> SpriteAtl
     rows, cols = np.divmod(np.arange(width * width), width)
     anchor_xy = origin[None, :] + cols[:, None] * u[None, :] + rows[:, None] * v[None, :]
     anchor = anchor_xy[:, 1] * size + anchor_xy[:, 0]
-    return SpriteAtlas(image_size, width, np.ascontiguousarray(background.transpose(2, 0, 1)).ravel(),
-                       _pad_rows(offsets), _pad_rows(values), anchor.astype(np.int64), True)
+    return SpriteAtlas(
+        image_size,
+        width,
+        np.ascontiguousarray(background.transpose(2, 0, 1)).ravel(),
+        _pad_rows(offsets),
+        _pad_rows(values),
+        anchor.astype(np.int64),
+        True,
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -265,15 +293,15 @@ def composite(atlas: SpriteAtlas, states: np.ndarray, num_threads: int = 1) -> n
     else:
         bounds = np.linspace(0, batch, parts + 1).astype(int)
         with ThreadPoolExecutor(parts) as pool:
-            jobs = [pool.submit(_paint, atlas, states[a:b], out[a:b])
-                    for a, b in zip(bounds[:-1], bounds[1:])]
+            jobs = [pool.submit(_paint, atlas, states[a:b], out[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
             for job in jobs:
                 job.result()
     return out.reshape(batch, 3, atlas.image_size, atlas.image_size)
 
 
-def render_states(states: np.ndarray, style: str = "cubes", width: int = 5,
-                  image_size: int = 50, num_threads: int = 1) -> np.ndarray:
+def render_states(
+    states: np.ndarray, style: str = "cubes", width: int = 5, image_size: int = 50, num_threads: int = 1
+) -> np.ndarray:
     """Render int ``[B, K, 2]`` states to uint8 ``[B, 3, H, W]``.
 
     Each state must hold distinct cells ``(row, col)`` in ``0..width-1`` (not checked for
@@ -283,6 +311,5 @@ def render_states(states: np.ndarray, style: str = "cubes", width: int = 5,
     if states.ndim != 3 or states.shape[2] != 2:
         raise ValueError(f"states must have shape [B, K, 2], got {states.shape}")
     if states.size and (states.min() < 0 or states.max() >= width):
-        raise ValueError(f"state cells must lie in 0..{width - 1}, got values "
-                         f"{states.min()}..{states.max()}")
+        raise ValueError(f"state cells must lie in 0..{width - 1}, got values {states.min()}..{states.max()}")
     return composite(get_atlas(style, width, states.shape[1], image_size), states, num_threads)

@@ -5,6 +5,7 @@ the same episode, the action and reward that led there (``has_next[i]``). Episod
 whole (``add_episode``) or step by step (``add``); underlying env states are optional and are
 kept for rendering symmetric twins.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ class ReplayBuffer:
         state_dtype: its dtype (e.g. int64 grid positions, float64 joint angles).
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], action_shape: tuple[int, ...] = (),
-                 state_shape: tuple[int, ...] | None = None, state_dtype: np.dtype | type = np.float64) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        action_shape: tuple[int, ...] = (),
+        state_shape: tuple[int, ...] | None = None,
+        state_dtype: np.dtype | type = np.float64,
+    ) -> None:
         if capacity < 2:
             raise ValueError(f"capacity must be >= 2, got {capacity}")
         adtype = np.int64 if len(action_shape) == 0 else np.float32
@@ -47,8 +54,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add_episode(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray | None = None,
-                    states: np.ndarray | None = None) -> None:
+    def add_episode(
+        self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray | None = None, states: np.ndarray | None = None
+    ) -> None:
         """Append one episode: obs ``[T+1, Ci, Hi, Wi]``, actions ``[T, *A]``, rewards ``[T]``,
         states ``[T+1, ...]`` (required iff the buffer stores states)."""
         T = len(actions)
@@ -57,11 +65,22 @@ class ReplayBuffer:
         rewards = np.zeros(T, np.float32) if rewards is None else rewards
         for t in range(T + 1):
             has_next = t < T
-            self.add(obs[t], actions[t] if has_next else None, float(rewards[t]) if has_next else 0.0,
-                     None if states is None else states[t], new_episode=t == 0)
+            self.add(
+                obs[t],
+                actions[t] if has_next else None,
+                float(rewards[t]) if has_next else 0.0,
+                None if states is None else states[t],
+                new_episode=t == 0,
+            )
 
-    def add(self, obs: np.ndarray, action: np.ndarray | int | None, reward: float = 0.0,
-            state: np.ndarray | None = None, new_episode: bool = False) -> None:
+    def add(
+        self,
+        obs: np.ndarray,
+        action: np.ndarray | int | None,
+        reward: float = 0.0,
+        state: np.ndarray | None = None,
+        new_episode: bool = False,
+    ) -> None:
         """Append one observation row; ``action`` is the action taken from it (None at episode end)."""
         if (state is None) != (self.states is None):
             raise ValueError("pass a state with every row iff the buffer was built with state_shape")
@@ -84,12 +103,16 @@ class ReplayBuffer:
         if capacity < max(self.size, 2):
             raise ValueError(f"capacity {capacity} cannot hold the {self.size} stored rows")
         order = (np.arange(self.size) + (self.pos if self.size == self.capacity else 0)) % self.capacity
-        buf = ReplayBuffer(capacity, self.obs.shape[1:], self.actions.shape[1:],
-                           None if self.states is None else self.states.shape[1:],
-                           np.float64 if self.states is None else self.states.dtype)
+        buf = ReplayBuffer(
+            capacity,
+            self.obs.shape[1:],
+            self.actions.shape[1:],
+            None if self.states is None else self.states.shape[1:],
+            np.float64 if self.states is None else self.states.dtype,
+        )
         for k in _FIELDS:
             if getattr(self, k) is not None:
-                getattr(buf, k)[:self.size] = getattr(self, k)[order]
+                getattr(buf, k)[: self.size] = getattr(self, k)[order]
         buf.size, buf.pos, buf.num_episodes = self.size, self.size % capacity, self.num_episodes
         return buf
 
@@ -113,8 +136,13 @@ class ReplayBuffer:
         rewards = torch.from_numpy(self.rewards[rows[:, :-1]]).to(device)
         return SequenceBatch(obs, actions, rewards)
 
-    def sample(self, batch_size: int, steps: int = 1, device: torch.device | str = "cpu",
-               rng: np.random.Generator | None = None) -> SequenceBatch:
+    def sample(
+        self,
+        batch_size: int,
+        steps: int = 1,
+        device: torch.device | str = "cpu",
+        rng: np.random.Generator | None = None,
+    ) -> SequenceBatch:
         """``batch_size`` random ``steps``-step sequences (with replacement)."""
         starts = self.valid_starts(steps)
         if len(starts) == 0:
@@ -129,7 +157,7 @@ class ReplayBuffer:
         atomic_write(path, lambda f: np.savez(f, meta=meta, **arrays))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ReplayBuffer":
+    def load(cls, path: str | os.PathLike) -> ReplayBuffer:
         """Read a buffer written by :meth:`save`; a missing or corrupt file raises a clear error."""
         path = Path(path)
         if not path.is_file():

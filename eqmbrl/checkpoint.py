@@ -1,16 +1,18 @@
 """Atomic writes (checkpoints, JSON, any file) and checkpoint reading with clear errors."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import torch
 from torch import nn
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``: a
     crash never leaves a half-written file under the real name (nor a stray ``.tmp``)."""
     path = Path(path)

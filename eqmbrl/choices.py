@@ -1,7 +1,9 @@
 """One wording for bad choices: ``unknown <what> <value>; allowed: <a>, <b>, ...``."""
+
 from __future__ import annotations
 
-from typing import Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
 T = TypeVar("T")
 

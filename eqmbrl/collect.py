@@ -1,7 +1,8 @@
 """Filling replay buffers by running an agent in an env, and rendering symmetric twins."""
+
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
@@ -19,9 +20,16 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray) -> np.ndarray | int: ...
 
 
-def run_episode(env: gym.Env, agent: Agent, length: int | None = None, seed: int | None = None, warmup: int = 0,
-                buffer: ReplayBuffer | None = None, options: dict[str, Any] | None = None,
-                frames: list[np.ndarray] | None = None) -> tuple[float, dict[str, Any], int]:
+def run_episode(
+    env: gym.Env,
+    agent: Agent,
+    length: int | None = None,
+    seed: int | None = None,
+    warmup: int = 0,
+    buffer: ReplayBuffer | None = None,
+    options: dict[str, Any] | None = None,
+    frames: list[np.ndarray] | None = None,
+) -> tuple[float, dict[str, Any], int]:
     """One episode: reset (``seed``, ``options``), ``warmup`` unrecorded agent steps, then at most
     ``length`` steps (None: no cap), stopping when the env terminates or truncates. Rows (images, actions,
     rewards, env states) go to ``buffer`` and observations to ``frames`` if given.
@@ -50,15 +58,21 @@ def run_episode(env: gym.Env, agent: Agent, length: int | None = None, seed: int
     return total, info, t
 
 
-def evaluate_agent(env: gym.Env, agent: Agent, runs: list[tuple[int, dict[str, Any] | None]],
-                   length: int | None = None, frames: list[np.ndarray] | None = None) -> dict[str, float]:
+def evaluate_agent(
+    env: gym.Env,
+    agent: Agent,
+    runs: list[tuple[int, dict[str, Any] | None]],
+    length: int | None = None,
+    frames: list[np.ndarray] | None = None,
+) -> dict[str, float]:
     """Run ``agent`` on the evaluation ``runs`` (env seed, reset options; see :func:`eval_runs`).
 
     Returns ``return`` and ``return_std`` over the episodes and, for goal runs (options with a
     ``goal_distance``), ``success`` and ``success_d<k>`` per distance k. The first episode's
     observations go to ``frames`` if given.
     """
-    returns, successes = [], {}
+    returns: list[float] = []
+    successes: dict[int, list[float]] = {}
     for i, (seed, options) in enumerate(runs):
         ret, info, _ = run_episode(env, agent, length, seed, options=options, frames=frames if i == 0 else None)
         returns.append(ret)
@@ -89,8 +103,9 @@ class StillAgent:
         return self.action
 
 
-def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int | None,
-                     seed: int = 0) -> dict[str, float]:
+def baseline_returns(
+    env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int | None, seed: int = 0
+) -> dict[str, float]:
     """Mean return over ``runs`` of a uniform random policy (``random``) and, for Box action
     spaces, of zero actions (``still``)."""
     agents: dict[str, Agent] = {"random": RandomAgent(env.action_space, seed)}
@@ -102,11 +117,20 @@ def baseline_returns(env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]]
 def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:
     """A buffer of ``capacity`` rows for ``env``'s observations, actions and underlying states."""
     state = np.asarray(env_contract(env).get_state())
-    return ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or (), state.shape, state.dtype)
+    obs_shape = cast(tuple[int, ...], env.observation_space.shape)  # image Box, never None
+    return ReplayBuffer(capacity, obs_shape, env.action_space.shape or (), state.shape, state.dtype)
 
 
-def collect(env: gym.Env, agent: Agent, episodes: int, length: int, seed: int = 0, warmup: int = 0,
-            buffer: ReplayBuffer | None = None, desc: str = "collect") -> ReplayBuffer:
+def collect(
+    env: gym.Env,
+    agent: Agent,
+    episodes: int,
+    length: int,
+    seed: int = 0,
+    warmup: int = 0,
+    buffer: ReplayBuffer | None = None,
+    desc: str = "collect",
+) -> ReplayBuffer:
     """Run ``episodes`` episodes (env seeds ``seed``, ``seed + 1``, ...) of at most ``length``
     recorded steps, after ``warmup`` unrecorded agent steps (SEN's Reacher data starts 50 steps in),
     into ``buffer`` (default: a new one that fits them). Returns the buffer."""
@@ -123,8 +147,13 @@ def episode_tensors(buffer: ReplayBuffer, steps: int) -> dict[str, np.ndarray]:
     prev = (starts - 1) % buffer.capacity
     starts = starts[buffer.episode[prev] != buffer.episode[starts]]  # episode starts only
     rows = (starts[:, None] + np.arange(steps + 1)) % buffer.capacity
-    return dict(obs=buffer.obs[rows], actions=buffer.actions[rows[:, :-1]], rewards=buffer.rewards[rows[:, :-1]],
-                states=buffer.states[rows])
+    assert buffer.states is not None  # collect() buffers store states
+    return dict(
+        obs=buffer.obs[rows],
+        actions=buffer.actions[rows[:, :-1]],
+        rewards=buffer.rewards[rows[:, :-1]],
+        states=buffer.states[rows],
+    )
 
 
 def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:

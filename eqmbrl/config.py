@@ -4,13 +4,15 @@ Each config group's YAML files list ``schema`` in their defaults; the schema is 
 from the ``_target_``'s typed signature, so defaults live only in the signature, and an unknown key
 or a value of the wrong type fails at start with OmegaConf's message naming the key.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import types
 import typing
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional, cast
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -24,7 +26,7 @@ def _field_type(tp: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and type(None) in args:
-            return Optional[_field_type(rest[0])]
+            return Optional[_field_type(rest[0])]  # noqa: UP045 (OmegaConf needs typing.Optional)
         return Any
     if tp in _SIMPLE:
         return tp
@@ -46,9 +48,15 @@ def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
             continue
         default = MISSING if p.default is inspect.Parameter.empty else p.default
         default = list(default) if isinstance(default, tuple) else default
-        fields.append((name, _field_type(hints.get(name, Any)),
-                       dataclasses.field(default_factory=lambda d=default: d) if isinstance(default, (list, dict))
-                       else default))
+        fields.append(
+            (
+                name,
+                _field_type(hints.get(name, Any)),
+                dataclasses.field(default_factory=cast(Callable[[], Any], lambda d=default: d))
+                if isinstance(default, (list, dict))
+                else default,
+            )
+        )
     return dataclasses.make_dataclass(f"{target.__name__}Config", fields)
 
 

@@ -1,4 +1,5 @@
 """TensorBoard logging with namespaced tags (``wm/``, ``eval/``, ``planner/``, ``train/``)."""
+
 from __future__ import annotations
 
 import json

@@ -13,34 +13,37 @@
 
 Writes ``checkpoint_final.pt`` (the model after the online phase, with the kwargs that rebuild it)
 and ``buffer_online.npz`` (seed and online data); returns the final evaluation, the world-model
-metrics and the pretraining metrics under ``pretrain/`` (run.py writes them to ``metrics.json``). TensorBoard tags, by online env step: ``episode/``
-(return, predicted_return, success, length), ``planner/`` (seconds_per_action, plan_value),
-``wm/`` (refit losses), ``eval/`` (return; random_return and still_return of the baselines;
-success and success_d<k>; world-model metrics) and the image strip ``eval/episode``.
+metrics and the pretraining metrics under ``pretrain/`` (run.py writes them to ``metrics.json``).
+TensorBoard tags, by online env step: ``episode/`` (return, predicted_return, success, length),
+``planner/`` (seconds_per_action, plan_value), ``wm/`` (refit losses), ``eval/`` (return;
+random_return and still_return of the baselines; success and success_d<k>; world-model metrics)
+and the image strip ``eval/episode``.
 """
+
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
-import torch
+from gymnasium.envs.registration import EnvSpec
 from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.logger import Logger
-from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
+from eqmbrl.symmetry import env_contract
+from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel
-from eqmbrl.symmetry import env_contract
+
 
 class _Actor:
     """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
@@ -83,18 +86,42 @@ class OnlineMPC:
             training episodes draw one of them at random.
     """
 
-    def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
-                 out_dir: str | os.PathLike, planner: Planner, seed: int = 0, objective: str = "reward",
-                 exploration_std: float = 0.1, epsilon: float = 0.0, goal_reduce: str = "best",
-                 export: bool = True, episodes: int = 10, max_steps: int | None = None, refit_every: int = 50,
-                 refit_steps: int = 50, eval_episodes: int = 5, eval_every: int = 5,
-                 goal_distances: list[int] = (1, 2, 3)) -> None:
-        check_online_values(episodes=episodes, refit_every=refit_every, refit_steps=refit_steps,
-                            eval_episodes=eval_episodes, eval_every=eval_every, max_steps=max_steps,
-                            goal_distances=goal_distances)
+    def __init__(
+        self,
+        env: gym.Env,
+        model: WorldModel,
+        trainer: WorldModelTrainer,
+        logger: Logger,
+        out_dir: str | os.PathLike,
+        planner: Planner,
+        seed: int = 0,
+        objective: str = "reward",
+        exploration_std: float = 0.1,
+        epsilon: float = 0.0,
+        goal_reduce: str = "best",
+        export: bool = True,
+        episodes: int = 10,
+        max_steps: int | None = None,
+        refit_every: int = 50,
+        refit_steps: int = 50,
+        eval_episodes: int = 5,
+        eval_every: int = 5,
+        goal_distances: tuple[int, ...] = (1, 2, 3),
+    ) -> None:
+        check_online_values(
+            episodes=episodes,
+            refit_every=refit_every,
+            refit_steps=refit_steps,
+            eval_episodes=eval_episodes,
+            eval_every=eval_every,
+            max_steps=max_steps,
+            goal_distances=goal_distances,
+        )
         if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
-            raise ValueError(f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
-                             f"got {env.spec.id if env.spec else env}")
+            raise ValueError(
+                f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
+                f"got {env.spec.id if env.spec else env}"
+            )
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.agent = MPCAgent(model, planner, objective, exploration_std, epsilon, goal_reduce, export, seed)
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
@@ -117,15 +144,15 @@ class OnlineMPC:
         pretrain = self.trainer.fit(seed_data, eval_data)
         buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
         self.agent.sync()
-        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit,
-                                                          self.seed + BASELINES)
+        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         steps = since_refit = 0
         bar = tqdm(range(self.episodes), desc="online MPC", unit="ep")
         for ep in bar:
             actor = _Actor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
-            ret, info, length = run_episode(self.env, actor, self.limit, self.seed + ONLINE_ENV + ep, buffer=buffer,
-                                            options=options)
+            ret, info, length = run_episode(
+                self.env, actor, self.limit, self.seed + ONLINE_ENV + ep, buffer=buffer, options=options
+            )
             steps, since_refit = steps + length, since_refit + length
             self.record_episode(actor, ret, info, length)
             if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
@@ -146,7 +173,7 @@ class OnlineMPC:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""
         limits = [n for n in (getattr(env_contract(self.env), "episode_steps", None), self.limit) if n is not None]
         if not limits:
-            raise ValueError(f"{self.env.spec.id} has no episode_steps: set agent.max_steps")
+            raise ValueError(f"{cast(EnvSpec, self.env.spec).id} has no episode_steps: set agent.max_steps")
         return int(min(limits))
 
     def record_episode(self, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
@@ -164,23 +191,35 @@ class OnlineMPC:
     def evaluate(self, steps: int, baselines: dict[str, float], eval_data: EvalData) -> dict[str, float]:
         """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
         frames: list[np.ndarray] = []
-        out = evaluate_agent(self.env, _Actor(self.agent, self.env, explore=False), self.eval_runs(), self.limit,
-                             frames)
+        out = evaluate_agent(
+            self.env, _Actor(self.agent, self.env, explore=False), self.eval_runs(), self.limit, frames
+        )
         out.update({f"{name}_return": value for name, value in baselines.items()})
         out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))
         self.logger.record_dict("eval", out)
-        self.logger.images("eval/episode", np.stack(frames[::max(1, len(frames) // 12)][:12]), steps)  # <= 12 frames
+        self.logger.images("eval/episode", np.stack(frames[:: max(1, len(frames) // 12)][:12]), steps)  # <= 12 frames
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         return self.last_eval
 
 
-def check_online_values(episodes: int = 10, refit_every: int = 50, refit_steps: int = 50, eval_episodes: int = 5,
-                        eval_every: int = 5, max_steps: int | None = None,
-                        goal_distances: list[int] = (1, 2, 3)) -> None:
+def check_online_values(
+    episodes: int = 10,
+    refit_every: int = 50,
+    refit_steps: int = 50,
+    eval_episodes: int = 5,
+    eval_every: int = 5,
+    max_steps: int | None = None,
+    goal_distances: tuple[int, ...] = (1, 2, 3),
+) -> None:
     """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
-    checks = (("episodes", episodes, 0), ("refit_every", refit_every, 0), ("refit_steps", refit_steps, 0),
-              ("eval_episodes", eval_episodes, 1), ("eval_every", eval_every, 1),
-              ("max_steps", 1 if max_steps is None else max_steps, 1))
+    checks = (
+        ("episodes", episodes, 0),
+        ("refit_every", refit_every, 0),
+        ("refit_steps", refit_steps, 0),
+        ("eval_episodes", eval_episodes, 1),
+        ("eval_every", eval_every, 1),
+        ("max_steps", 1 if max_steps is None else max_steps, 1),
+    )
     for name, value, low in checks:
         if value < low:
             raise ValueError(f"agent.{name} must be >= {low}, got {value}")

@@ -16,15 +16,17 @@
 
 Writes ``sb3_model.zip``, ``curve.json`` (evaluation returns by env step) and ``metrics.json``.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.envs.registration import EnvSpec
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
@@ -37,8 +39,8 @@ from eqmbrl.checkpoint import load_checkpoint, write_json
 from eqmbrl.choices import check_choice
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
 from eqmbrl.logger import Logger
-from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.seeds import BASELINES
+from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, save_world_model
@@ -89,7 +91,8 @@ class _Callback(BaseCallback):
             self.aux_opts = [torch.optim.Adam(m.parameters(), lr=self.learner.aux_lr) for m in self.aux_models]
             env = self.learner.env
             capacity = min(2 * self.learner.total_steps + 2, AUX_CAPACITY)
-            self.aux_buffer = ReplayBuffer(capacity, env.observation_space.shape, env.action_space.shape or ())
+            obs_shape = cast(tuple[int, ...], env.observation_space.shape)  # image Box, never None
+            self.aux_buffer = ReplayBuffer(capacity, obs_shape, env.action_space.shape or ())
 
     def _on_step(self) -> bool:
         self.bar.update(1)
@@ -106,14 +109,16 @@ class _Callback(BaseCallback):
 
     def add_transition(self, info: dict[str, Any], done: bool) -> None:
         """Append (obs, action, reward) to the auxiliary buffer, closing episodes at ``done``."""
+        assert self.aux_buffer is not None  # only called with an auxiliary loss
         actions = self.locals.get("clipped_actions", self.locals["actions"])
-        obs = self.model._last_obs[0]  # SB3 updates it after the callback
+        obs = cast(np.ndarray, self.model._last_obs)[0]  # SB3 updates it after the callback; image obs, not a dict
         self.aux_buffer.add(obs, actions[0], float(self.locals["rewards"][0]), new_episode=not self.in_episode)
         self.in_episode = not done
         if done:
             self.aux_buffer.add(info["terminal_observation"], None)
 
     def aux_step(self) -> None:
+        assert self.aux_buffer is not None  # only called with an auxiliary loss
         size = self.learner.aux_batch_size
         if len(self.aux_buffer.valid_starts(1)) < size:
             return
@@ -152,24 +157,51 @@ class SB3Learner:
         policy: further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...).
     """
 
-    def __init__(self, env: gym.Env, model: WorldModel, trainer: WorldModelTrainer, logger: Logger,
-                 out_dir: str | os.PathLike, seed: int = 0, algo: str = "sac", features: str = "worldmodel",
-                 checkpoint: str | None = None, pretrain: bool = True, freeze: bool = True, invariant: bool = False,
-                 aux_weight: float = 0.0, aux_batch_size: int = 256, aux_lr: float = 5e-4, total_steps: int = 5000,
-                 eval_every: int = 1000, eval_episodes: int = 5, algo_kwargs: dict[str, Any] | None = None,
-                 policy: dict[str, Any] | None = None) -> None:
-        check_sb3_values(algo=algo, features=features, checkpoint=checkpoint, freeze=freeze, aux_weight=aux_weight,
-                         aux_batch_size=aux_batch_size, aux_lr=aux_lr, total_steps=total_steps,
-                         eval_every=eval_every, eval_episodes=eval_episodes)
+    def __init__(
+        self,
+        env: gym.Env,
+        model: WorldModel,
+        trainer: WorldModelTrainer,
+        logger: Logger,
+        out_dir: str | os.PathLike,
+        seed: int = 0,
+        algo: str = "sac",
+        features: str = "worldmodel",
+        checkpoint: str | None = None,
+        pretrain: bool = True,
+        freeze: bool = True,
+        invariant: bool = False,
+        aux_weight: float = 0.0,
+        aux_batch_size: int = 256,
+        aux_lr: float = 5e-4,
+        total_steps: int = 5000,
+        eval_every: int = 1000,
+        eval_episodes: int = 5,
+        algo_kwargs: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None,
+    ) -> None:
+        check_sb3_values(
+            algo=algo,
+            features=features,
+            checkpoint=checkpoint,
+            freeze=freeze,
+            aux_weight=aux_weight,
+            aux_batch_size=aux_batch_size,
+            aux_lr=aux_lr,
+            total_steps=total_steps,
+            eval_every=eval_every,
+            eval_episodes=eval_episodes,
+        )
+        spec = cast(EnvSpec, env.spec)  # envs come from gymnasium.make, which sets it
         if algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
-            raise ValueError(f"SAC needs continuous actions, {env.spec.id} has {env.action_space}: use agent=ppo")
+            raise ValueError(f"SAC needs continuous actions, {spec.id} has {env.action_space}: use agent=ppo")
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.seed, self.algo_name, self.features = seed, algo, features
         self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
         self.aux_weight, self.aux_batch_size, self.aux_lr = aux_weight, aux_batch_size, aux_lr
         self.total_steps, self.eval_every = total_steps, eval_every
         self.eval_episodes, self.algo_kwargs, self.policy = eval_episodes, dict(algo_kwargs or {}), dict(policy or {})
-        self.eval_env = gym.make(env.spec)  # SB3 owns the training env's episodes
+        self.eval_env = gym.make(spec)  # SB3 owns the training env's episodes
         self.runs = eval_runs(eval_episodes)
         self.rng = np.random.default_rng(seed)
         self.curve: list[tuple[int, float]] = []
@@ -190,15 +222,21 @@ class SB3Learner:
 
     def build(self) -> BaseAlgorithm:
         """The SB3 algorithm with our extractor and SB3's logger in the run's ``tb/``."""
-        extractor = (dict(checkpoint=str((self.out / "world_model.pt").resolve()), freeze=self.freeze,
-                          invariant=self.invariant) if self.features == "worldmodel" else {})
+        extractor = (
+            dict(checkpoint=str((self.out / "world_model.pt").resolve()), freeze=self.freeze, invariant=self.invariant)
+            if self.features == "worldmodel"
+            else {}
+        )
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
         if self.algo_name == "sac":
             kwargs["buffer_size"] = self.total_steps
         kwargs.update(self.algo_kwargs)
-        algo = ALGOS[self.algo_name]("CnnPolicy", self.env, **kwargs,
-                                     policy_kwargs=policy_kwargs(self.features, self.algo_name, self.policy,
-                                                                 **extractor))
+        algo = ALGOS[self.algo_name](
+            "CnnPolicy",
+            self.env,
+            **kwargs,
+            policy_kwargs=policy_kwargs(self.features, self.algo_name, self.policy, **extractor),
+        )
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
 
@@ -220,36 +258,52 @@ class SB3Learner:
         pretraining's under ``pretrain/``)."""
         self.eval_data = eval_data
         pretrain = self.prepare_world_model(eval_data) if self.features == "worldmodel" else {}
-        self.baselines = {f"{k}_return": v for k, v in
-                          baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()}
+        self.baselines = {
+            f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
+        }
         algo = self.build()
         algo.learn(self.total_steps, callback=_Callback(self, self.total_steps), log_interval=1)
         if not self.curve or self.curve[-1][0] != algo.num_timesteps:
             self.evaluate(algo, algo.num_timesteps)
         algo.save(self.out / "sb3_model.zip")
-        write_json(self.out / "curve.json", {"steps": [s for s, _ in self.curve],
-                                             "return": [r for _, r in self.curve]})
+        write_json(self.out / "curve.json", {"steps": [s for s, _ in self.curve], "return": [r for _, r in self.curve]})
         self.eval_env.close()
         return {**self.metrics, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
 
 
-def check_sb3_values(algo: str = "sac", features: str = "worldmodel", checkpoint: str | None = None,
-                     freeze: bool = True, aux_weight: float = 0.0, aux_batch_size: int = 256, aux_lr: float = 5e-4,
-                     total_steps: int = 5000, eval_every: int = 1000, eval_episodes: int = 5) -> None:
+def check_sb3_values(
+    algo: str = "sac",
+    features: str = "worldmodel",
+    checkpoint: str | None = None,
+    freeze: bool = True,
+    aux_weight: float = 0.0,
+    aux_batch_size: int = 256,
+    aux_lr: float = 5e-4,
+    total_steps: int = 5000,
+    eval_every: int = 1000,
+    eval_episodes: int = 5,
+) -> None:
     """Value checks of :class:`SB3Learner`'s arguments (run.py calls them before building anything)."""
     check_choice("agent.algo", algo, ALGOS)
     check_choice("agent.features", features, FEATURES)
-    for name, value in (("total_steps", total_steps), ("eval_every", eval_every), ("eval_episodes", eval_episodes),
-                        ("aux_batch_size", aux_batch_size)):
+    for name, value in (
+        ("total_steps", total_steps),
+        ("eval_every", eval_every),
+        ("eval_episodes", eval_episodes),
+        ("aux_batch_size", aux_batch_size),
+    ):
         if value < 1:
             raise ValueError(f"agent.{name} must be >= 1, got {value}")
     if not aux_lr > 0:
         raise ValueError(f"agent.aux_lr must be > 0, got {aux_lr}")
     if aux_weight < 0 or (aux_weight > 0 and (freeze or features != "worldmodel")):
-        raise ValueError(f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
-                         "a world model the RL loss trains too: use features=worldmodel with freeze=false")
+        raise ValueError(
+            f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
+            "a world model the RL loss trains too: use features=worldmodel with freeze=false"
+        )
     if checkpoint is not None and features != "worldmodel":
-        raise ValueError(f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, "
-                         f"got features={features}")
+        raise ValueError(
+            f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, got features={features}"
+        )
     if checkpoint is not None and not Path(checkpoint).is_file():
         raise FileNotFoundError(f"agent.checkpoint {checkpoint} does not exist")

@@ -7,14 +7,16 @@ with ``agent=ppo|sac`` the pretraining of the SB3 policy's features (:mod:`eqmbr
 Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buffer.npz``,
 ``metrics.json``, the agent's own files, and Hydra's ``.hydra/`` record of the config.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import hydra
@@ -32,15 +34,26 @@ from eqmbrl.config import EnvConfig, register
 from eqmbrl.logger import Logger
 from eqmbrl.online import OnlineMPC, check_online_values
 from eqmbrl.rl import SB3Learner, check_sb3_values
+from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
 from worldmodels.world_model import VARIANTS, build_world_model
-from eqmbrl.symmetry import env_contract
 
 RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
 PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
 DERIVED = {
-    "worldmodel": ("group", "action_encoding", "action_dim", "in_channels", "image_size",
-                   "slots", "maps_per_slot", "map_size", "stride", "masks_per_slot", "reward_weight"),
+    "worldmodel": (
+        "group",
+        "action_encoding",
+        "action_dim",
+        "in_channels",
+        "image_size",
+        "slots",
+        "maps_per_slot",
+        "map_size",
+        "stride",
+        "masks_per_slot",
+        "reward_weight",
+    ),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),
     "agent/sb3": (*RUN_ARGS, "trainer"),
@@ -63,9 +76,18 @@ class RunConfig:
     agent: Any = None
 
 
-register({"worldmodel": build_world_model, "trainer": WorldModelTrainer,
-          "agent/mpc": OnlineMPC, "agent/sb3": SB3Learner,
-          "planner/cem": CEM, "planner/mppi": MPPI, "planner/search": DiscreteSearch}, DERIVED)
+register(
+    {
+        "worldmodel": build_world_model,
+        "trainer": WorldModelTrainer,
+        "agent/mpc": OnlineMPC,
+        "agent/sb3": SB3Learner,
+        "planner/cem": CEM,
+        "planner/mppi": MPPI,
+        "planner/search": DiscreteSearch,
+    },
+    DERIVED,
+)
 ConfigStore.instance().store(name="base", node=RunConfig)
 
 
@@ -91,8 +113,14 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
     """What the world model must know about the env (derived, never written back into the config)."""
     obs, act = env.observation_space, env.action_space
     discrete = isinstance(act, gym.spaces.Discrete)
-    return dict(group=env_contract(env).symmetry.group.name, in_channels=obs.shape[0], image_size=obs.shape[-1],
-                action_encoding="directions" if discrete else "torques", action_dim=1 if discrete else act.shape[0])
+    obs_shape = cast(tuple[int, ...], obs.shape)  # image Box, never None
+    return dict(
+        group=env_contract(env).symmetry.group.name,
+        in_channels=obs_shape[0],
+        image_size=obs_shape[-1],
+        action_encoding="directions" if discrete else "torques",
+        action_dim=1 if discrete else cast(tuple[int, ...], act.shape)[0],
+    )
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -110,19 +138,24 @@ def build_planner(config: Any, space: gym.Space | None, seed: int) -> Planner:
     if not isinstance(space, gym.spaces.Discrete) and not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1):
         raise ValueError(f"MPC needs a Discrete or 1-d Box action space, got {space}")
     if discrete != isinstance(space, gym.spaces.Discrete):
-        raise ValueError(f"planner {cls.__name__} does not fit the action space {space}: use agent=search for "
-                         "block pushing (discrete) and agent=cem or agent=mppi for Reacher (continuous)")
+        raise ValueError(
+            f"planner {cls.__name__} does not fit the action space {space}: use agent=search for "
+            "block pushing (discrete) and agent=cem or agent=mppi for Reacher (continuous)"
+        )
     if discrete:
+        assert isinstance(space, gym.spaces.Discrete)  # checked above
         return instantiate(config, num_actions=int(space.n), seed=seed)
-    return instantiate(config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(),
-                       seed=seed)
+    assert isinstance(space, gym.spaces.Box)  # checked above
+    return instantiate(
+        config, action_dim=int(space.shape[0]), low=space.low.tolist(), high=space.high.tolist(), seed=seed
+    )
 
 
 def check_values(cfg: DictConfig) -> None:
     """Every value check that needs no env or model, so a bad value fails before anything is built."""
     resolve_device(cfg.device, quiet=True)
     check_choice("worldmodel.variant", cfg.worldmodel.variant, VARIANTS)
-    sections = [(cfg.trainer, check_trainer_values)]
+    sections: list[tuple[Any, Callable[..., None]]] = [(cfg.trainer, check_trainer_values)]
     if cfg.agent is not None:
         target = get_class(cfg.agent._target_)
         sections.append((cfg.agent, check_online_values if target is OnlineMPC else check_sb3_values))
@@ -130,7 +163,8 @@ def check_values(cfg: DictConfig) -> None:
             build_planner(cfg.agent.planner, None, cfg.seed)
     for section, check in sections:
         names = inspect.signature(check).parameters
-        check(**{k: v for k, v in OmegaConf.to_container(section).items() if k in names})
+        values = cast(dict[str, Any], OmegaConf.to_container(section))
+        check(**{k: v for k, v in values.items() if k in names})
 
 
 def run(cfg: DictConfig, out: Path) -> dict[str, float]:
@@ -157,14 +191,15 @@ def run(cfg: DictConfig, out: Path) -> dict[str, float]:
 
 
 def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
-    model_kwargs = {**OmegaConf.to_container(cfg.worldmodel), **env_model_kwargs(env), **cfg.env.model}
+    worldmodel = cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel))
+    model_kwargs = {**worldmodel, **env_model_kwargs(env), **cfg.env.model}
     model_kwargs.pop("_target_")
     model = build_world_model(**model_kwargs).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
     trainer = instantiate(cfg.trainer, **run_args)
     agent = None if cfg.agent is None else build_agent(cfg.agent, trainer, **run_args)
-    logger.hparams(OmegaConf.to_container(cfg, resolve=True))
+    logger.hparams(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)))
     eval_data = trainer.eval_data()
     metrics = trainer.fit(trainer.collect(), eval_data) if agent is None else agent.run(eval_data)
     write_json(out / "metrics.json", metrics)
@@ -174,7 +209,7 @@ def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
 
 def build_agent(config: DictConfig, trainer: WorldModelTrainer, **run_args: Any) -> OnlineMPC | SB3Learner:
     """The agent of ``config`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
-    kwargs = OmegaConf.to_container(config, resolve=True)
+    kwargs = cast(dict[str, Any], OmegaConf.to_container(config, resolve=True))
     cls = get_class(kwargs.pop("_target_"))
     if cls is OnlineMPC:
         kwargs["planner"] = build_planner(config.planner, run_args["env"].action_space, run_args["seed"])

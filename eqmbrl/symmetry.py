@@ -11,12 +11,15 @@ Environments implement :class:`EnvSymmetry` for their underlying state and actio
 act on latents through escnn representations of the same element index. This module imports no
 sibling package and no escnn.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
 from eqmbrl.choices import check_choice
 
 GROUP_NAMES = ("trivial", "C4", "D4")
@@ -109,13 +112,20 @@ def env_contract(env: Any) -> SymmetricEnv:
     base = env.unwrapped
     missing = [name for name in ("symmetry", "get_state", "render_states") if not hasattr(base, name)]
     if missing:
-        raise ValueError(f"{type(base).__name__} lacks {', '.join(missing)}: eqmbrl needs envs that expose their "
-                         "symmetry, get_state() and render_states() (see envs/__init__.py)")
+        raise ValueError(
+            f"{type(base).__name__} lacks {', '.join(missing)}: eqmbrl needs envs that expose their "
+            "symmetry, get_state() and render_states() (see envs/__init__.py)"
+        )
     return base
 
 
-def check_equivariance(fn: Callable[[Any], Any], x: Any, act_in: Callable[[int, Any], Any],
-                       act_out: Callable[[int, Any], Any], group: Group) -> dict[int, float]:
+def check_equivariance(
+    fn: Callable[[Any], Any],
+    x: Any,
+    act_in: Callable[[int, Any], Any],
+    act_out: Callable[[int, Any], Any],
+    group: Group,
+) -> dict[int, float]:
     """Max abs error ``|fn(g.x) - g.fn(x)|`` for every element g of ``group``.
 
     Works for numpy arrays and torch tensors alike; ``act_in`` / ``act_out`` give the group action

@@ -6,6 +6,7 @@ per run, :meth:`~WorldModelTrainer.fit` trains for ``epochs`` with per-epoch eva
 the best checkpoint, and :meth:`~WorldModelTrainer.refit` takes further gradient steps (the online
 agents' refits). Agent loops use these phases and nothing else of the trainer.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,11 +24,11 @@ from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.collect import collect, episode_tensors, twin_episodes
 from eqmbrl.logger import Logger
 from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV
+from eqmbrl.symmetry import env_contract
 from eqmbrl.types import EvalData, SequenceBatch
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, save_world_model
 from worldmodels.world_model import WorldModel
-from eqmbrl.symmetry import env_contract
 
 
 class WorldModelTrainer:
@@ -47,18 +48,42 @@ class WorldModelTrainer:
         warmup_steps: random steps taken before recording each episode (SEN's Reacher: 50).
     """
 
-    def __init__(self, env: gym.Env, model: WorldModel, logger: Logger, out_dir: str | os.PathLike,
-                 episodes: int = 100, episode_length: int = 50, eval_episodes: int = 100, eval_length: int = 10,
-                 epochs: int = 10, batch_size: int = 256, lr: float = 5e-4,
-                 train_directions: list[int] | None = None, eval_every: int = 1, twin_element: int = 1,
-                 buffer_path: str | None = None, warmup_steps: int = 0, seed: int = 0) -> None:
-        check_trainer_values(episodes=episodes, episode_length=episode_length, eval_episodes=eval_episodes,
-                             eval_length=eval_length, epochs=epochs, batch_size=batch_size, lr=lr,
-                             eval_every=eval_every, warmup_steps=warmup_steps)
+    def __init__(
+        self,
+        env: gym.Env,
+        model: WorldModel,
+        logger: Logger,
+        out_dir: str | os.PathLike,
+        episodes: int = 100,
+        episode_length: int = 50,
+        eval_episodes: int = 100,
+        eval_length: int = 10,
+        epochs: int = 10,
+        batch_size: int = 256,
+        lr: float = 5e-4,
+        train_directions: list[int] | None = None,
+        eval_every: int = 1,
+        twin_element: int = 1,
+        buffer_path: str | None = None,
+        warmup_steps: int = 0,
+        seed: int = 0,
+    ) -> None:
+        check_trainer_values(
+            episodes=episodes,
+            episode_length=episode_length,
+            eval_episodes=eval_episodes,
+            eval_length=eval_length,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            eval_every=eval_every,
+            warmup_steps=warmup_steps,
+        )
         group = env_contract(env).symmetry.group
         if twin_element not in group.elements:
-            raise ValueError(f"trainer.twin_element {twin_element} is not an element of {group.name} "
-                             f"(0..{group.order - 1})")
+            raise ValueError(
+                f"trainer.twin_element {twin_element} is not an element of {group.name} (0..{group.order - 1})"
+            )
         self.env, self.model, self.logger, self.out = env, model, logger, Path(out_dir)
         self.episodes, self.episode_length = episodes, episode_length
         self.eval_episodes, self.eval_length = eval_episodes, eval_length
@@ -74,21 +99,42 @@ class WorldModelTrainer:
         if self.buffer_path:
             return ReplayBuffer.load(self.buffer_path)
         agent = RandomAgent(self.env.action_space, self.seed, self.train_directions)
-        buf = collect(self.env, agent, self.episodes, self.episode_length, seed=self.seed, warmup=self.warmup,
-                      desc="collect train")
+        buf = collect(
+            self.env,
+            agent,
+            self.episodes,
+            self.episode_length,
+            seed=self.seed,
+            warmup=self.warmup,
+            desc="collect train",
+        )
         buf.save(self.out / "buffer.npz")
         return buf
 
     def eval_data(self) -> EvalData:
         """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``."""
         agent = RandomAgent(self.env.action_space, self.seed + EVAL_DATA_AGENT)
-        buf = collect(self.env, agent, self.eval_episodes, self.eval_length, seed=self.seed + EVAL_DATA_ENV,
-                      warmup=self.warmup, desc="collect eval")
+        buf = collect(
+            self.env,
+            agent,
+            self.eval_episodes,
+            self.eval_length,
+            seed=self.seed + EVAL_DATA_ENV,
+            warmup=self.warmup,
+            desc="collect eval",
+        )
         data = episode_tensors(buf, self.eval_length)
         twin_obs, twin_actions = twin_episodes(self.env, data["actions"], data["states"], self.twin_element)
-        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in
-             dict(obs=data["obs"], actions=data["actions"], rewards=data["rewards"], twin_obs=twin_obs,
-                  twin_actions=twin_actions).items()}
+        t = {
+            k: torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in dict(
+                obs=data["obs"],
+                actions=data["actions"],
+                rewards=data["rewards"],
+                twin_obs=twin_obs,
+                twin_actions=twin_actions,
+            ).items()
+        }
         return EvalData(**t, g=self.twin_element)
 
     # ------------------------------------------------------------------ training
@@ -119,15 +165,16 @@ class WorldModelTrainer:
         n_batches = max(1, len(starts) // self.batch_size)
         losses = []
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
-            batch = buffer.gather(starts[b * self.batch_size:(b + 1) * self.batch_size], 1, self.model.device)
+            batch = buffer.gather(starts[b * self.batch_size : (b + 1) * self.batch_size], 1, self.model.device)
             losses.append(self.update(batch))
         return float(np.mean(losses))
 
     def refit(self, buffer: ReplayBuffer, steps: int) -> float:
         """``steps`` gradient steps on random batches of ``buffer`` (online refits); mean loss."""
         self.model.train()
-        return float(np.mean([self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng))
-                              for _ in range(steps)]))
+        return float(
+            np.mean([self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng)) for _ in range(steps)])
+        )
 
     def update(self, batch: SequenceBatch) -> float:
         """One gradient step of the world-model loss on ``batch``; logs ``wm/*``; returns the loss."""
@@ -140,14 +187,29 @@ class WorldModelTrainer:
         return out["loss"].item()
 
 
-def check_trainer_values(episodes: int = 100, episode_length: int = 50, eval_episodes: int = 100,
-                         eval_length: int = 10, epochs: int = 10, batch_size: int = 256, lr: float = 5e-4,
-                         eval_every: int = 1, warmup_steps: int = 0) -> None:
+def check_trainer_values(
+    episodes: int = 100,
+    episode_length: int = 50,
+    eval_episodes: int = 100,
+    eval_length: int = 10,
+    epochs: int = 10,
+    batch_size: int = 256,
+    lr: float = 5e-4,
+    eval_every: int = 1,
+    warmup_steps: int = 0,
+) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
     them on the config): counts >= 1, ``warmup_steps`` >= 0 and a positive learning rate."""
-    values = dict(episodes=episodes, episode_length=episode_length, eval_episodes=eval_episodes,
-                  eval_length=eval_length, epochs=epochs, batch_size=batch_size, eval_every=eval_every,
-                  warmup_steps=warmup_steps)
+    values = dict(
+        episodes=episodes,
+        episode_length=episode_length,
+        eval_episodes=eval_episodes,
+        eval_length=eval_length,
+        epochs=epochs,
+        batch_size=batch_size,
+        eval_every=eval_every,
+        warmup_steps=warmup_steps,
+    )
     for name, value in values.items():
         low = 0 if name == "warmup_steps" else 1
         if value < low:

@@ -8,10 +8,12 @@ Shape legend (used in every docstring):
     at the model boundary)
     A  action shape: ``()`` for discrete actions (int64), ``(d,)`` for continuous ones (float32)
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,13 +29,16 @@ def check_directions(allowed_directions: Sequence[int] | None) -> tuple[int, ...
         return tuple(range(NUM_DIRECTIONS))
     directions = tuple(sorted({int(d) for d in allowed_directions}))
     if not directions or any(d not in range(NUM_DIRECTIONS) for d in directions):
-        raise ValueError(f"allowed_directions must be a non-empty subset of 0..{NUM_DIRECTIONS - 1} "
-                         f"(0 up, 1 left, 2 down, 3 right), got {allowed_directions!r}")
+        raise ValueError(
+            f"allowed_directions must be a non-empty subset of 0..{NUM_DIRECTIONS - 1} "
+            f"(0 up, 1 left, 2 down, 3 right), got {allowed_directions!r}"
+        )
     return directions
 
 
-def random_actions(rng: np.random.Generator, n: int, num_objects: int = 5,
-                   allowed_directions: Sequence[int] | None = None) -> np.ndarray:
+def random_actions(
+    rng: np.random.Generator, n: int, num_objects: int = 5, allowed_directions: Sequence[int] | None = None
+) -> np.ndarray:
     """``n`` random block-pushing actions int64 ``[n]``: uniform object, uniform allowed direction."""
     if num_objects < 1:
         raise ValueError(f"num_objects must be >= 1, got {num_objects}")
@@ -57,7 +62,7 @@ class SequenceBatch:
     def steps(self) -> int:
         return self.actions.shape[1]
 
-    def to(self, device: torch.device | str) -> "SequenceBatch":
+    def to(self, device: torch.device | str) -> SequenceBatch:
         return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device))
 
 
@@ -82,6 +87,6 @@ class EvalData:
     twin_actions: torch.Tensor
     g: int = 1
 
-    def tensors(self) -> dict[str, torch.Tensor | int]:
+    def tensors(self) -> dict[str, Any]:
         """The fields by name, as :func:`worldmodels.metrics.evaluate` takes them."""
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -7,6 +7,7 @@ the energy between the goal's latent and (a) the model's predicted next latent, 
 encoding of the true next observation. Counts how often the action that reaches the goal has
 the lowest energy, and compares the predicted step's size with the one-move latent distance.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,11 +18,11 @@ import torch
 from omegaconf import OmegaConf
 
 import envs  # noqa: F401
-from eqmbrl.seeds import EVAL_ENV
-from eqmbrl.types import to_float_images
 from envs.block_pushing import step_states
-from worldmodels.persistence import load_world_model
+from eqmbrl.seeds import EVAL_ENV
 from eqmbrl.symmetry import env_contract
+from eqmbrl.types import to_float_images
+from worldmodels.persistence import load_world_model
 
 
 def main(run: str, episodes: int = 50) -> None:
@@ -44,9 +45,11 @@ def main(run: str, episodes: int = 50) -> None:
             hits_true += int(model.energy(true, zg.expand_as(true)).argmin()) in good
             a = next(iter(good))
             ratio.append(float((pred[a] - z[0]).norm() / (true[a] - z[0]).norm()))
-    print(f"{run}: {episodes} one-move goals; lowest energy is the goal-reaching action: "
-          f"model step {100 * hits_model / episodes:.0f}%, true next state {100 * hits_true / episodes:.0f}%; "
-          f"|predicted step| / |true step| in latent space: median {np.median(ratio):.2f}")
+    print(
+        f"{run}: {episodes} one-move goals; lowest energy is the goal-reaching action: "
+        f"model step {100 * hits_model / episodes:.0f}%, true next state {100 * hits_true / episodes:.0f}%; "
+        f"|predicted step| / |true step| in latent space: median {np.median(ratio):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared fixtures: deterministic seeds and quiet third-party warnings."""
+
 import os
 import warnings
 

@@ -1,4 +1,5 @@
 """Running eqmbrl in this process through Hydra's compose API, and as a CLI for a few smoke tests."""
+
 from __future__ import annotations
 
 import json
@@ -31,5 +32,6 @@ def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:
 def cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m eqmbrl.run *overrides`` in a subprocess (for the CLI smoke tests)."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "eqmbrl.run", *overrides], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "eqmbrl.run", *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )

@@ -1,4 +1,5 @@
 """Tests of the block-pushing env: gymnasium API, dynamics, C4 symmetry, renderers, goals."""
+
 from __future__ import annotations
 
 import gymnasium as gym
@@ -7,13 +8,16 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
-from envs.block_pushing import (BlockPushingEnv, BlockPushingSymmetry, random_actions,
-                                random_states, step_states)
+from envs.block_pushing import BlockPushingEnv, BlockPushingSymmetry, random_actions, random_states, step_states
 from envs.render_blocks import RENDER_STYLES, get_atlas, render_states
 from eqmbrl.symmetry import EnvSymmetry, Group
 
-ENV_IDS = ("eqmbrl/BlockPushing-cubes-v0", "eqmbrl/BlockPushing-shapes-v0",
-           "eqmbrl/BlockPushingGoal-cubes-v0", "eqmbrl/BlockPushingGoal-shapes-v0")
+ENV_IDS = (
+    "eqmbrl/BlockPushing-cubes-v0",
+    "eqmbrl/BlockPushing-shapes-v0",
+    "eqmbrl/BlockPushingGoal-cubes-v0",
+    "eqmbrl/BlockPushingGoal-shapes-v0",
+)
 # objects 0..4 in a corner pattern: 0 at the top-left corner, 1 right of it, 2 below it
 CORNER_STATE = np.array([[0, 0], [0, 1], [1, 0], [2, 2], [4, 4]])
 
@@ -94,10 +98,8 @@ def test_symmetry_is_a_c4_group_action() -> None:
     for g in group.elements:
         for h in group.elements:
             gh = group.compose(g, h)
-            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)),
-                                          sym.act_state(gh, states))
-            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)),
-                                          sym.act_action(gh, actions))
+            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)), sym.act_state(gh, states))
+            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)), sym.act_action(gh, actions))
     np.testing.assert_array_equal(sym.act_state(0, states), states)
     with pytest.raises(ValueError, match="0..3"):
         sym.act_state(4, states)
@@ -262,7 +264,6 @@ def test_episode_steps_reaches_the_env_through_gym_make() -> None:
     ``episode_steps`` and a config's ``env.kwargs`` must reach it (the goal configs set 50)."""
     import gymnasium as gym
 
-    import envs  # noqa: F401
     env = gym.make("eqmbrl/BlockPushingGoal-cubes-v0", episode_steps=50)
     assert env.unwrapped.episode_steps == 50
     assert gym.make("eqmbrl/BlockPushingGoal-cubes-v0").unwrapped.episode_steps == 10

@@ -1,4 +1,5 @@
 """Replay buffer: episode boundaries, k-step sampling, ring overwrite, atomic save/load, bad files."""
+
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ def test_sequences_stay_inside_episodes() -> None:
     batch = buf.gather(buf.valid_starts(5), 5)
     assert batch.obs.shape == (3, 6, 1, 2, 2) and batch.actions.shape == (3, 5)
     frames = (batch.obs[:, :, 0, 0, 0] * 255).round()
-    assert torch.equal(frames, torch.tensor([[10. * e + t for t in range(6)] for e in range(3)]))
+    assert torch.equal(frames, torch.tensor([[10.0 * e + t for t in range(6)] for e in range(3)]))
     assert torch.equal(batch.actions[:, 0], torch.tensor([0, 100, 200]))
 
 

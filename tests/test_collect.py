@@ -1,4 +1,5 @@
 """Data collection, limited-action agents and symmetric twins rendered from state."""
+
 import gymnasium as gym
 import numpy as np
 import pytest

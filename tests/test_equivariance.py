@@ -1,4 +1,5 @@
 """Every equivariant module commutes with every group element to 1e-4; the 'none' baseline does not."""
+
 import pytest
 import torch
 
@@ -18,17 +19,33 @@ DOMAINS = {
 
 def _model(variant: str, domain: str, execution: str = "dense"):
     grp, enc, adim, slots, mps, ms, img, stride = DOMAINS[domain]
-    m = build_world_model(variant, grp, enc, adim, in_channels=3, image_size=img, slots=slots, maps_per_slot=mps,
-                          map_size=ms, stride=stride, cnn_channels=8, embed_hidden=32, latent=16, hidden=32)
+    m = build_world_model(
+        variant,
+        grp,
+        enc,
+        adim,
+        in_channels=3,
+        image_size=img,
+        slots=slots,
+        maps_per_slot=mps,
+        map_size=ms,
+        stride=stride,
+        cnn_channels=8,
+        embed_hidden=32,
+        latent=16,
+        hidden=32,
+    )
     return set_execution(m.eval(), execution)
 
 
 def _act_action(group: Group, encoding: str):
     """Group action on env actions (what an env's symmetry does), for the transition's equivariance."""
+
     def act(g: int, a: torch.Tensor) -> torch.Tensor:
         if encoding == "directions":
             return 4 * (a // 4) + (a % 4 + group.rotation(g)) % 4
         return -a if group.reflection(g) else a
+
     return act
 
 
@@ -76,13 +93,15 @@ def test_reward_head_is_invariant(variant: str, domain: str, execution: str) -> 
 @pytest.mark.parametrize("execution", EXECUTIONS)
 def test_full_embedding_is_equivariant_to_image_rotation(domain: str, execution: str) -> None:
     grp, _, _, slots, mps, ms, img, stride = DOMAINS[domain]
-    emb = set_execution(EquivariantEmbedding(Group(grp), 3, img, slots, mps, ms, stride, cnn_channels=8).eval(),
-                        execution)
+    emb = set_execution(
+        EquivariantEmbedding(Group(grp), 3, img, slots, mps, ms, stride, cnn_channels=8).eval(), execution
+    )
     m = _model("full", domain)
     gs = make_gspace(Group(grp))
 
     def rotate_image(g: int, x: torch.Tensor) -> torch.Tensor:
         from escnn import nn as enn
+
         return enn.GeometricTensor(x, emb.in_type).transform(element(gs, g)).tensor
 
     errs = check_equivariance(emb, torch.rand(2, 3, img, img), rotate_image, m.act_maps, Group(grp))

@@ -1,4 +1,5 @@
 """The fast executions of escnn-owned layers compute escnn's function: values and gradients to 1e-5."""
+
 import copy
 
 import pytest
@@ -14,9 +15,22 @@ from worldmodels.world_model import build_world_model
 TINY = dict(cnn_channels=8, embed_hidden=32, latent=16, hidden=32, reward_weight=1.0)
 DOMAINS = {  # name: (build kwargs, observation shape, action sampler)
     "C4-blocks": (dict(group="C4"), (3, 50, 50), lambda n: torch.randint(0, 20, (n, 1))),
-    "D4-reacher": (dict(group="D4", action_encoding="torques", action_dim=2, in_channels=6, image_size=64, slots=1,
-                        maps_per_slot=2, map_size=8, stride=4, masks_per_slot=2),
-                   (6, 64, 64), lambda n: torch.rand(n, 1, 2) * 2 - 1),
+    "D4-reacher": (
+        dict(
+            group="D4",
+            action_encoding="torques",
+            action_dim=2,
+            in_channels=6,
+            image_size=64,
+            slots=1,
+            maps_per_slot=2,
+            map_size=8,
+            stride=4,
+            masks_per_slot=2,
+        ),
+        (6, 64, 64),
+        lambda n: torch.rand(n, 1, 2) * 2 - 1,
+    ),
 }
 
 
@@ -70,11 +84,14 @@ def test_orbit_permutation_needs_regular_fields() -> None:
         orbit_permutation(trivial(gs, 2), 5)
 
 
-@pytest.mark.parametrize("shape, weight, stride, padding", [
-    ((4, 3, 20, 20), (6, 3, 5, 5), 5, 0),   # patchify: one linear map on the patches
-    ((4, 2, 8, 8), (6, 2, 3, 3), 1, 1),     # few taps: unfold + linear
-    ((4, 8, 6, 6), (5, 8, 3, 3), 1, 1),     # otherwise torch's convolution
-])
+@pytest.mark.parametrize(
+    "shape, weight, stride, padding",
+    [
+        ((4, 3, 20, 20), (6, 3, 5, 5), 5, 0),  # patchify: one linear map on the patches
+        ((4, 2, 8, 8), (6, 2, 3, 3), 1, 1),  # few taps: unfold + linear
+        ((4, 8, 6, 6), (5, 8, 3, 3), 1, 1),  # otherwise torch's convolution
+    ],
+)
 def test_conv2d_routes_match_torch(shape: tuple, weight: tuple, stride: int, padding: int) -> None:
     torch.manual_seed(0)
     x, w, b = torch.randn(shape, requires_grad=True), torch.randn(weight, requires_grad=True), torch.randn(weight[0])

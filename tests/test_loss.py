@@ -1,4 +1,5 @@
 """The contrastive hinge loss: value by hand, and decreasing when fitting a tiny dataset."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Ranking metrics against hand-computed ranks; EE, DIE and hits on hand-built twins; checkpoints."""
+
 from pathlib import Path
 
 import pytest

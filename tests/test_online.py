@@ -1,4 +1,5 @@
 """The online MPC loop (``agent=cem|mppi|search``): end to end on tiny configs, logging, errors."""
+
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,14 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from eqmbrl.buffer import ReplayBuffer
 from tests.helpers import run_in_process
 
-TINY = ("experiment=debug", "agent.episodes=2", "agent.eval_episodes=2", "agent.eval_every=1",
-        "agent.refit_every=5", "agent.refit_steps=3")
+TINY = (
+    "experiment=debug",
+    "agent.episodes=2",
+    "agent.eval_episodes=2",
+    "agent.eval_every=1",
+    "agent.refit_every=5",
+    "agent.refit_steps=3",
+)
 
 
 def _tags(out: Path) -> set[str]:
@@ -21,17 +28,29 @@ def _tags(out: Path) -> set[str]:
 @pytest.mark.parametrize("agent,env", [("search", "cubes_goal"), ("cem", "reacher"), ("mppi", "reacher")])
 def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
     out = tmp_path
-    planner = ["agent.planner.population=32", "agent.planner.elites=4", "agent.planner.iterations=2",
-               "agent.planner.horizon=3"]
-    metrics = run_in_process(out, *TINY, f"agent={agent}", f"env={env}",
-                             *(planner if agent != "search" else ["agent.planner.horizon=1"]))
+    planner = [
+        "agent.planner.population=32",
+        "agent.planner.elites=4",
+        "agent.planner.iterations=2",
+        "agent.planner.horizon=3",
+    ]
+    metrics = run_in_process(
+        out, *TINY, f"agent={agent}", f"env={env}", *(planner if agent != "search" else ["agent.planner.horizon=1"])
+    )
     seed_rows = len(ReplayBuffer.load(out / "buffer.npz"))
     online = ReplayBuffer.load(out / "buffer_online.npz")
     assert online.num_episodes == 8 + 2 and len(online) > seed_rows  # 8 seed episodes (debug) + 2 online
     assert (out / "checkpoint_final.pt").is_file() and "pretrain/train_loss" in metrics
     tags = _tags(out)
-    assert {"episode/return", "episode/length", "planner/seconds_per_action", "eval/return", "eval/episode",
-            "eval/hits@1/1step", "wm/loss"} <= tags
+    assert {
+        "episode/return",
+        "episode/length",
+        "planner/seconds_per_action",
+        "eval/return",
+        "eval/episode",
+        "eval/hits@1/1step",
+        "wm/loss",
+    } <= tags
     if agent == "search":
         by_distance = [metrics[f"success_d{d}"] for d in (1, 2, 3)]
         assert metrics["success"] == pytest.approx(sum(by_distance) / 3)  # the same episodes per distance
@@ -41,15 +60,18 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         assert "episode/predicted_return" in tags and "eval/random_return" in tags
 
 
-@pytest.mark.parametrize("overrides,expected", [
-    (("agent=search", "env=cubes"), "needs a goal-conditioned env (env=cubes_goal"),
-    (("agent=cem", "env=cubes_goal"), "planner CEM does not fit the action space"),
-    (("agent=search", "env=cubes_goal", "agent.planner.population=0"), "population must be >= 1, got 0"),
-    (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
-    (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
-    (("agent=cem", "agent.planner.foo=1"), "Could not override 'agent.planner.foo'"),
-    (("agent=nope",), "Could not find 'agent/nope'"),
-])
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (("agent=search", "env=cubes"), "needs a goal-conditioned env (env=cubes_goal"),
+        (("agent=cem", "env=cubes_goal"), "planner CEM does not fit the action space"),
+        (("agent=search", "env=cubes_goal", "agent.planner.population=0"), "population must be >= 1, got 0"),
+        (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
+        (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
+        (("agent=cem", "agent.planner.foo=1"), "Could not override 'agent.planner.foo'"),
+        (("agent=nope",), "Could not find 'agent/nope'"),
+    ],
+)
 def test_agent_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
     with pytest.raises(Exception, match=expected.replace("(", r"\(")):
         run_in_process(tmp_path, "experiment=debug", *overrides)

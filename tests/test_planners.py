@@ -1,4 +1,5 @@
 """Planners on toy scorers (quadratic cost, grid world) and the MPC agent on tiny real world models."""
+
 import numpy as np
 import pytest
 import torch
@@ -73,9 +74,16 @@ def test_same_seed_same_plan_and_seeds_differ() -> None:
     assert torch.equal(plans[0], plans[1]) and not torch.equal(plans[0], plans[2])
 
 
-@pytest.mark.parametrize("kwargs, match", [({"elites": 2000}, "elites"), ({"warm_fill": "last"}, "warm_fill"),
-                                           ({"low": 1.0, "high": -1.0}, "low < high"),
-                                           ({"momentum": 1.0}, "momentum"), ({"horizon": 0}, "horizon")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"elites": 2000}, "elites"),
+        ({"warm_fill": "last"}, "warm_fill"),
+        ({"low": 1.0, "high": -1.0}, "low < high"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"horizon": 0}, "horizon"),
+    ],
+)
 def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         CEM(**{"horizon": 3, "action_dim": 2, **kwargs})
@@ -89,7 +97,7 @@ def test_scorer_with_wrong_shape_raises() -> None:
 @pytest.mark.parametrize("max_plans", [100_000, 10])  # exhaustive, then categorical CEM
 def test_discrete_search_finds_a_shortest_path(max_plans: int) -> None:
     planner = DiscreteSearch(horizon=4, num_actions=5, max_plans=max_plans, population=200, elites=20)
-    assert planner.exhaustive == (max_plans >= 5 ** 4)
+    assert planner.exhaustive == (max_plans >= 5**4)
     plan = planner.plan(grid_score)
     assert plan.shape == (4,) and plan.dtype == torch.int64
     at_goal = (grid_positions(plan[None])[0] == GOAL).all(-1)
@@ -116,8 +124,22 @@ def blocks_model():
 @pytest.fixture
 def reacher_model():
     torch.manual_seed(0)
-    return build_world_model("sen", "D4", "torques", 2, in_channels=6, image_size=64, slots=1, maps_per_slot=2,
-                             map_size=8, stride=4, cnn_channels=4, embed_hidden=16, latent=8, hidden=16).eval()
+    return build_world_model(
+        "sen",
+        "D4",
+        "torques",
+        2,
+        in_channels=6,
+        image_size=64,
+        slots=1,
+        maps_per_slot=2,
+        map_size=8,
+        stride=4,
+        cnn_channels=4,
+        embed_hidden=16,
+        latent=8,
+        hidden=16,
+    ).eval()
 
 
 def _obs(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -147,8 +169,9 @@ def test_goal_objective_picks_the_closest_one_step_latent(blocks_model) -> None:
     blocks_model.eval()
     with torch.no_grad():
         z0, zg = (blocks_model.encode(torch.as_tensor(o)[None].float() / 255) for o in (obs, goal))
-        energies = torch.stack([blocks_model.energy(blocks_model.step(z0, torch.tensor([a])), zg)[0]
-                                for a in range(20)])
+        energies = torch.stack(
+            [blocks_model.energy(blocks_model.step(z0, torch.tensor([a])), zg)[0] for a in range(20)]
+        )
     assert action == int(energies.argmin())
     assert agent.last_plan_return == pytest.approx(-float(energies.min()), rel=1e-5)
 

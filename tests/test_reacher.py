@@ -1,4 +1,5 @@
 """Tests of the pixel Reacher env and its D4 symmetry, with real (headless) MuJoCo rendering."""
+
 from __future__ import annotations
 
 import gc
@@ -34,14 +35,14 @@ def random_states(env: ReacherPixelsEnv, n: int, seed: int) -> np.ndarray:
     vel = rng.uniform(-10, 10, (n, 2))
     goal = rng.uniform(-0.14, 0.14, (n, 2))
     states = np.concatenate([angles.reshape(n, 2 * k), vel, goal], axis=1)
-    states[0, 2 * k - 1], states[0, 2 * k + 1] = 2.95, 40.0   # runs into the joint-1 limit
+    states[0, 2 * k - 1], states[0, 2 * k + 1] = 2.95, 40.0  # runs into the joint-1 limit
     return states
 
 
 def assert_states_close(a: np.ndarray, b: np.ndarray, k: int, atol: float = 1e-6) -> None:
     """Compare states, taking the base angles q0 modulo 2 pi."""
     d = a - b
-    d[..., 0:2 * k:2] = wrap_angle(d[..., 0:2 * k:2])
+    d[..., 0 : 2 * k : 2] = wrap_angle(d[..., 0 : 2 * k : 2])
     np.testing.assert_allclose(d, 0.0, atol=atol)
 
 
@@ -66,7 +67,7 @@ def test_reset_deterministic_and_truncation() -> None:
     obs_b, info_b = e.reset(seed=7)
     np.testing.assert_array_equal(obs_a, obs_b)
     np.testing.assert_array_equal(info_a["state"], info_b["state"])
-    np.testing.assert_array_equal(obs_a[:3], obs_a[3:])          # stack filled with frame 0
+    np.testing.assert_array_equal(obs_a[:3], obs_a[3:])  # stack filled with frame 0
     flags = [e.step(np.array([0.3, -0.2]))[2:4] for _ in range(3)]
     assert flags == [(False, False), (False, False), (False, True)]
     _, reward, _, _, info = e.step(np.zeros(2))
@@ -75,9 +76,17 @@ def test_reset_deterministic_and_truncation() -> None:
     e.close()
 
 
-@pytest.mark.parametrize("kwargs", [dict(image_size=4), dict(frame_stack=0),
-                                    dict(episode_steps=0), dict(goal=(0.3, 0.0)),
-                                    dict(render_quality="best"), dict(render_mode="human")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(image_size=4),
+        dict(frame_stack=0),
+        dict(episode_steps=0),
+        dict(goal=(0.3, 0.0)),
+        dict(render_quality="best"),
+        dict(render_mode="human"),
+    ],
+)
 def test_invalid_args(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         ReacherPixelsEnv(**kwargs)
@@ -101,9 +110,9 @@ def test_frames_real_and_distinct(env: ReacherPixelsEnv) -> None:
     frame = obs[3:].astype(int)
     assert frame.std() > 10
     r, g, b = frame
-    assert ((r < 40) & (b > 90) & (g < 100)).sum() > 40        # blue arm links (~75 px)
-    assert ((r < 40) & (g > 120)).sum() >= 2                   # green fingertip
-    assert ((r > 150) & (g < 80)).sum() >= 2                   # red target
+    assert ((r < 40) & (b > 90) & (g < 100)).sum() > 40  # blue arm links (~75 px)
+    assert ((r < 40) & (g > 120)).sum() >= 2  # green fingertip
+    assert ((r > 150) & (g < 80)).sum() >= 2  # red target
     other = env.render_states(random_states(env, 1, seed=3))[0]
     assert np.abs(other.astype(int) - obs).mean() > 0.5
 
@@ -158,10 +167,10 @@ def test_group_action(env: ReacherPixelsEnv) -> None:
     for g in D4.elements:
         for h in D4.elements:
             gh = D4.compose(g, h)
-            assert_states_close(sym.act_state(g, sym.act_state(h, states)),
-                                sym.act_state(gh, states), env.frame_stack, atol=1e-12)
-            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)),
-                                          sym.act_action(gh, actions))
+            assert_states_close(
+                sym.act_state(g, sym.act_state(h, states)), sym.act_state(gh, states), env.frame_stack, atol=1e-12
+            )
+            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)), sym.act_action(gh, actions))
 
 
 @pytest.mark.parametrize("g", list(D4.elements))
@@ -170,13 +179,10 @@ def test_twin_moves_fingertip_and_goal(env: ReacherPixelsEnv, g: int) -> None:
         env.set_state(state)
         tip = env.mj_data.body("fingertip").xpos[:2].copy()
         env.set_state(env.symmetry.act_state(g, state[None])[0])
-        np.testing.assert_allclose(env.mj_data.body("fingertip").xpos[:2],
-                                   rotate_points(g, D4, tip), atol=1e-6)
-        np.testing.assert_allclose(env.mj_data.body("target").xpos[:2],
-                                   rotate_points(g, D4, state[-2:]), atol=1e-6)
-        if g == 1:   # a quarter turn counter-clockwise about the base, written out
-            np.testing.assert_allclose(env.mj_data.body("fingertip").xpos[:2],
-                                       (-tip[1], tip[0]), atol=1e-6)
+        np.testing.assert_allclose(env.mj_data.body("fingertip").xpos[:2], rotate_points(g, D4, tip), atol=1e-6)
+        np.testing.assert_allclose(env.mj_data.body("target").xpos[:2], rotate_points(g, D4, state[-2:]), atol=1e-6)
+        if g == 1:  # a quarter turn counter-clockwise about the base, written out
+            np.testing.assert_allclose(env.mj_data.body("fingertip").xpos[:2], (-tip[1], tip[0]), atol=1e-6)
 
 
 @pytest.mark.parametrize("g", list(D4.elements))
@@ -188,8 +194,7 @@ def test_dynamics_and_reward_commute(env: ReacherPixelsEnv, g: int) -> None:
         *_, info = env.step(action)
         env.set_state(sym.act_state(g, state[None])[0])
         *_, twin_info = env.step(sym.act_action(g, action[None])[0])
-        assert_states_close(twin_info["state"], sym.act_state(g, info["state"][None])[0],
-                            env.frame_stack)
+        assert_states_close(twin_info["state"], sym.act_state(g, info["state"][None])[0], env.frame_stack)
         for key in ("reward_dist", "reward_ctrl"):
             assert twin_info[key] == pytest.approx(info[key], abs=1e-9)
 

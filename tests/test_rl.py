@@ -1,4 +1,5 @@
 """``agent=ppo|sac``: SB3 on world-model features end to end on tiny configs, swaps and errors."""
+
 import json
 from pathlib import Path
 
@@ -11,10 +12,24 @@ from agents.sb3 import WorldModelExtractor
 from eqmbrl.checkpoint import load_checkpoint
 from tests.helpers import run_in_process
 
-PPO_TINY = ("agent=ppo", "agent.total_steps=64", "agent.eval_every=32", "agent.eval_episodes=1",
-            "agent.algo_kwargs.n_steps=32", "agent.algo_kwargs.batch_size=16", "+agent.algo_kwargs.n_epochs=1")
-SAC_TINY = ("agent=sac", "env=reacher", "agent.total_steps=60", "agent.eval_every=30", "agent.eval_episodes=1",
-            "agent.algo_kwargs.learning_starts=20", "agent.algo_kwargs.batch_size=8")
+PPO_TINY = (
+    "agent=ppo",
+    "agent.total_steps=64",
+    "agent.eval_every=32",
+    "agent.eval_episodes=1",
+    "agent.algo_kwargs.n_steps=32",
+    "agent.algo_kwargs.batch_size=16",
+    "+agent.algo_kwargs.n_epochs=1",
+)
+SAC_TINY = (
+    "agent=sac",
+    "env=reacher",
+    "agent.total_steps=60",
+    "agent.eval_every=30",
+    "agent.eval_episodes=1",
+    "agent.algo_kwargs.learning_starts=20",
+    "agent.algo_kwargs.batch_size=8",
+)
 
 
 def _tags(out: Path) -> set[str]:
@@ -48,8 +63,9 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
 
 
 def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path) -> None:
-    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "agent.aux_batch_size=16",
-                       "worldmodel=none")
+    out, metrics = _ok(
+        tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "agent.aux_batch_size=16", "worldmodel=none"
+    )
     assert {"aux/loss", "eval/return", "eval/hits@1/1step", "train/critic_loss"} <= _tags(out)
     assert "hits@1/1step" in metrics and "still_return" in metrics  # metrics of the trained world model
     algo = SAC.load(out / "sb3_model.zip")
@@ -72,14 +88,17 @@ def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
     assert all(torch.equal(want[k], got[k]) for k in want)
 
 
-@pytest.mark.parametrize("overrides,expected", [
-    (("agent=sac",), "SAC needs continuous actions"),
-    (("agent=ppo", "agent.features=resnet"), "unknown agent.features 'resnet'; allowed: worldmodel, nature_cnn"),
-    (("agent=sac", "env=reacher", "agent.aux_weight=1.0"), "use features=worldmodel with freeze=false"),
-    (("agent=ppo", "agent.checkpoint=/nonexistent/checkpoint.pt"), "agent.checkpoint /nonexistent"),
-    (("agent=ppo", "agent.total_steps=0"), "agent.total_steps must be >= 1, got 0"),
-    (("agent=ppo", "agent.algo=dqn"), "unknown agent.algo 'dqn'; allowed: ppo, sac"),
-])
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        (("agent=sac",), "SAC needs continuous actions"),
+        (("agent=ppo", "agent.features=resnet"), "unknown agent.features 'resnet'; allowed: worldmodel, nature_cnn"),
+        (("agent=sac", "env=reacher", "agent.aux_weight=1.0"), "use features=worldmodel with freeze=false"),
+        (("agent=ppo", "agent.checkpoint=/nonexistent/checkpoint.pt"), "agent.checkpoint /nonexistent"),
+        (("agent=ppo", "agent.total_steps=0"), "agent.total_steps must be >= 1, got 0"),
+        (("agent=ppo", "agent.algo=dqn"), "unknown agent.algo 'dqn'; allowed: ppo, sac"),
+    ],
+)
 def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
     with pytest.raises((ValueError, FileNotFoundError), match=expected):
         run_in_process(tmp_path, "experiment=debug", *overrides)

@@ -1,5 +1,6 @@
 """``python -m eqmbrl.run``: end to end on a tiny config (in-process, and once as a CLI), and config
 errors that name the problem before anything is built."""
+
 import json
 from pathlib import Path
 
@@ -39,25 +40,31 @@ def test_buffer_reuse_leaves_the_file_untouched(tmp_path: Path) -> None:
     assert not (second / "buffer.npz").exists()
 
 
-@pytest.mark.parametrize("override,expected", [
-    ("worldmodel=xyz", "Could not find 'worldmodel/xyz'"),
-    ("env=nope", "Could not find 'env/nope'"),
-    ("worldmodel.hidden=abc", "Error merging override worldmodel.hidden=abc"),
-    ("worldmodel.foo=1", "Could not override 'worldmodel.foo'"),
-    ("trainer.epochs=1.5", "Error merging override trainer.epochs=1.5"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("worldmodel=xyz", "Could not find 'worldmodel/xyz'"),
+        ("env=nope", "Could not find 'env/nope'"),
+        ("worldmodel.hidden=abc", "Error merging override worldmodel.hidden=abc"),
+        ("worldmodel.foo=1", "Could not override 'worldmodel.foo'"),
+        ("trainer.epochs=1.5", "Error merging override trainer.epochs=1.5"),
+    ],
+)
 def test_composition_errors_name_the_key(override: str, expected: str) -> None:
     with pytest.raises((HydraException, OmegaConfBaseException), match=expected.replace("(", r"\(")):
         compose_config("experiment=debug", override)
 
 
-@pytest.mark.parametrize("override,expected", [
-    ("device=tpu", "unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N"),
-    ("trainer.lr=-1", "trainer.lr must be > 0, got -1"),
-    ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
-    ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
-    ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
-])
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("device=tpu", "unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N"),
+        ("trainer.lr=-1", "trainer.lr must be > 0, got -1"),
+        ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
+        ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
+        ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
+    ],
+)
 def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: str, expected: str) -> None:
     with pytest.raises(ValueError, match=expected):
         run_in_process(tmp_path, "experiment=debug", override)
@@ -70,7 +77,13 @@ def test_missing_buffer_is_named(tmp_path: Path) -> None:
 
 
 def test_cli_reports_a_bad_value(tmp_path: Path) -> None:
-    res = cli("experiment=debug", "agent=cem", "env=reacher", "agent.episodes=-1", f"hydra.run.dir={tmp_path / 'r'}",
-              cwd=tmp_path)
+    res = cli(
+        "experiment=debug",
+        "agent=cem",
+        "env=reacher",
+        "agent.episodes=-1",
+        f"hydra.run.dir={tmp_path / 'r'}",
+        cwd=tmp_path,
+    )
     assert res.returncode != 0 and "agent.episodes must be >= 0, got -1" in res.stderr + res.stdout
     assert not (tmp_path / "r" / "tb").exists()

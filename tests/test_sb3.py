@@ -1,5 +1,6 @@
 """Tests of the SB3 world-model features extractor: PPO/SAC on block pushing and pixel Reacher,
 freezing, invariant features, save/load, checkpoints, clear errors, and the NatureCNN baseline."""
+
 from __future__ import annotations
 
 import copy
@@ -8,7 +9,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from typing import Any, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from typing import Any
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
@@ -24,9 +26,22 @@ from worldmodels.persistence import load_world_model, save_world_model  # noqa: 
 from worldmodels.world_model import WorldModel, build_world_model  # noqa: E402
 
 BLOCK_KWARGS: dict[str, Any] = dict(variant="sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
-REACHER_KWARGS: dict[str, Any] = dict(variant="sen", group="D4", action_encoding="torques", action_dim=2,
-                                      in_channels=6, image_size=64, slots=1, maps_per_slot=2, map_size=8,
-                                      stride=4, cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
+REACHER_KWARGS: dict[str, Any] = dict(
+    variant="sen",
+    group="D4",
+    action_encoding="torques",
+    action_dim=2,
+    in_channels=6,
+    image_size=64,
+    slots=1,
+    maps_per_slot=2,
+    map_size=8,
+    stride=4,
+    cnn_channels=4,
+    embed_hidden=16,
+    latent=8,
+    hidden=16,
+)
 PPO_SMALL: dict[str, Any] = dict(n_steps=64, batch_size=32, n_epochs=1, device="cpu", seed=0)
 
 
@@ -53,7 +68,7 @@ def reacher_env() -> Iterator[gym.Env]:
     yield env
     env.close()
     del env
-    gc.collect()   # see STACK_NOTES: a late GL cleanup can blank a later env's frames
+    gc.collect()  # see STACK_NOTES: a late GL cleanup can blank a later env's frames
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +116,18 @@ def wm(extractor: nn.Module) -> WorldModel:
 # --------------------------------------------------------------------------- PPO / SAC
 @pytest.mark.parametrize("freeze", [True, False])
 def test_ppo_block_pushing(block_env: gym.Env, block_model: WorldModel, freeze: bool) -> None:
-    algo = PPO("CnnPolicy", block_env, **PPO_SMALL,
-               policy_kwargs=policy_kwargs("worldmodel", world_model=block_model, freeze=freeze))
+    algo = PPO(
+        "CnnPolicy",
+        block_env,
+        **PPO_SMALL,
+        policy_kwargs=policy_kwargs("worldmodel", world_model=block_model, freeze=freeze),
+    )
     extractor = algo.policy.features_extractor
-    assert same(params(wm(extractor)), params(block_model))   # ortho_init did not touch them
+    assert same(params(wm(extractor)), params(block_model))  # ortho_init did not touch them
     pretrained = params(block_model)
     algo.learn(128)
     after = params(wm(extractor))
-    assert same(params(block_model), pretrained)   # the extractor tunes its own copy
+    assert same(params(block_model), pretrained)  # the extractor tunes its own copy
     if freeze:
         assert same(after, params(block_model)) and not wm(extractor).training
         assert not any(p.requires_grad for p in wm(extractor).parameters())
@@ -117,8 +136,9 @@ def test_ppo_block_pushing(block_env: gym.Env, block_model: WorldModel, freeze: 
 
 
 def test_ppo_reacher(reacher_env: gym.Env, reacher_model: WorldModel) -> None:
-    algo = PPO("CnnPolicy", reacher_env, **PPO_SMALL,
-               policy_kwargs=policy_kwargs("worldmodel", world_model=reacher_model))
+    algo = PPO(
+        "CnnPolicy", reacher_env, **PPO_SMALL, policy_kwargs=policy_kwargs("worldmodel", world_model=reacher_model)
+    )
     algo.learn(128)
     assert same(params(wm(algo.policy.features_extractor)), params(reacher_model))
     action, _ = algo.predict(reacher_env.observation_space.sample(), deterministic=True)
@@ -127,10 +147,21 @@ def test_ppo_reacher(reacher_env: gym.Env, reacher_model: WorldModel) -> None:
 
 @pytest.mark.parametrize("share, freeze", [(True, True), (False, False)])
 def test_sac_reacher(reacher_env: gym.Env, reacher_model: WorldModel, share: bool, freeze: bool) -> None:
-    kwargs = policy_kwargs("worldmodel", "sac", policy={"share_features_extractor": share},
-                           world_model=reacher_model, freeze=freeze)
-    algo = SAC("CnnPolicy", reacher_env, buffer_size=256, learning_starts=64, batch_size=16, train_freq=16,
-               gradient_steps=2, device="cpu", seed=0, policy_kwargs=kwargs)
+    kwargs = policy_kwargs(
+        "worldmodel", "sac", policy={"share_features_extractor": share}, world_model=reacher_model, freeze=freeze
+    )
+    algo = SAC(
+        "CnnPolicy",
+        reacher_env,
+        buffer_size=256,
+        learning_starts=64,
+        batch_size=16,
+        train_freq=16,
+        gradient_steps=2,
+        device="cpu",
+        seed=0,
+        policy_kwargs=kwargs,
+    )
     actor, critic = algo.policy.actor.features_extractor, algo.policy.critic.features_extractor
     assert (actor is critic) == share
     algo.learn(128)
@@ -149,7 +180,7 @@ def test_tuned_extractor_sees_weight_updates_in_eval_mode(block_env: gym.Env, bl
         for p in wm(extractor).encoder.parameters():
             p.add_(0.1)
     assert not torch.allclose(extractor(obs), y0)
-    assert wm(extractor).embedding.training is False       # BatchNorm follows SB3's mode
+    assert wm(extractor).embedding.training is False  # BatchNorm follows SB3's mode
 
 
 @pytest.mark.parametrize("pool", ["max", "mean"])
@@ -189,11 +220,15 @@ def test_extractor_copies_a_model_in_eval_mode(block_env: gym.Env, block_model: 
 # --------------------------------------------------------------------------- save / load
 @pytest.mark.parametrize("freeze", [True, False])
 def test_sb3_save_load_round_trip(block_env: gym.Env, block_model: WorldModel, tmp_path: Any, freeze: bool) -> None:
-    algo = PPO("CnnPolicy", block_env, **PPO_SMALL,
-               policy_kwargs=policy_kwargs("worldmodel", world_model=block_model, freeze=freeze))
+    algo = PPO(
+        "CnnPolicy",
+        block_env,
+        **PPO_SMALL,
+        policy_kwargs=policy_kwargs("worldmodel", world_model=block_model, freeze=freeze),
+    )
     algo.learn(64)
     obs = np.stack([block_env.observation_space.sample() for _ in range(3)])
-    algo.predict(obs, deterministic=True)                       # leaves the policy in eval mode
+    algo.predict(obs, deterministic=True)  # leaves the policy in eval mode
     algo.save(tmp_path / "ppo.zip")
     loaded = PPO.load(tmp_path / "ppo.zip", device="cpu")
     assert same(params(wm(loaded.policy.features_extractor)), params(wm(algo.policy.features_extractor)))
@@ -220,8 +255,9 @@ def test_extractor_from_checkpoint(block_env: gym.Env, block_model: WorldModel, 
         torch.testing.assert_close(extractor(obs), block_model.eval().encode(obs).flatten(1))
 
 
-def test_trainer_style_checkpoint_needs_model_kwargs(block_env: gym.Env, block_model: WorldModel,
-                                                     tmp_path: Any) -> None:
+def test_trainer_style_checkpoint_needs_model_kwargs(
+    block_env: gym.Env, block_model: WorldModel, tmp_path: Any
+) -> None:
     """A plain save_checkpoint file (without model_kwargs) loads when they are given."""
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, block_model.train(), epoch=1)
@@ -259,7 +295,7 @@ def test_observation_space_mismatch(block_model: WorldModel, reacher_env: gym.En
     save_world_model(tmp_path / "wm.pt", block_model)
     with pytest.raises(ValueError, match=msg):
         WorldModelExtractor(reacher_space, checkpoint=tmp_path / "wm.pt")
-    with pytest.raises(ValueError, match=r"\(3, 52, 52\) does not match"):   # 52 // 5 == 50 // 5: no conv error
+    with pytest.raises(ValueError, match=r"\(3, 52, 52\) does not match"):  # 52 // 5 == 50 // 5: no conv error
         WorldModelExtractor(gym.spaces.Box(0, 255, (3, 52, 52), np.uint8), world_model=block_model)
     with pytest.raises(ValueError, match="needs image observations"):
         WorldModelExtractor(gym.spaces.Box(0, 1, (8,)), world_model=block_model)

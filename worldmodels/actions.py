@@ -1,4 +1,5 @@
 """Per-slot action encodings: env actions ``[B, *A]`` -> encoded actions ``[B, K, Ca]``."""
+
 from __future__ import annotations
 
 import torch
@@ -7,7 +8,6 @@ import torch.nn.functional as F
 from eqmbrl.choices import check_choice
 from eqmbrl.types import NUM_DIRECTIONS
 from worldmodels.fields import ACTION_ENCODINGS
-
 
 
 def action_width(encoding: str, action_dim: int) -> int:

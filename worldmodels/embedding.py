@@ -8,6 +8,7 @@ assumes the group acts on pixels by rotating the image.
 Both map images ``[B, Ci, Hi, Wi]`` in [0, 1] to maps ``[B, K * M, s, s]`` (K slots, M maps per
 slot, s the odd map size) whose channels are trivial (scalar) fields.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,20 +27,40 @@ def _check_sizes(image_size: int, stride: int) -> None:
 class SymmetricEmbedding(nn.Module):
     """SEN: patchify CNN (patches of ``stride`` pixels) to K slot masks, per-slot MLP to M maps of s x s."""
 
-    def __init__(self, in_channels: int = 3, image_size: int = 50, slots: int = 5, maps_per_slot: int = 1,
-                 map_size: int = 5, stride: int = 5, cnn_channels: int = 32, mlp_hidden: int = 256,
-                 masks_per_slot: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int = 50,
+        slots: int = 5,
+        maps_per_slot: int = 1,
+        map_size: int = 5,
+        stride: int = 5,
+        cnn_channels: int = 32,
+        mlp_hidden: int = 256,
+        masks_per_slot: int = 1,
+    ) -> None:
         super().__init__()
         _check_sizes(image_size, stride)
         self.slots, self.maps_per_slot, self.map_size = slots, maps_per_slot, map_size
         self.cnn = nn.Sequential(
-            Conv2d(in_channels, cnn_channels, stride, stride=stride), nn.BatchNorm2d(cnn_channels), nn.ReLU(inplace=True),
-            Conv2d(cnn_channels, cnn_channels, 3, padding=1), nn.BatchNorm2d(cnn_channels), nn.ReLU(inplace=True),
-            Conv2d(cnn_channels, slots * masks_per_slot, 1), nn.Sigmoid())
+            Conv2d(in_channels, cnn_channels, stride, stride=stride),
+            nn.BatchNorm2d(cnn_channels),
+            nn.ReLU(inplace=True),
+            Conv2d(cnn_channels, cnn_channels, 3, padding=1),
+            nn.BatchNorm2d(cnn_channels),
+            nn.ReLU(inplace=True),
+            Conv2d(cnn_channels, slots * masks_per_slot, 1),
+            nn.Sigmoid(),
+        )
         n_in = masks_per_slot * (image_size // stride) ** 2
-        self.mlp = nn.Sequential(nn.Linear(n_in, mlp_hidden), nn.ReLU(), nn.Linear(mlp_hidden, mlp_hidden),
-                                 nn.LayerNorm(mlp_hidden), nn.ReLU(),
-                                 nn.Linear(mlp_hidden, maps_per_slot * map_size ** 2))
+        self.mlp = nn.Sequential(
+            nn.Linear(n_in, mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(mlp_hidden, mlp_hidden),
+            nn.LayerNorm(mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(mlp_hidden, maps_per_slot * map_size**2),
+        )
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs ``[B, Ci, Hi, Wi]`` -> maps ``[B, K * M, s, s]``."""
@@ -58,23 +79,38 @@ class EquivariantEmbedding(nn.Module):
     ``image_size / stride`` a multiple of ``map_size``.
     """
 
-    def __init__(self, group: Group, in_channels: int = 3, image_size: int = 50, slots: int = 5,
-                 maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32) -> None:
+    def __init__(
+        self,
+        group: Group,
+        in_channels: int = 3,
+        image_size: int = 50,
+        slots: int = 5,
+        maps_per_slot: int = 1,
+        map_size: int = 5,
+        stride: int = 5,
+        cnn_channels: int = 32,
+    ) -> None:
         super().__init__()
         _check_sizes(image_size, stride)
         pool = image_size // stride // map_size
         if pool * map_size * stride != image_size:
-            raise ValueError(f"the full embedding needs image_size ({image_size}) = stride ({stride}) x "
-                             f"map_size ({map_size}) x an integer pooling factor")
+            raise ValueError(
+                f"the full embedding needs image_size ({image_size}) = stride ({stride}) x "
+                f"map_size ({map_size}) x an integer pooling factor"
+            )
         gs = make_gspace(group)
         hid = regular(gs, cnn_channels)
         self.in_type = trivial(gs, in_channels)
         self.net = nn.Sequential(
-            EquivariantConv(self.in_type, hid, stride, stride=stride), nn.ReLU(inplace=True),
-            EquivariantConv(hid, hid, 3, padding=1), nn.ReLU(inplace=True),
+            EquivariantConv(self.in_type, hid, stride, stride=stride),
+            nn.ReLU(inplace=True),
+            EquivariantConv(hid, hid, 3, padding=1),
+            nn.ReLU(inplace=True),
             nn.AvgPool2d(pool, stride=pool),  # pointwise pooling commutes with the fibre action
-            EquivariantConv(hid, hid, 1), nn.ReLU(inplace=True),
-            EquivariantConv(hid, trivial(gs, slots * maps_per_slot), 1))
+            EquivariantConv(hid, hid, 1),
+            nn.ReLU(inplace=True),
+            EquivariantConv(hid, trivial(gs, slots * maps_per_slot), 1),
+        )
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs ``[B, Ci, Hi, Wi]`` -> maps ``[B, K * M, s, s]``."""

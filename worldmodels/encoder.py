@@ -1,4 +1,5 @@
 """Equivariant slot encoder: each slot's scalar maps on an s x s grid to regular latent fields."""
+
 from __future__ import annotations
 
 import torch
@@ -18,14 +19,19 @@ class SlotEncoder(nn.Module):
     representations, and the encoder commutes with both.
     """
 
-    def __init__(self, gspace: gspaces.GSpace2D, maps_per_slot: int = 1, map_size: int = 5,
-                 hidden: int = 128, latent: int = 8) -> None:
+    def __init__(
+        self, gspace: gspaces.GSpace2D, maps_per_slot: int = 1, map_size: int = 5, hidden: int = 128, latent: int = 8
+    ) -> None:
         super().__init__()
         self.maps_per_slot = maps_per_slot
         self.in_type, hid = trivial(gspace, maps_per_slot), regular(gspace, hidden)
         self.out_type = regular(gspace, latent)
-        self.conv = nn.Sequential(EquivariantConv(self.in_type, hid, 3, padding=1), nn.ReLU(inplace=True),
-                                  EquivariantConv(hid, hid, map_size), nn.ReLU(inplace=True))
+        self.conv = nn.Sequential(
+            EquivariantConv(self.in_type, hid, 3, padding=1),
+            nn.ReLU(inplace=True),
+            EquivariantConv(hid, hid, map_size),
+            nn.ReLU(inplace=True),
+        )
         self.head = mlp(hid, hidden, self.out_type)
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:

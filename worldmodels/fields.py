@@ -3,17 +3,17 @@
 Every equivariant module of the world model is built from these helpers with the group as a
 parameter, so the non-equivariant baseline is the same code on the trivial group.
 """
+
 from __future__ import annotations
 
 from escnn import gspaces
 from escnn import nn as enn
 from escnn.group import GroupElement
-
 from torch import nn
 
+from eqmbrl.choices import check_choice
 from eqmbrl.symmetry import Group
 from worldmodels.layers import EquivariantLinear
-from eqmbrl.choices import check_choice
 
 ACTION_ENCODINGS = ("directions", "torques")
 
@@ -62,8 +62,10 @@ def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.Fiel
     if (encoding, name) == ("torques", "D4"):
         rho = gspace.fibergroup.quotient_representation((None, 4))
         return enn.FieldType(gspace, [rho] * (width // 2))
-    raise ValueError(f"action encoding {encoding!r} is not defined for group {name}; use C4 for "
-                     "'directions' and D4 or C4 for 'torques'")
+    raise ValueError(
+        f"action encoding {encoding!r} is not defined for group {name}; use C4 for "
+        "'directions' and D4 or C4 for 'torques'"
+    )
 
 
 def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: int = 2) -> nn.Sequential:

@@ -21,18 +21,22 @@ escnn's ``R2Conv`` caches its filters in buffers when put in eval mode, which ma
 depend on the mode and blocks ``copy.deepcopy``; the layers here keep it in train mode and cache
 outside the state dict instead, so a world model saves, loads and copies the same in any mode.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
+
 from eqmbrl.choices import check_choice
 
 EXECUTIONS = ("escnn", "dense", "fourier")
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
 def check_execution(execution: str) -> str:
@@ -44,8 +48,15 @@ def check_execution(execution: str) -> str:
 class EquivariantConv(nn.Module):
     """An escnn-owned steerable convolution on plain tensors ``[B, C_in, H, W] -> [B, C_out, H', W']``."""
 
-    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, padding: int = 0,
-                 stride: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self,
+        in_type: enn.FieldType,
+        out_type: enn.FieldType,
+        kernel_size: int,
+        padding: int = 0,
+        stride: int = 1,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         self.conv = enn.R2Conv(in_type, out_type, kernel_size, padding=padding, stride=stride, bias=bias)
         self.in_type, self.out_type = in_type, out_type
@@ -177,8 +188,9 @@ class FourierBasis:
         """The basis for a map between these types, or None unless both are regular fields of a group of order > 1."""
         gs = in_type.gspace
         reg = gs.regular_repr
-        if gs.fibergroup.order() == 1 or any(r != reg for r in list(in_type.representations) +
-                                             list(out_type.representations)):
+        if gs.fibergroup.order() == 1 or any(
+            r != reg for r in list(in_type.representations) + list(out_type.representations)
+        ):
             return None
         return _fourier_basis(gs.fibergroup.name, reg)
 
@@ -254,8 +266,9 @@ def orbit_permutation(field_type: enn.FieldType, size: int) -> torch.Tensor:
     group = field_type.gspace.fibergroup
     n = field_type.size * size * size
     basis = torch.arange(1, n + 1, dtype=torch.float64).reshape(1, field_type.size, size, size)
-    moved = [enn.GeometricTensor(basis, field_type).transform(g).tensor.flatten().round().long() - 1
-             for g in group.elements]
+    moved = [
+        enn.GeometricTensor(basis, field_type).transform(g).tensor.flatten().round().long() - 1 for g in group.elements
+    ]
     sends = torch.empty(len(moved), n, dtype=torch.long)  # sends[k, b]: where element k sends coordinate b
     for k, image in enumerate(moved):
         sends[k, image] = torch.arange(n)
@@ -285,8 +298,9 @@ def moved_values(x: torch.Tensor, sends: torch.Tensor) -> torch.Tensor:
     return y
 
 
-def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int = 1,
-           padding: int = 0) -> torch.Tensor:
+def conv2d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int = 1, padding: int = 0
+) -> torch.Tensor:
     """``F.conv2d`` with the same result, routed to what is fastest on a CPU for its shape.
 
     Patchify layers (stride = kernel, no padding) run as one ``F.linear`` on the patches, and
@@ -315,10 +329,11 @@ class Conv2d(nn.Conv2d):
         """x ``[B, C_in, H, W]`` -> ``[B, C_out, H', W']``."""
         if self.execution == "escnn" or self.padding_mode != "zeros" or self.dilation != (1, 1) or self.groups != 1:
             return super().forward(x)
-        return conv2d(x, self.weight, self.bias, self.stride[0], self.padding[0])  # type: ignore[index]
+        padding = cast(tuple[int, ...], self.padding)  # built with int padding, never 'same' / 'valid'
+        return conv2d(x, self.weight, self.bias, self.stride[0], padding[0])
 
 
-def set_execution(module: nn.Module, execution: str) -> nn.Module:
+def set_execution(module: ModuleT, execution: str) -> ModuleT:
     """Run every escnn-owned layer in ``module`` as ``execution`` (see :data:`EXECUTIONS`); returns ``module``."""
     check_execution(execution)
     for m in module.modules():

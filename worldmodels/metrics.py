@@ -9,9 +9,10 @@ Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
     DIE = mean_i | |zhat_i - z_r(i)| - |zhat^g_i - z^g_r(i)| | / mean_i |z_i|
           (zhat = k-step prediction, z = encoded truth, r a random pairing, ^g = on the twins).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -35,21 +36,31 @@ def ranking_metrics(pred: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...
 
 
 @torch.no_grad()
-def chunked(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, chunk: int = 512,
-            device: torch.device | str = "cpu") -> torch.Tensor:
+def chunked(
+    fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, chunk: int = 512, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Apply ``fn`` to aligned chunks of ``tensors`` (uint8 images become float in [0, 1] on ``device``)."""
     outs = []
     for i in range(0, len(tensors[0]), chunk):
-        parts = [t[i:i + chunk].to(device) for t in tensors]
+        parts = [t[i : i + chunk].to(device) for t in tensors]
         parts = [to_float_images(p) for p in parts]
         outs.append(fn(*parts))
     return torch.cat(outs)
 
 
 @torch.no_grad()
-def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_obs: torch.Tensor | None = None,
-             twin_actions: torch.Tensor | None = None, rewards: torch.Tensor | None = None,
-             steps: tuple[int, ...] = (1, 5, 10), g: int = 1, chunk: int = 512, seed: int = 0) -> dict[str, float]:
+def evaluate(
+    model: WorldModel,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    twin_obs: torch.Tensor | None = None,
+    twin_actions: torch.Tensor | None = None,
+    rewards: torch.Tensor | None = None,
+    steps: tuple[int, ...] = (1, 5, 10),
+    g: int = 1,
+    chunk: int = 512,
+    seed: int = 0,
+) -> dict[str, float]:
     """All metrics on evaluation episodes.
 
     obs ``[N, T+1, Ci, Hi, Wi]`` (uint8 or float), actions ``[N, T, *A]``; ``twin_obs`` /
@@ -63,9 +74,18 @@ def evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_o
         return _evaluate(model, obs, actions, twin_obs, twin_actions, rewards, steps, g, chunk, seed)
 
 
-def _evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_obs: torch.Tensor | None,
-              twin_actions: torch.Tensor | None, rewards: torch.Tensor | None, steps: tuple[int, ...], g: int,
-              chunk: int, seed: int) -> dict[str, float]:
+def _evaluate(
+    model: WorldModel,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    twin_obs: torch.Tensor | None,
+    twin_actions: torch.Tensor | None,
+    rewards: torch.Tensor | None,
+    steps: tuple[int, ...],
+    g: int,
+    chunk: int,
+    seed: int,
+) -> dict[str, float]:
     dev, T = model.device, actions.shape[1]
     steps = tuple(s for s in steps if s <= T)
     z_pred = chunked(lambda o, a: model.rollout(model.encode(o), a), obs[:, 0], actions, chunk=chunk, device=dev)
@@ -75,8 +95,9 @@ def _evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_
         out.update({f"{k}/{s}step": v for k, v in ranking_metrics(z_pred[:, s], z_true[s]).items()})
     if twin_obs is not None and twin_actions is not None:
         out["ee"] = equivariance_error(model, obs[:, 0], twin_obs[:, 0], g, chunk)
-        z_pred_g = chunked(lambda o, a: model.rollout(model.encode(o), a), twin_obs[:, 0], twin_actions,
-                           chunk=chunk, device=dev)
+        z_pred_g = chunked(
+            lambda o, a: model.rollout(model.encode(o), a), twin_obs[:, 0], twin_actions, chunk=chunk, device=dev
+        )
         gen = torch.Generator().manual_seed(seed)
         perm = torch.randperm(len(obs), generator=gen).to(dev)
         for s in steps:
@@ -85,15 +106,17 @@ def _evaluate(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, twin_
             d_g = (z_pred_g[:, s] - z_true_g[perm]).flatten(1).norm(dim=1)
             out[f"die/{s}step"] = ((d - d_g).abs().mean() / z_true[s].flatten(1).norm(dim=1).mean()).item()
     if rewards is not None and model.reward_weight > 0:
-        r_pred = chunked(lambda o, a: model.reward(model.encode(o), a), obs[:, 0], actions[:, 0], chunk=chunk,
-                         device=dev)
+        r_pred = chunked(
+            lambda o, a: model.reward(model.encode(o), a), obs[:, 0], actions[:, 0], chunk=chunk, device=dev
+        )
         out["reward_mse"] = (r_pred.cpu() - rewards[:, 0].float()).pow(2).mean().item()
     return out
 
 
 @torch.no_grad()
-def equivariance_error(model: WorldModel, obs: torch.Tensor, twin_obs: torch.Tensor, g: int = 1,
-                       chunk: int = 512) -> float:
+def equivariance_error(
+    model: WorldModel, obs: torch.Tensor, twin_obs: torch.Tensor, g: int = 1, chunk: int = 512
+) -> float:
     """EE of the embedding: obs, twin_obs ``[N, Ci, Hi, Wi]`` with twin = env state acted on by g."""
     dev = model.device
     s = chunked(model.embed, obs, chunk=chunk, device=dev)

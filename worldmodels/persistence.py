@@ -6,13 +6,15 @@ rebuild it, kept by the model itself as ``build_kwargs``). State dicts do not de
 train/eval mode: escnn's layers never cache filters in buffers here (:mod:`worldmodels.layers`),
 so a plain ``copy.deepcopy`` and ``load_state_dict`` work in either mode.
 """
+
 from __future__ import annotations
 
 import copy
 import inspect
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -25,8 +27,10 @@ def build(model_kwargs: Mapping[str, Any], source: str = "model_kwargs") -> Worl
     allowed = inspect.signature(build_world_model).parameters
     unknown = sorted(set(model_kwargs) - set(allowed))
     if unknown:
-        raise ValueError(f"{source}: model_kwargs has keys {unknown} that build_world_model does not take; "
-                         f"allowed: {', '.join(allowed)}")
+        raise ValueError(
+            f"{source}: model_kwargs has keys {unknown} that build_world_model does not take; "
+            f"allowed: {', '.join(allowed)}"
+        )
     return build_world_model(**model_kwargs)
 
 
@@ -35,8 +39,9 @@ def save_world_model(path: str | os.PathLike, model: WorldModel, **extra: Any) -
     save_checkpoint(path, model, model_kwargs=dict(model.build_kwargs), **extra)
 
 
-def load_world_model(path: str | os.PathLike, model_kwargs: Mapping[str, Any] | None = None,
-                     map_location: str | torch.device = "cpu") -> WorldModel:
+def load_world_model(
+    path: str | os.PathLike, model_kwargs: Mapping[str, Any] | None = None, map_location: str | torch.device = "cpu"
+) -> WorldModel:
     """Rebuild the world model saved at ``path`` and load its weights (eval mode).
 
     ``model_kwargs`` stands in for (or overrides) the checkpoint's own. A missing file is a
@@ -45,15 +50,18 @@ def load_world_model(path: str | os.PathLike, model_kwargs: Mapping[str, Any] | 
     ckpt = load_checkpoint(path, map_location=map_location)
     kwargs = dict(model_kwargs) if model_kwargs is not None else ckpt.get("model_kwargs")
     if not isinstance(kwargs, dict):
-        raise ValueError(f"checkpoint {path} stores no 'model_kwargs' (the build_world_model kwargs); write it "
-                         "with worldmodels.persistence.save_world_model or pass model_kwargs=")
+        raise ValueError(
+            f"checkpoint {path} stores no 'model_kwargs' (the build_world_model kwargs); write it "
+            "with worldmodels.persistence.save_world_model or pass model_kwargs="
+        )
     model = build(kwargs, f"checkpoint {path}").to(map_location)
     load_weights(model, ckpt["model"], f"checkpoint {path}", f"the model built from {kwargs}")
     return model.eval()
 
 
-def load_weights(model: WorldModel, state: Mapping[str, torch.Tensor], source: str = "state dict",
-                 target: str = "this model") -> None:
+def load_weights(
+    model: WorldModel, state: Mapping[str, torch.Tensor], source: str = "state dict", target: str = "this model"
+) -> None:
     """``model.load_state_dict(state)`` with a one-line ``ValueError`` naming both sides on a mismatch."""
     try:
         model.load_state_dict(state)

@@ -1,4 +1,5 @@
 """Invariant reward head r(z, a): equivariant MLP, group pooling, linear; summed over slots."""
+
 from __future__ import annotations
 
 import torch

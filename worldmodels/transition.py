@@ -2,7 +2,10 @@
 
 With one slot it reduces to an equivariant MLP of (latent, action).
 """
+
 from __future__ import annotations
+
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +13,7 @@ from escnn import nn as enn
 from torch import nn
 
 from worldmodels.fields import mlp, regular
+from worldmodels.layers import EquivariantLinear
 
 
 class GNNTransition(nn.Module):
@@ -25,12 +29,16 @@ class GNNTransition(nn.Module):
     (``sum_j (W h_ij + b) = W sum_j h_ij + (K - 1) b``), on K rows instead of K(K-1).
     """
 
-    def __init__(self, latent_type: enn.FieldType, action_type: enn.FieldType, slots: int,
-                 hidden: int = 128, layers: int = 3) -> None:
+    senders: torch.Tensor  # buffers [K(K-1)], registered when slots > 1
+    receivers: torch.Tensor
+
+    def __init__(
+        self, latent_type: enn.FieldType, action_type: enn.FieldType, slots: int, hidden: int = 128, layers: int = 3
+    ) -> None:
         super().__init__()
         self.slots = slots
         node_in = latent_type + action_type
-        self.edge = None
+        self.edge: nn.Sequential | None = None
         if slots > 1:
             edge_out = regular(latent_type.gspace, hidden)
             self.edge = mlp(latent_type + latent_type, hidden, edge_out, layers)
@@ -52,7 +60,8 @@ class GNNTransition(nn.Module):
         """Summed incoming edge messages ``[B, K, hidden]`` of latents ``z [B, K, C]``."""
         assert self.edge is not None
         B, K, C = z.shape
-        first, middle, last = self.edge[0], self.edge[1:-1], self.edge[-1]
+        first, middle = cast(EquivariantLinear, self.edge[0]), self.edge[1:-1]  # mlp(): linear layers at both ends
+        last = cast(EquivariantLinear, self.edge[-1])
         if first.execution == "escnn":  # reference: the whole edge model on every ordered pair
             pairs = torch.cat([z[:, self.senders], z[:, self.receivers]], dim=-1)
             return self.edge(pairs).reshape(B, K, K - 1, -1).sum(2)
@@ -60,4 +69,4 @@ class GNNTransition(nn.Module):
         own, other = F.linear(z, weight[:, :C], bias), F.linear(z, weight[:, C:])  # [B, K, hidden] each
         h = middle(own[:, self.senders] + other[:, self.receivers])  # [B, K(K-1), hidden]
         summed = last(h.reshape(B, K, K - 1, -1).sum(2))
-        return summed if last.conv.bias is None else summed + (K - 2) * last.weights()[1]
+        return summed if last.conv.bias is None else summed + (K - 2) * cast(torch.Tensor, last.weights()[1])

@@ -5,6 +5,7 @@ Variants from one code path (``build_world_model``):
     ``none`` free CNN embedding, encoder and transition on the trivial group (same widths);
     ``full`` steerable CNN embedding too (assumes the group rotates pixels).
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from eqmbrl.choices import check_choice
 from eqmbrl.symmetry import Group
 from eqmbrl.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
@@ -22,7 +24,6 @@ from worldmodels.fields import action_type, element, make_gspace, regular, trivi
 from worldmodels.layers import check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
-from eqmbrl.choices import check_choice
 
 VARIANTS = ("sen", "none", "full")
 
@@ -36,10 +37,23 @@ class WorldModel(nn.Module):
     ``act_latent`` is the identity).
     """
 
-    def __init__(self, embedding: nn.Module, group: Group, symmetry: Group, action_encoding: str,
-                 action_dim: int = 1, slots: int = 5, maps_per_slot: int = 1, map_size: int = 5,
-                 latent: int = 8, hidden: int = 128, hinge: float = 1.0, sigma: float = 0.5,
-                 reward_weight: float = 0.0, build_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        embedding: nn.Module,
+        group: Group,
+        symmetry: Group,
+        action_encoding: str,
+        action_dim: int = 1,
+        slots: int = 5,
+        maps_per_slot: int = 1,
+        map_size: int = 5,
+        latent: int = 8,
+        hidden: int = 128,
+        hinge: float = 1.0,
+        sigma: float = 0.5,
+        reward_weight: float = 0.0,
+        build_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
@@ -102,7 +116,7 @@ class WorldModel(nn.Module):
 
     def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
-        return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma ** 2)
+        return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma**2)
 
     def export(self, execution: str = "dense") -> WorldModel:
         """A frozen copy for planning and inference: eval mode, no gradients, escnn layers run as
@@ -117,23 +131,39 @@ class WorldModel(nn.Module):
         """Group element ``g`` acting on latents ``[..., C]`` (identity for the trivial group)."""
         if self.group.order == 1:
             return z
-        rho = torch.as_tensor(self.latent_type.representation(element(self.latent_type.gspace, g)),
-                              dtype=z.dtype, device=z.device)
+        rho = torch.as_tensor(
+            self.latent_type.representation(element(self.latent_type.gspace, g)), dtype=z.dtype, device=z.device
+        )
         return z @ rho.T
 
     def act_maps(self, g: int, maps: torch.Tensor) -> torch.Tensor:
         """Group element ``g`` of the env's symmetry rotating feature maps ``[B, K * M, s, s]``."""
         from escnn import nn as enn
+
         gt = enn.GeometricTensor(maps, self._map_type)
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
-def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: str = "directions",
-                      action_dim: int = 1, in_channels: int = 3, image_size: int = 50, slots: int = 5,
-                      maps_per_slot: int = 1, map_size: int = 5, stride: int = 5, cnn_channels: int = 32,
-                      embed_hidden: int = 256, masks_per_slot: int = 1, latent: int = 8, hidden: int = 128,
-                      hinge: float = 1.0,
-                      sigma: float = 0.5, reward_weight: float = 0.0) -> WorldModel:
+def build_world_model(
+    variant: str = "sen",
+    group: str = "C4",
+    action_encoding: str = "directions",
+    action_dim: int = 1,
+    in_channels: int = 3,
+    image_size: int = 50,
+    slots: int = 5,
+    maps_per_slot: int = 1,
+    map_size: int = 5,
+    stride: int = 5,
+    cnn_channels: int = 32,
+    embed_hidden: int = 256,
+    masks_per_slot: int = 1,
+    latent: int = 8,
+    hidden: int = 128,
+    hinge: float = 1.0,
+    sigma: float = 0.5,
+    reward_weight: float = 0.0,
+) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
@@ -146,10 +176,26 @@ def build_world_model(variant: str = "sen", group: str = "C4", action_encoding: 
     model_group = Group("trivial") if variant == "none" else symmetry
     regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
     if variant == "full":
-        embedding: nn.Module = EquivariantEmbedding(symmetry, in_channels, image_size, slots, maps_per_slot,
-                                                    map_size, stride, cnn_channels)
+        embedding: nn.Module = EquivariantEmbedding(
+            symmetry, in_channels, image_size, slots, maps_per_slot, map_size, stride, cnn_channels
+        )
     else:
-        embedding = SymmetricEmbedding(in_channels, image_size, slots, maps_per_slot, map_size, stride,
-                                       cnn_channels, embed_hidden, masks_per_slot)
-    return WorldModel(embedding, model_group, symmetry, action_encoding, action_dim, slots, maps_per_slot,
-                      map_size, latent, hidden, hinge, sigma, reward_weight, build_kwargs)
+        embedding = SymmetricEmbedding(
+            in_channels, image_size, slots, maps_per_slot, map_size, stride, cnn_channels, embed_hidden, masks_per_slot
+        )
+    return WorldModel(
+        embedding,
+        model_group,
+        symmetry,
+        action_encoding,
+        action_dim,
+        slots,
+        maps_per_slot,
+        map_size,
+        latent,
+        hidden,
+        hinge,
+        sigma,
+        reward_weight,
+        build_kwargs,
+    )
