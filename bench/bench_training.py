@@ -21,12 +21,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
 from eqmbrl.types import SequenceBatch
 from worldmodels.layers import set_execution
-from worldmodels.world_model import WorldModel, build_world_model
+from worldmodels.world_model import build_world_model
 
 CUBES = dict(group="C4", action_encoding="directions", action_dim=1, in_channels=3, image_size=50)
 REACHER = dict(
@@ -61,10 +62,15 @@ def batch_for(kwargs: dict, batch: int, device: str) -> SequenceBatch:
     return SequenceBatch(torch.rand(batch, 2, c, s, s), actions, torch.rand(batch, 1)).to(device)
 
 
-def step_seconds(model: WorldModel, opt: torch.optim.Optimizer, data: SequenceBatch, device: str) -> float:
+def step_seconds(
+    loss_fn: Callable[[SequenceBatch], dict[str, torch.Tensor]],
+    opt: torch.optim.Optimizer,
+    data: SequenceBatch,
+    device: str,
+) -> float:
     """Wall time of one training step."""
     start = time.perf_counter()
-    loss = model.loss(data)["loss"]
+    loss = loss_fn(data)["loss"]
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -73,19 +79,22 @@ def step_seconds(model: WorldModel, opt: torch.optim.Optimizer, data: SequenceBa
     return time.perf_counter() - start
 
 
-def measure(config: str, repeats: int, device: str) -> dict[tuple[str, str], float]:
-    """Median transitions/s of every form of ``config``'s model, timed round-robin."""
+def measure(config: str, repeats: int, device: str, compiled: bool = False) -> dict[tuple[str, str], float]:
+    """Median transitions/s of every form of ``config``'s model, timed round-robin. ``compiled``
+    adds ``sen dense+compile``: the loss under ``torch.compile`` (inductor; its first call, which
+    compiles, is the untimed warm-up)."""
     kwargs, batch = CONFIGS[config]
     data = batch_for(kwargs, batch, device)
     runs = {}
-    for variant, execution in FORMS:
+    for variant, execution in FORMS + ((("sen", "dense+compile"),) if compiled else ()):
         torch.manual_seed(0)
-        model = set_execution(build_world_model(variant, **kwargs).to(device), execution)
-        runs[variant, execution] = (model, torch.optim.Adam(model.parameters(), lr=5e-4), [])
+        model = set_execution(build_world_model(variant, **kwargs).to(device), execution.split("+")[0])
+        loss_fn = torch.compile(model.loss) if execution.endswith("+compile") else model.loss
+        runs[variant, execution] = (loss_fn, torch.optim.Adam(model.parameters(), lr=5e-4), [])
     for i in range(repeats + 1):
-        for model, opt, times in runs.values():
-            seconds = step_seconds(model, opt, data, device)
-            if i:  # the first step warms up allocators and escnn's bases
+        for loss_fn, opt, times in runs.values():
+            seconds = step_seconds(loss_fn, opt, data, device)
+            if i:  # the first step warms up allocators and escnn's bases (and compiles)
                 times.append(seconds)
     return {form: batch / statistics.median(times) for form, (_, _, times) in runs.items()}
 
@@ -96,12 +105,13 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--compile", action="store_true", help="also time the loss under torch.compile")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}\n")
     print("| config | batch | model | execution | transitions/s | vs sen escnn |\n|---|---:|---|---|---:|---:|")
     for config in args.configs:
-        rates = measure(config, args.repeats, args.device)
+        rates = measure(config, args.repeats, args.device, args.compile)
         for (variant, execution), rate in rates.items():
             ratio = rate / rates["sen", "escnn"]
             print(

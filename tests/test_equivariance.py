@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from eqmbrl.symmetry import Group, check_equivariance
-from worldmodels.embedding import EquivariantEmbedding
+from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.fields import element, make_gspace
 from worldmodels.layers import EXECUTIONS, set_execution
 from worldmodels.world_model import build_world_model
@@ -126,3 +126,25 @@ def test_group_convention_matches_escnn(name: str) -> None:
         for h in group.elements:
             assert element(gs, g) @ element(gs, h) == element(gs, group.compose(g, h))
         assert group.compose(g, group.inverse(g)) == 0
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_conv_embedding_keeps_the_layout(domain: str) -> None:
+    """SEN's original form: the masks are block-averaged to the map, which commutes with every
+    rotation and reflection of the mask grid; no free remap."""
+    grp, _, _, slots, mps, ms, img, stride = DOMAINS[domain]
+    emb = SymmetricEmbedding(3, img, slots, mps, ms, stride, cnn_channels=8, form="conv").eval()
+    assert emb.mlp is None and emb(torch.rand(2, 3, img, img)).shape == (2, slots * mps, ms, ms)
+    m = _model("sen", domain)
+    masks = torch.rand(2, slots * mps, img // stride, img // stride)
+    gs = make_gspace(Group(grp))
+
+    def act_masks(g: int, x: torch.Tensor) -> torch.Tensor:
+        from escnn import nn as enn
+
+        return enn.GeometricTensor(x, m._map_type).transform(element(gs, g)).tensor
+
+    errs = check_equivariance(emb.pool, masks, act_masks, m.act_maps, Group(grp))
+    assert max(errs.values()) < TOL, errs
+    with pytest.raises(ValueError, match="must be a multiple of map_size 4"):
+        SymmetricEmbedding(3, 50, 5, 1, 4, 5, form="conv")

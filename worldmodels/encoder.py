@@ -28,9 +28,9 @@ class SlotEncoder(nn.Module):
         self.out_type = regular(gspace, latent)
         self.conv = nn.Sequential(
             EquivariantConv(self.in_type, hid, 3, padding=1),
-            nn.ReLU(inplace=True),
+            nn.ReLU(),
             EquivariantConv(hid, hid, map_size),
-            nn.ReLU(inplace=True),
+            nn.ReLU(),
         )
         self.head = mlp(hid, hidden, self.out_type)
 

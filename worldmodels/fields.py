@@ -77,5 +77,5 @@ def mlp(in_type: enn.FieldType, hidden: int, out_type: enn.FieldType, layers: in
     for i, (a, b) in enumerate(zip(types[:-1], types[1:])):
         mods.append(EquivariantLinear(a, b))
         if i < layers - 1:
-            mods.append(nn.ReLU(inplace=True))
+            mods.append(nn.ReLU())
     return nn.Sequential(*mods)

@@ -21,7 +21,7 @@ class RewardHead(nn.Module):
         super().__init__()
         hid = regular(latent_type.gspace, hidden)
         self.order = latent_type.gspace.fibergroup.order()
-        self.features = nn.Sequential(mlp(latent_type + action_type, hidden, hid), nn.ReLU(inplace=True))
+        self.features = nn.Sequential(mlp(latent_type + action_type, hidden, hid), nn.ReLU())
         self.out = nn.Linear(len(hid), 1)
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

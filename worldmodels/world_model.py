@@ -158,6 +158,7 @@ def build_world_model(
     cnn_channels: int = 32,
     embed_hidden: int = 256,
     masks_per_slot: int = 1,
+    embedding: str = "remap",
     latent: int = 8,
     hidden: int = 128,
     hinge: float = 1.0,
@@ -167,6 +168,8 @@ def build_world_model(
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
+    ``embedding`` is the form of the free embedding of ``sen`` and ``none`` (``remap`` or ``conv``,
+    see :mod:`worldmodels.embedding`); ``full`` has its own steerable embedding.
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss. The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
@@ -175,16 +178,26 @@ def build_world_model(
     symmetry = Group(group)
     model_group = Group("trivial") if variant == "none" else symmetry
     regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
+    net: nn.Module
     if variant == "full":
-        embedding: nn.Module = EquivariantEmbedding(
+        net = EquivariantEmbedding(
             symmetry, in_channels, image_size, slots, maps_per_slot, map_size, stride, cnn_channels
         )
     else:
-        embedding = SymmetricEmbedding(
-            in_channels, image_size, slots, maps_per_slot, map_size, stride, cnn_channels, embed_hidden, masks_per_slot
+        net = SymmetricEmbedding(
+            in_channels,
+            image_size,
+            slots,
+            maps_per_slot,
+            map_size,
+            stride,
+            cnn_channels,
+            embed_hidden,
+            masks_per_slot,
+            embedding,
         )
     return WorldModel(
-        embedding,
+        net,
         model_group,
         symmetry,
         action_encoding,
