@@ -14,7 +14,8 @@ C4 cubes model (5 slots, so the transition's edge model runs on 20 slot pairs), 
 - ``plain GNN`` (C4 only): a plain-torch C-SWM transition of the same widths, written as C-SWM
   does (the edge MLP on every ordered slot pair), with ``nn.Linear`` layers.
 
-Rates are medians over ``--repeats`` timed calls after a warm-up, under ``torch.inference_mode``.
+Rates are medians over ``--repeats`` timed calls after a warm-up, round-robin over the forms, under
+``torch.inference_mode``.
 MPC latency is ``MPCAgent.act`` with CEM (population 1000, 100 elites, 10 iterations, horizon 12)
 on the D4 model for both objectives. ``--compile`` adds forms whose rollout runs under
 ``torch.compile`` (inductor). Prints markdown tables.
@@ -26,7 +27,6 @@ import argparse
 import platform
 import statistics
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -111,31 +111,41 @@ def sample_actions(name: str, n: int, horizon: int) -> torch.Tensor:
     return torch.rand(n, horizon, 2) * 2 - 1
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def rollout_rate(model: nn.Module, name: str, n: int, horizon: int, repeats: int) -> float:
-    """Imagined latent transitions/s of ``model.rollout`` for N = ``n`` plans of ``horizon`` steps."""
+def rollout_rates(models: dict[str, nn.Module], name: str, n: int, horizon: int, repeats: int) -> dict[str, float]:
+    """Imagined latent transitions/s of each model's ``rollout`` for N = ``n`` plans of ``horizon``
+    steps: median of ``repeats`` calls, timed round-robin over the models (after a warm-up call
+    each), so a burst of load on this shared machine hits every form alike."""
     slots = 1 if name == "D4-reacher" else 5
     z0, actions = torch.randn(n, slots, 8), sample_actions(name, n, horizon)
-    return n * horizon / median_seconds(lambda: model.rollout(z0, actions), repeats)
+    times: dict[str, list[float]] = {label: [] for label in models}
+    for i in range(repeats + 1):
+        for label, model in models.items():
+            start = time.perf_counter()
+            model.rollout(z0, actions)
+            if i:
+                times[label].append(time.perf_counter() - start)
+    return {label: n * horizon / statistics.median(t) for label, t in times.items()}
 
 
-def mpc_latency(model: WorldModel, objective: str, repeats: int) -> float:
-    """Median seconds of one ``MPCAgent.act`` with CEM 1000 x 12 x 10 on a D4 model."""
-    planner = CEM(horizon=12, action_dim=2, population=1000, elites=100, iterations=10)
-    agent = MPCAgent(model, planner, objective=objective, export=False)  # plan on this very form
+def mpc_latencies(models: dict[str, WorldModel], repeats: int) -> dict[tuple[str, str], float]:
+    """Median seconds of one ``MPCAgent.act`` with CEM 1000 x 12 x 10 per (form, objective) of a D4
+    model, timed round-robin after a warm-up call each."""
     obs = np.random.default_rng(0).integers(0, 256, (6, 64, 64), dtype=np.uint8)
-    agent.set_goal(obs[::-1].copy())
-    return median_seconds(lambda: agent.act(obs), repeats)
+    agents = {}
+    for label, model in models.items():
+        for objective in ("goal", "reward"):
+            planner = CEM(horizon=12, action_dim=2, population=1000, elites=100, iterations=10)
+            agent = MPCAgent(model, planner, objective=objective, export=False)  # plan on this very form
+            agent.set_goal(obs[::-1].copy())
+            agents[label, objective] = agent
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in agents}
+    for i in range(repeats + 1):
+        for key, agent in agents.items():
+            start = time.perf_counter()
+            agent.act(obs)
+            if i:
+                times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(t) for key, t in times.items()}
 
 
 def main() -> None:
@@ -155,19 +165,15 @@ def main() -> None:
     for name in args.models:
         models = forms(name, args.compile)
         with torch.inference_mode():
-            rates = {
-                label: [rollout_rate(m, name, n, args.horizon, args.repeats) for n in args.sizes]
-                for label, m in models.items()
-            }
+            by_size = [rollout_rates(models, name, n, args.horizon, args.repeats) for n in args.sizes]
+        rates = {label: [r[label] for r in by_size] for label in models}
         for label, r in rates.items():
             ratio = r[0] / rates["none dense"][0]
             print(f"| {name} | {label} | " + " | ".join(f"{x:,.0f}" for x in r) + f" | {ratio:.2f}x |", flush=True)
     if args.mpc_repeats:
         print("\n| D4 model form | objective | ms per action | imagined transitions/s |\n|---|---|---:|---:|")
-        for label, model in forms("D4-reacher", args.compile).items():
-            for objective in ("goal", "reward"):
-                seconds = mpc_latency(model, objective, args.mpc_repeats)
-                print(f"| {label} | {objective} | {1000 * seconds:.1f} | {120_000 / seconds:,.0f} |", flush=True)
+        for (label, objective), seconds in mpc_latencies(forms("D4-reacher", args.compile), args.mpc_repeats).items():
+            print(f"| {label} | {objective} | {1000 * seconds:.1f} | {120_000 / seconds:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import numpy as np
 
 from envs.render_blocks import render_states as _render
 from envs.render_blocks import validate_scene
+from eqmbrl.choices import check_choice
 from eqmbrl.symmetry import Group
 from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
 
@@ -135,8 +136,7 @@ class BlockPushingEnv(gym.Env):
         validate_scene(render_style, width, num_objects, image_size)
         if episode_steps < 1:
             raise ValueError(f"episode_steps must be >= 1, got {episode_steps}")
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"unknown render_mode {render_mode!r}; allowed: None, 'rgb_array'")
+        check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
         if goal_conditioned and num_objects >= width * width:
             raise ValueError(f"goal_conditioned needs a free cell: num_objects {num_objects} >= {width * width} cells")
         self.render_style, self.width, self.num_objects = render_style, width, num_objects
@@ -168,9 +168,8 @@ class BlockPushingEnv(gym.Env):
         """Random start (and goal); ``options`` may hold ``goal_distance`` (goal variant only)."""
         super().reset(seed=seed)
         options = dict(options or {})
-        allowed = {"goal_distance"} if self.goal_conditioned else set()
-        if set(options) - allowed:
-            raise ValueError(f"unknown reset options {sorted(set(options) - allowed)}; allowed: {sorted(allowed)}")
+        for key in options:
+            check_choice("reset option", key, ("goal_distance",) if self.goal_conditioned else ())
         distance = self._check_goal_distance(options.get("goal_distance", self.goal_distance))
         self._steps = 0
         if not self.goal_conditioned:

@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv  # noqa: E402
 
+from eqmbrl.choices import check_choice
 from eqmbrl.symmetry import Group, rotate_points  # noqa: E402
 
 VIEW_HALF_EXTENT = 0.23
@@ -116,10 +117,8 @@ def _check_args(
     bound = VIEW_HALF_EXTENT - 0.01
     if len(goal) != 2 or not all(abs(float(c)) <= bound for c in goal):
         raise ValueError(f"goal must be (x, y) with |x|, |y| <= {bound} m (inside the view), got {goal!r}")
-    if render_quality not in RENDER_QUALITIES:
-        raise ValueError(f"render_quality={render_quality!r}; allowed: {RENDER_QUALITIES}")
-    if render_mode not in RENDER_MODES:
-        raise ValueError(f"render_mode={render_mode!r}; allowed: {RENDER_MODES}")
+    check_choice("render_quality", render_quality, RENDER_QUALITIES)
+    check_choice("render_mode", render_mode, RENDER_MODES)
 
 
 def _configure_visuals(model: mujoco.MjModel, image_size: int, render_quality: str) -> None:

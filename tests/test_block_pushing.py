@@ -227,6 +227,8 @@ def test_goal_is_reachable_and_differs_from_start(distance: int) -> None:
         assert moved <= distance and moved % 2 == distance % 2
     with pytest.raises(ValueError, match="goal_distance"):
         env.reset(options={"goal_distance": 11})
+    with pytest.raises(ValueError, match="unknown reset option 'speed'; allowed: goal_distance"):
+        env.reset(options={"speed": 2})
 
 
 def test_goal_with_limited_directions_uses_only_those_moves() -> None:

@@ -109,7 +109,7 @@ class EquivariantConv(nn.Module):
         if self.execution == "fourier" and self.map_fourier is not None:
             perm, basis = self.map_fourier
             blocks, bias = self.cached(self._map_blocks)
-            return basis.apply(x[:, basis.on(perm, x.device)], blocks, bias)
+            return basis.apply(x[:, self.on_device(perm, x.device)], blocks, bias)
         weight, bias = self.filters()
         return F.linear(x, weight.flatten(1), bias)
 
@@ -125,7 +125,14 @@ class EquivariantConv(nn.Module):
     def _map_blocks(self) -> tuple[list, torch.Tensor | None]:
         weight, bias = self.filters()
         perm, basis = self.map_fourier  # type: ignore[misc]
-        return basis.blocks(weight.flatten(1)[:, basis.on(perm, weight.device)]), bias
+        return basis.blocks(weight.flatten(1)[:, self.on_device(perm, weight.device)]), bias
+
+    def on_device(self, perm: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """The orbit permutation on ``device``, copied there once."""
+        key = f"perm@{device}"
+        if key not in self._cache:
+            self._cache[key] = ((), perm.to(device))
+        return self._cache[key][1]  # type: ignore[return-value]
 
 
 class EquivariantLinear(EquivariantConv):
@@ -173,15 +180,13 @@ class FourierBasis:
     units: list[tuple[int, int]]
     _copies: dict = field(default_factory=dict)
 
-    def on(self, t: torch.Tensor, like: torch.Tensor | torch.device) -> torch.Tensor:
-        """Constant ``t`` on ``like``'s device (and float dtype), copied there once and kept: no
-        host-to-device copy inside a rollout loop."""
-        device = like if isinstance(like, torch.device) else like.device
-        dtype = t.dtype if isinstance(like, torch.device) or not t.is_floating_point() else like.dtype
-        key = (id(t), device, dtype)
+    def on(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """The constant ``P`` or ``P_inv`` on ``like``'s device and dtype, copied there once and kept:
+        no host-to-device copy inside a rollout loop."""
+        key = (name, like.device, like.dtype)
         if key not in self._copies:
-            self._copies[key] = (t, t.to(device=device, dtype=dtype))  # holds t so its id stays unique
-        return self._copies[key][1]
+            self._copies[key] = getattr(self, name).to(device=like.device, dtype=like.dtype)
+        return self._copies[key]
 
     @staticmethod
     def of(in_type: enn.FieldType, out_type: enn.FieldType) -> FourierBasis | None:
@@ -202,7 +207,7 @@ class FourierBasis:
         out, start = [], 0
         for u, rows in self.units:  # the first row of each unit; constant slices, so no gradient bookkeeping
             first = slice(start, start + u * rows, rows)
-            P, P_inv = self.on(self.P, weight)[first], self.on(self.P_inv, weight)[:, first]
+            P, P_inv = self.on("P", weight)[first], self.on("P_inv", weight)[:, first]
             block = torch.einsum("rg,ogih,hs->rsoi", P, w, P_inv)  # [u, u, n_out, n_in]
             out.append([list(row.unbind(0)) for row in block.unbind(0)])
             start += u * rows
@@ -217,7 +222,7 @@ class FourierBasis:
         G = self.P.shape[0]
         lead = x.shape[:-1]
         B = x.numel() // x.shape[-1]
-        f = torch.mm(self.on(self.P, x), x.reshape(-1, G).T)  # [G, B n_in]
+        f = torch.mm(self.on("P", x), x.reshape(-1, G).T)  # [G, B n_in]
         ys = []
         parts = iter(f.split([rows for u, rows in self.units for _ in range(u)]))  # one per unit, no copies
         for (u, rows), block in zip(self.units, blocks):
@@ -227,7 +232,7 @@ class FourierBasis:
                 for x_in, w in zip(xs[1:], row[1:]):
                     y = torch.addmm(y, x_in, w.T)
                 ys.append(y.reshape(rows, -1))
-        y = torch.mm(torch.cat(ys).T, self.on(self.P_inv.T, x)).reshape(*lead, -1)  # [B n_out, G] -> [..., n_out G]
+        y = torch.mm(torch.cat(ys).T, self.on("P_inv", x).T).reshape(*lead, -1)  # [B n_out, G] -> [..., n_out G]
         return y if bias is None else y + bias
 
 
