@@ -62,6 +62,7 @@ class EquivariantConv(nn.Module):
         self.in_type, self.out_type = in_type, out_type
         self.kernel_size, self.padding, self.stride = kernel_size, padding, stride
         self.execution = "dense"
+        self.frozen = False  # set by WorldModel.export: parameters never change, cached filters need no check
         self._cache: dict[str, tuple[tuple, object]] = {}
 
     def train(self, mode: bool = True) -> EquivariantConv:
@@ -78,13 +79,16 @@ class EquivariantConv(nn.Module):
         return self.cached(lambda: self.conv.expand_parameters())
 
     def cached(self, make):  # noqa: ANN001, ANN201 (a thunk and whatever it makes)
-        """``make()``, re-used while no gradient is recorded and the parameters are unchanged."""
+        """``make()``, re-used while no gradient is recorded and the parameters are unchanged (on a
+        frozen layer, re-used without checking the parameters)."""
         params = [p for p in (self.conv.weights, self.conv.bias) if p is not None]  # not .parameters(): escnn
         # modules hash their bases, which costs more than a small matmul
         if torch.is_grad_enabled() and any(p.requires_grad for p in params):
             return make()
-        key = tuple((p.data_ptr(), 0 if p.is_inference() else p._version, p.device, p.dtype) for p in params)
         name = make.__qualname__
+        if self.frozen and name in self._cache:
+            return self._cache[name][1]
+        key = tuple((p.data_ptr(), 0 if p.is_inference() else p._version, p.device, p.dtype) for p in params)
         if name not in self._cache or self._cache[name][0] != key:
             with torch.no_grad():
                 self._cache[name] = (key, make())

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import cast
 
 import torch
-import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
 
@@ -23,10 +22,10 @@ class GNNTransition(nn.Module):
     dz_i = f_n(z_i, a_i, sum_j e_ij). Both are equivariant MLPs, so the transition is equivariant
     whenever the latent and action field types are.
 
-    Outside the ``escnn`` reference execution, two exact rewrites save most of the edge model's
-    work: its first layer on (z_i, z_j) is W_i z_i + W_j z_j + b, computed per slot (K rows) and
-    added per pair; its last layer is affine, so the sum over j is taken before it
-    (``sum_j (W h_ij + b) = W sum_j h_ij + (K - 1) b``), on K rows instead of K(K-1).
+    Outside the ``escnn`` reference execution the edge model's last layer, which is affine, runs
+    after the sum over j (``sum_j (W h_ij + b) = W sum_j h_ij + (K - 1) b``): on K rows instead of
+    K(K-1). (Splitting the first layer per slot, ``W_i z_i + W_j z_j``, saves products too, but the
+    gathers it needs cost more memory traffic than they save on a CPU: bench/bench_planning.py.)
     """
 
     senders: torch.Tensor  # buffers [K(K-1)], registered when slots > 1
@@ -59,14 +58,10 @@ class GNNTransition(nn.Module):
     def messages(self, z: torch.Tensor) -> torch.Tensor:
         """Summed incoming edge messages ``[B, K, hidden]`` of latents ``z [B, K, C]``."""
         assert self.edge is not None
-        B, K, C = z.shape
-        first, middle = cast(EquivariantLinear, self.edge[0]), self.edge[1:-1]  # mlp(): linear layers at both ends
-        last = cast(EquivariantLinear, self.edge[-1])
-        if first.execution == "escnn":  # reference: the whole edge model on every ordered pair
-            pairs = torch.cat([z[:, self.senders], z[:, self.receivers]], dim=-1)
+        B, K, _ = z.shape
+        pairs = torch.cat([z[:, self.senders], z[:, self.receivers]], dim=-1)  # [B, K(K-1), 2C]
+        last = cast(EquivariantLinear, self.edge[-1])  # mlp(): a linear layer at the end
+        if last.execution == "escnn":  # reference: the whole edge model on every ordered pair
             return self.edge(pairs).reshape(B, K, K - 1, -1).sum(2)
-        weight, bias = first.weights()
-        own, other = F.linear(z, weight[:, :C], bias), F.linear(z, weight[:, C:])  # [B, K, hidden] each
-        h = middle(own[:, self.senders] + other[:, self.receivers])  # [B, K(K-1), hidden]
-        summed = last(h.reshape(B, K, K - 1, -1).sum(2))
+        summed = last(self.edge[:-1](pairs).reshape(B, K, K - 1, -1).sum(2))
         return summed if last.conv.bias is None else summed + (K - 2) * cast(torch.Tensor, last.weights()[1])

@@ -21,7 +21,7 @@ from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder
 from worldmodels.fields import action_type, element, make_gspace, regular, trivial
-from worldmodels.layers import check_execution, set_execution
+from worldmodels.layers import EquivariantConv, check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
 
@@ -124,8 +124,11 @@ class WorldModel(nn.Module):
         a CPU, ``fourier`` from about 512 channels, see BENCHMARKS.md). It computes the same function
         as this model and does not follow its later updates: export again after training."""
         check_execution(execution)
-        frozen = copy.deepcopy(self).eval().requires_grad_(False)
-        return set_execution(frozen, execution)
+        frozen = set_execution(copy.deepcopy(self).eval().requires_grad_(False), execution)
+        for layer in frozen.modules():
+            if isinstance(layer, EquivariantConv):
+                layer.frozen = True
+        return frozen
 
     def act_latent(self, g: int, z: torch.Tensor) -> torch.Tensor:
         """Group element ``g`` acting on latents ``[..., C]`` (identity for the trivial group)."""
