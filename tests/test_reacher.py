@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -17,6 +20,7 @@ from envs.reacher import ReacherPixelsEnv, ReacherSymmetry, wrap_angle  # noqa: 
 from eqmbrl.symmetry import EnvSymmetry, Group, rotate_points  # noqa: E402
 
 D4 = Group("D4")
+ROOT = Path(__file__).resolve().parents[1]
 IDS = ("eqmbrl/Reacher-pixels-v0", "eqmbrl/ReacherFixedGoal-pixels-v0")
 
 
@@ -131,6 +135,14 @@ def test_set_state_reproduces_observation_and_dynamics(env: ReacherPixelsEnv) ->
 
 
 def test_render_after_other_env_closed() -> None:
+    """In a fresh process: the GL state this test is about must not come from other tests' envs."""
+    code = "from tests.test_reacher import render_after_other_env_closed as f; f()"
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+
+
+def render_after_other_env_closed() -> None:
     first = ReacherPixelsEnv(image_size=32)
     first.reset(seed=0)
     first.step(np.ones(2))
