@@ -7,10 +7,13 @@
     isometric view onto a top-down grid), so the pixel-level group action never needs to be
     known. Nothing ties a rotated scene to a rotated map except what the data teaches.
 ``conv``
-    SEN's original form: the CNN's masks keep the image's spatial layout and are block-averaged
-    to the map size, with no free remap. A local, colour-segmenting CNN on a top-down view is
-    then nearly equivariant by construction (a rotated scene gives rotated masks), which is
-    where generalisation to unseen actions comes from; it assumes the view is top-down.
+    SEN's original form: a local CNN (each mask pixel sees one patch of ``stride`` pixels: the
+    patchify convolution, then 1x1 convolutions) whose masks keep the image's spatial layout and
+    are block-averaged to the map size, with no free remap. On a top-down view whose cells are
+    whole blocks of patches, a rotated scene then gives rotated maps by construction, whatever
+    the weights (SEN's own CNN: 3x3 convolutions at full resolution, whose receptive field stays
+    inside a cell). That is where generalisation to unseen actions comes from; it assumes the
+    view is top-down.
 
 ``EquivariantEmbedding`` is the *Full* baseline: an escnn CNN that assumes the group acts on
 pixels by rotating the image.
@@ -77,7 +80,7 @@ class SymmetricEmbedding(nn.Module):
             Conv2d(in_channels, cnn_channels, stride, stride=stride),
             nn.BatchNorm2d(cnn_channels),
             nn.ReLU(),
-            Conv2d(cnn_channels, cnn_channels, 3, padding=1),
+            Conv2d(cnn_channels, cnn_channels, 1 if form == "conv" else 3, padding=0 if form == "conv" else 1),
             nn.BatchNorm2d(cnn_channels),
             nn.ReLU(),
             Conv2d(cnn_channels, slots * masks_per_slot, 1),
