@@ -15,6 +15,18 @@ from omegaconf import DictConfig
 from eqmbrl.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
+REACHER_MODEL: dict[str, Any] = dict(  # build_world_model kwargs of a Reacher-shaped model (6 x 64 x 64, D4)
+    group="D4",
+    action_encoding="torques",
+    action_dim=2,
+    in_channels=6,
+    image_size=64,
+    slots=1,
+    maps_per_slot=2,
+    map_size=8,
+    stride=4,
+    masks_per_slot=2,
+)
 
 
 def compose_config(*overrides: str) -> DictConfig:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from eqmbrl.symmetry import Group
 from eqmbrl.types import SequenceBatch
+from tests.helpers import REACHER_MODEL
 from worldmodels.fields import make_gspace, regular, trivial
 from worldmodels.layers import EquivariantConv, EquivariantLinear, conv2d, orbit_permutation, set_execution
 from worldmodels.world_model import build_world_model
@@ -16,18 +17,7 @@ TINY = dict(cnn_channels=8, embed_hidden=32, latent=16, hidden=32, reward_weight
 DOMAINS = {  # name: (build kwargs, observation shape, action sampler)
     "C4-blocks": (dict(group="C4"), (3, 50, 50), lambda n: torch.randint(0, 20, (n, 1))),
     "D4-reacher": (
-        dict(
-            group="D4",
-            action_encoding="torques",
-            action_dim=2,
-            in_channels=6,
-            image_size=64,
-            slots=1,
-            maps_per_slot=2,
-            map_size=8,
-            stride=4,
-            masks_per_slot=2,
-        ),
+        REACHER_MODEL,
         (6, 64, 64),
         lambda n: torch.rand(n, 1, 2) * 2 - 1,
     ),

@@ -6,22 +6,12 @@ import torch
 
 from agents.mpc import MPCAgent
 from agents.planners import CEM
+from tests.helpers import REACHER_MODEL
 from worldmodels.layers import set_execution
 from worldmodels.world_model import build_world_model
 
 TINY = dict(cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
-REACHER = dict(
-    group="D4",
-    action_encoding="torques",
-    action_dim=2,
-    in_channels=6,
-    image_size=64,
-    slots=1,
-    maps_per_slot=2,
-    map_size=8,
-    stride=4,
-    masks_per_slot=2,
-)
+REACHER = REACHER_MODEL
 CASES = {  # name: (build kwargs, observation shape)
     **{f"blocks-{v}": (dict(variant=v), (3, 50, 50)) for v in ("sen", "none", "full")},
     **{f"reacher-{v}": (dict(variant=v, **REACHER), (6, 64, 64)) for v in ("sen", "none")},
