@@ -5,11 +5,13 @@ current latent ``z0 [1, K, C]``, builds the planner's scorer ``score(actions [N,
 
 - ``reward``: the sum over the horizon of predicted rewards ``r(z_t, a_t)``, t = 0 .. H-1, along
   ``world_model.rollout``.
-- ``goal``: minus the world model's energy (squared latent distance / 2 sigma^2, mean over slots)
-  between the imagined latents and the latent of a goal observation. ``goal_reduce="best"``
-  (default) takes the closest latent along the horizon, t = 1 .. H, so a plan that reaches the goal
-  early and then drifts away is not penalised (MPC only executes its first action and replans);
-  ``"final"`` scores the last latent only, as in C-SWM/SEN's k-step evaluation.
+- ``goal``: from the world model's energy ``E_t`` (squared latent distance / 2 sigma^2, mean over
+  slots) between the imagined latent after step t = 1 .. H and the latent of a goal observation
+  (:func:`goal_values`). ``goal_reduce="discounted"`` (default) scores ``-sum_t discount^(t-1) E_t``:
+  reaching the goal sooner is better and staying on it is best once there, so "wait, then move"
+  never ties with "move now", and a state already at the goal is kept. ``"best"`` takes the
+  closest latent along the horizon (it cannot tell those plans apart); ``"final"`` scores the last
+  latent only, as C-SWM/SEN's k-step evaluation.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
 OBJECTIVES = ("reward", "goal")
-GOAL_REDUCTIONS = ("best", "final")
+GOAL_REDUCTIONS = ("discounted", "best", "final")
 
 
 def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
@@ -44,14 +46,25 @@ def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
     return score
 
 
-def goal_objective(model: WorldModel, z0: torch.Tensor, z_goal: torch.Tensor, reduce: str = "best") -> Scorer:
-    """Scorer: minus the energy between imagined latents and ``z_goal [1, K, C]`` (best or final step)."""
+def goal_values(energy: torch.Tensor, reduce: str = "discounted", discount: float = 0.9) -> torch.Tensor:
+    """Plan values ``[N]`` (higher is better) from the energies ``[N, H]`` to the goal after each step."""
+    if reduce == "best":
+        return -energy.amin(1)
+    if reduce == "final":
+        return -energy[:, -1]
+    weights = discount ** torch.arange(energy.shape[1], device=energy.device, dtype=energy.dtype)
+    return -(energy * weights).sum(1)
+
+
+def goal_objective(
+    model: WorldModel, z0: torch.Tensor, z_goal: torch.Tensor, reduce: str = "discounted", discount: float = 0.9
+) -> Scorer:
+    """Scorer: :func:`goal_values` of the energies between imagined latents and ``z_goal [1, K, C]``."""
     check_choice("goal_reduce", reduce, GOAL_REDUCTIONS)
 
     def score(actions: torch.Tensor) -> torch.Tensor:
         z = model.rollout(z0.expand(actions.shape[0], *z0.shape[1:]), actions)[:, 1:]  # N x H x K x C
-        energy = model.energy(z, z_goal[:, None])  # N x H
-        return -(energy.amin(1) if reduce == "best" else energy[:, -1])
+        return goal_values(model.energy(z, z_goal[:, None]), reduce, discount)  # energy: N x H
 
     return score
 
@@ -67,7 +80,8 @@ class MPCAgent:
         exploration_std: std of Gaussian noise added to continuous actions (then clipped to the
             planner's bounds).
         epsilon: probability of a uniformly random action instead of the plan's (discrete only).
-        goal_reduce: ``"best"`` or ``"final"`` latent along the horizon for the goal objective.
+        goal_reduce, goal_discount: how the goal objective scores a plan from its energies after
+            each step (``"discounted"`` sum, ``"best"`` or ``"final"`` step), see :func:`goal_values`.
         export: plan on the frozen copy :meth:`WorldModel.export` (same function, filters expanded
             once); call :meth:`sync` after the world model's weights change.
         seed: seeds the exploration noise.
@@ -83,17 +97,20 @@ class MPCAgent:
         objective: str = "reward",
         exploration_std: float = 0.0,
         epsilon: float = 0.0,
-        goal_reduce: str = "best",
+        goal_reduce: str = "discounted",
+        goal_discount: float = 0.9,
         export: bool = True,
         seed: int = 0,
     ) -> None:
         check_choice("objective", objective, OBJECTIVES)
         check_choice("goal_reduce", goal_reduce, GOAL_REDUCTIONS)
+        if not 0 < goal_discount <= 1:
+            raise ValueError(f"goal_discount must be in (0, 1], got {goal_discount}")
         _check_exploration(planner, exploration_std, epsilon)
         _check_action_kind(world_model, planner)
         self.world_model, self.export, self.planner = world_model, export, planner.to(world_model.device)
         self.model = world_model.export() if export else world_model
-        self.objective, self.goal_reduce = objective, goal_reduce
+        self.objective, self.goal_reduce, self.goal_discount = objective, goal_reduce, goal_discount
         self.exploration_std, self.epsilon = exploration_std, epsilon
         self.rng = np.random.default_rng(seed)
         self.goal: torch.Tensor | None = None
@@ -145,7 +162,7 @@ class MPCAgent:
             raise ValueError(
                 "objective 'goal' needs a goal latent: call set_goal(goal_obs) before act(), or use objective='reward'"
             )
-        return goal_objective(self.model, z0, self.goal, self.goal_reduce)
+        return goal_objective(self.model, z0, self.goal, self.goal_reduce, self.goal_discount)
 
     @contextmanager
     def _planning(self) -> Iterator[None]:

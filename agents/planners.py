@@ -269,8 +269,10 @@ class DiscreteSearch:
     """Best plan ``[H]`` (int64 actions in ``range(num_actions)``) for a scorer of ``[N, H]`` plans.
 
     Exhaustive when ``num_actions ** horizon <= max_plans``: plans are enumerated in base
-    ``num_actions`` (step 0 most significant) and scored ``chunk_size`` at a time; ties go to
-    the first plan in that order. Otherwise categorical CEM: ``iterations`` rounds sample
+    ``num_actions`` (step 0 most significant) and scored ``chunk_size`` at a time; ties (values
+    within ``tie_tolerance`` of the best, relative) are broken uniformly at random, never by
+    enumeration order (which would always favour low action indices, e.g. a no-op first).
+    Otherwise categorical CEM: ``iterations`` rounds sample
     ``population`` plans from independent per-step categoricals ``[H, num_actions]`` (uniform at
     first), and move them towards the elites' action frequencies with ``momentum`` (exponential
     smoothing, so no action's probability reaches zero); the best plan sampled is returned, and
@@ -289,15 +291,17 @@ class DiscreteSearch:
         iterations: int = 5,
         momentum: float = 0.1,
         chunk_size: int = 16_384,
+        tie_tolerance: float = 1e-6,
         device: str | torch.device = "cpu",
         seed: int = 0,
     ) -> None:
         check_common(horizon, population, elites, iterations, momentum)
+        check("tie_tolerance", tie_tolerance, tie_tolerance >= 0, ">= 0")
         for name, value in (("num_actions", num_actions), ("max_plans", max_plans), ("chunk_size", chunk_size)):
             check(name, value, value >= 1, ">= 1")
         self.horizon, self.num_actions, self.max_plans, self.population = horizon, num_actions, max_plans, population
         self.elites, self.iterations, self.momentum, self.chunk_size = elites, iterations, momentum, chunk_size
-        self.seed = seed
+        self.seed, self.tie_tolerance = seed, tie_tolerance
         self.last_return: float | None = None
         self.to(device)
 
@@ -320,10 +324,17 @@ class DiscreteSearch:
     def plan(self, score: Scorer) -> torch.Tensor:
         """Best plan ``[H]`` (int64) found for ``score``."""
         values, plans = self._search_exhaustive(score) if self.exhaustive else self._search_cem(score)
-        best = int(values.argmax())
+        best = self.random_argmax(values)
         self.last_return = float(values[best])
         self.previous = shift_plan(plans[best])
         return plans[best]
+
+    def random_argmax(self, values: torch.Tensor) -> int:
+        """Index of a maximum of ``values [N]``, uniform among those within ``tie_tolerance`` (relative)."""
+        best = values.max()
+        ties = torch.nonzero(values >= best - self.tie_tolerance * best.abs().clamp(min=1.0)).flatten()
+        pick = torch.randint(len(ties), (1,), device=self.device, generator=self.generator)
+        return int(ties[pick.to(ties.device)])
 
     def enumerate_plans(self, start: int, stop: int) -> torch.Tensor:
         """Plans number ``start .. stop - 1`` in base-``num_actions`` order: ``[stop - start, H]`` int64."""
@@ -337,7 +348,7 @@ class DiscreteSearch:
         for start in range(0, total, self.chunk_size):
             chunk = self.enumerate_plans(start, min(start + self.chunk_size, total))
             returns = scored(score, chunk)
-            i = returns.argmax()  # the first maximum
+            i = self.random_argmax(returns)
             values.append(returns[i])
             plans.append(chunk[i])
         return torch.stack(values), torch.stack(plans)

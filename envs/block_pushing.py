@@ -238,6 +238,10 @@ class BlockPushingEnv(gym.Env):
             raise ValueError(f"state cells must be distinct, got {state.tolist()}")
         self._state = state.copy()
 
+    def step_states(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Batched dynamics on this board: next states ``[B, K, 2]`` (see :func:`step_states`)."""
+        return step_states(states, actions, self.width)
+
     def render_states(self, states: np.ndarray) -> np.ndarray:
         """Batched observations uint8 ``[B, 3, H, W]`` of states int ``[B, K, 2]``."""
         states = _check_states(states, self.width)

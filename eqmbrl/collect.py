@@ -156,6 +156,21 @@ def episode_tensors(buffer: ReplayBuffer, steps: int) -> dict[str, np.ndarray]:
     )
 
 
+def successor_sets(env: gym.Env, states: np.ndarray, actions: np.ndarray) -> np.ndarray | None:
+    """Which actions lead to the same next state as the one taken: bool ``[..., A]`` for states
+    ``[..., *S]`` and discrete actions ``[...]``; None for envs without discrete, known dynamics
+    (``step_states``)."""
+    base = env_contract(env)
+    if not isinstance(env.action_space, gym.spaces.Discrete) or not hasattr(base, "step_states"):
+        return None
+    lead, n = actions.shape, int(env.action_space.n)
+    flat = states.reshape(-1, *states.shape[len(lead) :])
+    taken = base.step_states(flat, actions.reshape(-1).astype(np.int64))  # [M, *S]
+    every = base.step_states(np.repeat(flat, n, 0), np.tile(np.arange(n), len(flat)))  # [M * A, *S]
+    same = (every.reshape(len(flat), n, -1) == taken.reshape(len(flat), 1, -1)).all(-1)
+    return same.reshape(*lead, n)
+
+
 def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
     """Render the twins of episodes whose states ``[N, T+1, ...]`` and actions ``[N, T, *A]`` are
     transformed by group element ``g`` of the env's symmetry (never by rotating pixels)."""

@@ -39,10 +39,12 @@ from eqmbrl.logger import Logger
 from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
 from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer
-from eqmbrl.types import EvalData
+from eqmbrl.types import NUM_DIRECTIONS, EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel
+
+DIRECTION_NAMES = ("up", "left", "down", "right")
 
 
 class _Actor:
@@ -54,14 +56,19 @@ class _Actor:
         self.times: list[float] = []
         self.values: list[float] = []
         self.predicted = 0.0
+        self.goals: list[np.ndarray] = []  # goal image of each episode (goal objective)
+        self.actions: list[list[int | np.ndarray]] = []  # actions of each episode
 
     def reset(self) -> None:
         self.agent.reset()
+        self.actions.append([])
         if self.agent.objective == "goal":
-            self.agent.set_goal(env_contract(self.env).goal_obs)
+            self.goals.append(env_contract(self.env).goal_obs)
+            self.agent.set_goal(self.goals[-1])
 
     def act(self, obs: np.ndarray) -> int | np.ndarray:
         action = self.agent.act(obs, self.explore)
+        self.actions[-1].append(action)
         self.times.append(self.agent.last_plan_time)
         self.values.append(self.agent.last_plan_return)
         if self.agent.objective == "reward":
@@ -75,7 +82,7 @@ class OnlineMPC:
     Args:
         env, model, trainer, logger, out_dir, seed: given by run.py (the trainer does step 1).
         planner: the planner (run.py builds it from ``agent.planner`` for the env's action space).
-        objective, exploration_std, epsilon, goal_reduce, export: see :class:`agents.mpc.MPCAgent`.
+        objective, exploration_std, epsilon, goal_reduce, goal_discount, export: see :class:`agents.mpc.MPCAgent`.
             ``goal`` needs a goal-conditioned env (``env=cubes_goal`` or ``shapes_goal``).
         episodes: online MPC episodes after the seed data.
         max_steps: step budget of an episode (None: until the env ends it).
@@ -98,7 +105,8 @@ class OnlineMPC:
         objective: str = "reward",
         exploration_std: float = 0.1,
         epsilon: float = 0.0,
-        goal_reduce: str = "best",
+        goal_reduce: str = "discounted",
+        goal_discount: float = 0.9,
         export: bool = True,
         episodes: int = 10,
         max_steps: int | None = None,
@@ -123,7 +131,9 @@ class OnlineMPC:
                 f"got {env.spec.id if env.spec else env}"
             )
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
-        self.agent = MPCAgent(model, planner, objective, exploration_std, epsilon, goal_reduce, export, seed)
+        self.agent = MPCAgent(
+            model, planner, objective, exploration_std, epsilon, goal_reduce, goal_discount, export, seed
+        )
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
@@ -176,6 +186,22 @@ class OnlineMPC:
             raise ValueError(f"{cast(EnvSpec, self.env.spec).id} has no episode_steps: set agent.max_steps")
         return int(min(limits))
 
+    def log_episode(self, actor: _Actor, frames: list[np.ndarray], steps: int) -> None:
+        """The first evaluation episode as the image strip ``eval/episode`` (at most 12 frames; for
+        goals: the goal image, then every observation) and its actions as the text ``eval/actions``."""
+        if self.goal:
+            strip = [actor.goals[0], *frames[:11]]
+            moves = [
+                f"object {int(a) // NUM_DIRECTIONS} {DIRECTION_NAMES[int(a) % NUM_DIRECTIONS]}"
+                for a in actor.actions[0]
+            ]
+            text = "first image: the goal; then each observation. Actions: " + ", ".join(moves)
+        else:
+            strip = frames[:: max(1, len(frames) // 12)][:12]
+            text = "actions: " + "; ".join(np.array2string(np.asarray(a), precision=2) for a in actor.actions[0])
+        self.logger.images("eval/episode", np.stack(strip), steps)
+        self.logger.text("eval/actions", text, steps)
+
     def record_episode(self, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
         """Log one online episode under ``episode/`` and its planning stats under ``planner/``."""
         self.logger.record("episode/return", ret)
@@ -191,13 +217,12 @@ class OnlineMPC:
     def evaluate(self, steps: int, baselines: dict[str, float], eval_data: EvalData) -> dict[str, float]:
         """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
         frames: list[np.ndarray] = []
-        out = evaluate_agent(
-            self.env, _Actor(self.agent, self.env, explore=False), self.eval_runs(), self.limit, frames
-        )
+        actor = _Actor(self.agent, self.env, explore=False)
+        out = evaluate_agent(self.env, actor, self.eval_runs(), self.limit, frames)
         out.update({f"{name}_return": value for name, value in baselines.items()})
         out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))
         self.logger.record_dict("eval", out)
-        self.logger.images("eval/episode", np.stack(frames[:: max(1, len(frames) // 12)][:12]), steps)  # <= 12 frames
+        self.log_episode(actor, frames, steps)
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         return self.last_eval
 

@@ -13,3 +13,5 @@ EVAL_ENV = 20_000_000  # env seeds of agent evaluation episodes (absolute: 2e7 +
 ONLINE_ENV = 30_000_000  # env seeds of online MPC episodes (s + 3e7 + episode)
 ONLINE_RNG = 1  # the online loop's own choices, e.g. goal distances (s + 1)
 BASELINES = 2  # random-policy baseline agent (s + 2)
+VAL_DATA_AGENT = 3  # random agent of the validation episodes (s + 3)
+VAL_DATA_ENV = 40_000_000  # env seeds of the world-model validation episodes (s + 4e7 + i)

@@ -95,6 +95,8 @@ class SymmetricEnv(Protocol):
     current step and ``render_states(states [B, ...]) -> uint8 [B, C, H, W]`` renders any states
     (twins are rendered from transformed states); ``episode_steps`` is the env's own step limit.
     Goal-conditioned envs set ``goal_conditioned`` and expose the goal image ``goal_obs``.
+    Discrete envs with known dynamics may also expose ``step_states(states [B, ...], actions [B])
+    -> [B, ...]`` (the successor-accuracy metric uses it).
     """
 
     symmetry: EnvSymmetry

@@ -2,9 +2,10 @@
 
 :meth:`WorldModelTrainer.collect` fills (or loads) the training replay buffer with a random agent,
 :meth:`~WorldModelTrainer.eval_data` builds the evaluation episodes and their symmetric twins once
-per run, :meth:`~WorldModelTrainer.fit` trains for ``epochs`` with per-epoch evaluation and keeps
-the best checkpoint, and :meth:`~WorldModelTrainer.refit` takes further gradient steps (the online
-agents' refits). Agent loops use these phases and nothing else of the trainer.
+per run, :meth:`~WorldModelTrainer.fit` trains for ``epochs`` (or until a validation metric stops
+improving) with per-epoch evaluation and keeps the best checkpoint, and
+:meth:`~WorldModelTrainer.refit` takes further gradient steps (the online agents' refits).
+Agent loops use these phases and nothing else of the trainer.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from tqdm import tqdm
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.checkpoint import load_checkpoint
-from eqmbrl.collect import collect, episode_tensors, twin_episodes
+from eqmbrl.collect import collect, episode_tensors, successor_sets, twin_episodes
 from eqmbrl.logger import Logger
-from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV
+from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
 from eqmbrl.symmetry import env_contract
-from eqmbrl.types import EvalData, SequenceBatch
-from worldmodels.metrics import evaluate
-from worldmodels.persistence import load_weights, save_world_model
+from eqmbrl.types import EvalData, SequenceBatch, to_float_images
+from worldmodels.metrics import evaluate, successor_accuracy
+from worldmodels.persistence import evaluating, load_weights, save_world_model
 from worldmodels.world_model import WorldModel
 
 
@@ -38,8 +39,15 @@ class WorldModelTrainer:
         env, model, logger, out_dir, seed: given by run.py.
         episodes, episode_length: training data (random agent).
         eval_episodes, eval_length: evaluation episodes (metrics after 1, 5 and 10 steps).
-        epochs, batch_size, lr: Adam on the contrastive hinge loss; the checkpoint kept is the one
-            with the lowest training loss (as SEN), and final metrics are computed with it.
+        epochs, batch_size, lr: Adam on the contrastive hinge loss for at most ``epochs``; with
+            ``patience=0`` the checkpoint kept is the one with the lowest training loss (as SEN),
+            and final metrics are computed with it.
+        patience, val_episodes: early stopping. With ``patience > 0``, ``val_episodes`` held-out
+            episodes (the training agent's, so limited-action runs stay limited) are scored after
+            every epoch: successor accuracy where the env has discrete known dynamics (ties broken
+            by the validation loss), else the validation loss (a loss must fall by 0.1% to count).
+            Training stops after ``patience``
+            epochs without improvement, and the best validation checkpoint is kept.
         train_directions: restrict training pushes to these directions (0 up, 1 left, 2 down,
             3 right) for the limited-actions experiment; evaluation always uses all actions.
         eval_every: evaluate every this many epochs (and after the last).
@@ -61,6 +69,8 @@ class WorldModelTrainer:
         epochs: int = 10,
         batch_size: int = 256,
         lr: float = 5e-4,
+        patience: int = 0,
+        val_episodes: int = 20,
         train_directions: list[int] | None = None,
         eval_every: int = 1,
         twin_element: int = 1,
@@ -78,6 +88,8 @@ class WorldModelTrainer:
             lr=lr,
             eval_every=eval_every,
             warmup_steps=warmup_steps,
+            patience=patience,
+            val_episodes=val_episodes,
         )
         group = env_contract(env).symmetry.group
         if twin_element not in group.elements:
@@ -88,6 +100,7 @@ class WorldModelTrainer:
         self.episodes, self.episode_length = episodes, episode_length
         self.eval_episodes, self.eval_length = eval_episodes, eval_length
         self.epochs, self.batch_size, self.eval_every = epochs, batch_size, eval_every
+        self.patience, self.val_episodes = patience, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rng = np.random.default_rng(seed)
@@ -113,29 +126,31 @@ class WorldModelTrainer:
 
     def eval_data(self) -> EvalData:
         """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``."""
-        agent = RandomAgent(self.env.action_space, self.seed + EVAL_DATA_AGENT)
-        buf = collect(
-            self.env,
-            agent,
-            self.eval_episodes,
-            self.eval_length,
-            seed=self.seed + EVAL_DATA_ENV,
-            warmup=self.warmup,
-            desc="collect eval",
-        )
-        data = episode_tensors(buf, self.eval_length)
+        data = self._episodes(None, self.eval_episodes, self.eval_length, EVAL_DATA_AGENT, EVAL_DATA_ENV, "eval")
         twin_obs, twin_actions = twin_episodes(self.env, data["actions"], data["states"], self.twin_element)
-        t = {
-            k: torch.from_numpy(np.ascontiguousarray(v))
-            for k, v in dict(
-                obs=data["obs"],
-                actions=data["actions"],
-                rewards=data["rewards"],
-                twin_obs=twin_obs,
-                twin_actions=twin_actions,
-            ).items()
-        }
-        return EvalData(**t, g=self.twin_element)
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
+        twins = {"twin_obs": torch.from_numpy(twin_obs), "twin_actions": torch.from_numpy(twin_actions)}
+        return EvalData(**t, **twins, g=self.twin_element)
+
+    def val_data(self) -> dict[str, torch.Tensor]:
+        """Validation episodes of the training agent (``val_episodes`` x ``episode_length``, their
+        own seeds): ``obs``, ``actions``, ``rewards`` and, where defined, ``successors``."""
+        data = self._episodes(
+            self.train_directions, self.val_episodes, self.episode_length, VAL_DATA_AGENT, VAL_DATA_ENV, "val"
+        )
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
+
+    def _episodes(
+        self, directions: list[int] | None, episodes: int, length: int, agent_seed: int, env_seed: int, name: str
+    ) -> dict[str, np.ndarray]:
+        """Random-agent episodes as :func:`episode_tensors`, plus ``successors`` where defined."""
+        agent = RandomAgent(self.env.action_space, self.seed + agent_seed, directions)
+        buf = collect(
+            self.env, agent, episodes, length, seed=self.seed + env_seed, warmup=self.warmup, desc=f"collect {name}"
+        )
+        data = episode_tensors(buf, length)
+        successors = successor_sets(self.env, data["states"][:, :-1], data["actions"])
+        return data if successors is None else {**data, "successors": successors}
 
     # ------------------------------------------------------------------ training
     def fit(self, buffer: ReplayBuffer, eval_data: EvalData) -> dict[str, float]:
@@ -144,19 +159,50 @@ class WorldModelTrainer:
         returns their metrics (and ``train_loss``)."""
         self.logger.images("data/observations", eval_data.obs[:8, 0].numpy())
         self.logger.images("data/twins", eval_data.twin_obs[:8, 0].numpy())
-        best, t0, path = float("inf"), time.time(), self.out / "checkpoint.pt"
-        for epoch in tqdm(range(self.epochs), desc="train", unit="epoch"):
+        val = self.val_data() if self.patience else None
+        best: tuple[float, ...] | None = None
+        t0, path, since_best, train_loss = time.time(), self.out / "checkpoint.pt", 0, float("inf")
+        bar = tqdm(range(self.epochs), desc="train", unit="epoch")
+        for epoch in bar:
             loss = self.fit_epoch(buffer, epoch)
-            if loss < best:
-                best = loss
+            score: tuple[float, ...] = (loss,)
+            if val is not None:
+                scores = self.validate(val)
+                self.logger.record_dict("val", scores)
+                score = (-scores.get("successor_acc", 0.0), scores["loss"])
+                bar.set_postfix({k: f"{v:.3g}" for k, v in scores.items()})
+            since_best += 1
+            if best is None or improves(score, best):
+                best, since_best, train_loss = score, 0, loss
                 save_world_model(path, self.model, epoch=epoch, loss=loss)
             if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
                 self.logger.record_dict("eval", evaluate(self.model, **eval_data.tensors(), seed=self.seed))
             rate = (epoch + 1) * len(buffer.valid_starts(1)) / (time.time() - t0)
             self.logger.record("train/transitions_per_s", rate)
             self.logger.dump(epoch + 1)
+            if self.patience and since_best >= self.patience:
+                break
         load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
-        return {**evaluate(self.model, **eval_data.tensors(), seed=self.seed), "train_loss": best}
+        metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
+        return {**metrics, "train_loss": train_loss, "epochs": float(epoch + 1)}
+
+    def validate(self, val: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Validation ``loss`` (mean over batches of ``batch_size`` transitions) and, with
+        ``successors``, ``successor_acc`` of the current model on :meth:`val_data`."""
+        obs, actions, rewards = val["obs"], val["actions"], val["rewards"]
+        pairs = torch.stack([obs[:, :-1], obs[:, 1:]], 2).flatten(0, 1)  # M x 2 x Ci x Hi x Wi
+        flat_actions, flat_rewards = actions.flatten(0, 1)[:, None], rewards.flatten(0, 1)[:, None].float()
+        losses = []
+        with evaluating(self.model), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # the same negatives every epoch; training's RNG is untouched
+            for i in range(0, len(pairs), self.batch_size):
+                part = slice(i, i + self.batch_size)
+                batch = SequenceBatch(to_float_images(pairs[part]), flat_actions[part], flat_rewards[part])
+                losses.append(self.model.loss(batch.to(self.model.device))["loss"].item())
+            out = {"loss": float(np.mean(losses))}
+            if "successors" in val:
+                out["successor_acc"] = successor_accuracy(self.model, obs, val["successors"])
+        return out
 
     def fit_epoch(self, buffer: ReplayBuffer, epoch: int) -> float:
         """One pass over all transitions in random order; returns the mean loss."""
@@ -187,6 +233,16 @@ class WorldModelTrainer:
         return out["loss"].item()
 
 
+def improves(score: tuple[float, ...], best: tuple[float, ...], rel: float = 1e-3) -> bool:
+    """Whether ``score`` beats ``best`` (lower is better, compared in order): an earlier entry
+    lower, or the earlier entries equal and the last lower by more than ``rel`` (relative)."""
+    *head, last = score
+    *best_head, best_last = best
+    if head != best_head:
+        return head < best_head
+    return last < best_last - rel * abs(best_last)
+
+
 def check_trainer_values(
     episodes: int = 100,
     episode_length: int = 50,
@@ -197,9 +253,11 @@ def check_trainer_values(
     lr: float = 5e-4,
     eval_every: int = 1,
     warmup_steps: int = 0,
+    patience: int = 0,
+    val_episodes: int = 20,
 ) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
-    them on the config): counts >= 1, ``warmup_steps`` >= 0 and a positive learning rate."""
+    them on the config): counts >= 1, ``warmup_steps`` and ``patience`` >= 0 and a positive learning rate."""
     values = dict(
         episodes=episodes,
         episode_length=episode_length,
@@ -209,9 +267,11 @@ def check_trainer_values(
         batch_size=batch_size,
         eval_every=eval_every,
         warmup_steps=warmup_steps,
+        patience=patience,
+        val_episodes=val_episodes,
     )
     for name, value in values.items():
-        low = 0 if name == "warmup_steps" else 1
+        low = 0 if name in ("warmup_steps", "patience") else 1
         if value < low:
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
     if not lr > 0:

@@ -77,7 +77,9 @@ class EvalData:
 
     obs ``[N, T+1, Ci, Hi, Wi]`` uint8, actions ``[N, T, *A]``, rewards ``[N, T]``; ``twin_obs`` and
     ``twin_actions`` are the same episodes with the env state and actions transformed by one
-    group element ``g`` (rendered from the state, never by rotating pixels).
+    group element ``g`` (rendered from the state, never by rotating pixels). ``successors``
+    ``[N, T, A]`` bool (discrete actions with known dynamics, else None): which actions lead from
+    each step's state to the same next state as the action taken (for successor accuracy).
     """
 
     obs: torch.Tensor
@@ -86,6 +88,7 @@ class EvalData:
     twin_obs: torch.Tensor
     twin_actions: torch.Tensor
     g: int = 1
+    successors: torch.Tensor | None = None
 
     def tensors(self) -> dict[str, Any]:
         """The fields by name, as :func:`worldmodels.metrics.evaluate` takes them."""

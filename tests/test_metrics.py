@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from eqmbrl.checkpoint import load_checkpoint
-from worldmodels.metrics import equivariance_error, evaluate, ranking_metrics, ranks
+from worldmodels.metrics import equivariance_error, evaluate, ranking_metrics, ranks, successor_accuracy
 from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import build_world_model
 
@@ -107,3 +108,43 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not fit"):
         load_weights(other, load_checkpoint(tmp_path / "c.pt")["model"])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+class LineModel:
+    """A stand-in world model on a line: obs ``[B, 1, 1, 1]`` holds a position; actions 0 = +1,
+    1 = -1, 2 = stay; it wrongly predicts action 1 as +1."""
+
+    device = torch.device("cpu")
+
+    def encode(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs.reshape(-1, 1, 1).float()
+
+    def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return z + torch.tensor([1.0, 1.0, 0.0])[actions].view(-1, 1, 1)
+
+    def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x - y).pow(2).sum((1, 2))
+
+
+def test_successor_accuracy_by_hand() -> None:
+    # positions 5 -> 6 (action 0), 6 -> 5 (action 1), 5 -> 5 (action 2): the model's closest
+    # successors are +1 (hit), +1 (miss: the env went to 5), stay (hit) -> 2 of 3
+    obs = torch.tensor([[5.0, 6.0, 5.0, 5.0]]).view(1, 4, 1, 1, 1)
+    successors = torch.tensor([[[True, False, False], [False, True, False], [False, False, True]]])
+    assert successor_accuracy(LineModel(), obs, successors) == pytest.approx(100 * 2 / 3)  # type: ignore[arg-type]
+
+
+def test_successor_sets_on_block_pushing() -> None:
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from eqmbrl.collect import successor_sets
+
+    env = gym.make("eqmbrl/BlockPushing-shapes-v0")
+    state = np.array([[0, 0], [0, 1], [2, 2], [4, 4], [3, 0]])  # object 0 in the top-left corner
+    sets = successor_sets(env, state[None, None], np.array([[0]]))  # taken: object 0 up (blocked)
+    assert sets.shape == (1, 1, 20)
+    # no-ops: object 0 up, left, right (into 1); object 1 up, left (into 0); 3 down, right; 4 left
+    assert set(np.flatnonzero(sets[0, 0])) == {0, 1, 3, 4, 5, 14, 15, 17}
+    moved = successor_sets(env, state[None], np.array([2]))[0]  # object 0 down: only itself
+    assert set(np.flatnonzero(moved)) == {2}

@@ -8,6 +8,8 @@ import pytest
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
+from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.trainer import improves
 from tests.helpers import cli, compose_config, run_in_process
 
 
@@ -87,3 +89,18 @@ def test_cli_reports_a_bad_value(tmp_path: Path) -> None:
     )
     assert res.returncode != 0 and "agent.episodes must be >= 0, got -1" in res.stderr + res.stdout
     assert not (tmp_path / "r" / "tb").exists()
+
+
+def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> None:
+    """Training stops ``patience`` epochs after the best validation score, whose weights are kept;
+    goal envs report successor accuracy."""
+    metrics = run_in_process(tmp_path, "experiment=debug", "env=shapes_goal", "trainer.epochs=20", "trainer.patience=1")
+    assert metrics["epochs"] < 20  # stopped early on this tiny, noisy problem
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == metrics["epochs"] - 1 - 1  # 0-based best epoch
+    assert 0 <= metrics["successor_acc"] <= 100
+
+
+def test_improvement_rule() -> None:
+    assert improves((-50.0, 1.0), (-40.0, 0.5))  # higher successor accuracy wins whatever the loss
+    assert improves((-50.0, 0.9), (-50.0, 1.0)) and not improves((-50.0, 0.9999), (-50.0, 1.0))  # 0.1% of loss
+    assert not improves((-40.0, 0.1), (-50.0, 1.0))

@@ -8,6 +8,11 @@ Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
     EE  = mean_i |g.S(x_i) - S(g.x_i)| / mean_i |S(x_i)|          (S = embedding, g.x = twin)
     DIE = mean_i | |zhat_i - z_r(i)| - |zhat^g_i - z^g_r(i)| | / mean_i |z_i|
           (zhat = k-step prediction, z = encoded truth, r a random pairing, ^g = on the twins).
+    successor accuracy (eqmbrl's, for planners) = mean over transitions (x, a, x') of
+          [argmin_b E(T(z, b), z') leads to x'] over all actions b from x: the model's predicted
+          successor closest to the encoded true next state is one that the env really reaches.
+          H@k ranks a prediction against *other states*; a planner instead compares the
+          successors of one state, which H@k does not see.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def evaluate(
     rewards: torch.Tensor | None = None,
     steps: tuple[int, ...] = (1, 5, 10),
     g: int = 1,
+    successors: torch.Tensor | None = None,
     chunk: int = 512,
     seed: int = 0,
 ) -> dict[str, float]:
@@ -67,11 +73,15 @@ def evaluate(
     ``twin_actions`` the same episodes with the env state and actions transformed by group element
     ``g``; ``rewards [N, T]``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps``
     (s <= T); with twins ``ee`` and ``die/{s}step``; with rewards and a trained reward head
-    (``reward_weight > 0``) ``reward_mse`` of the first step. Runs in eval mode; the model's mode
-    is restored afterwards.
+    (``reward_weight > 0``) ``reward_mse`` of the first step; with ``successors [N, T, A]`` (see
+    :class:`eqmbrl.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
+    mode is restored afterwards.
     """
     with evaluating(model):
-        return _evaluate(model, obs, actions, twin_obs, twin_actions, rewards, steps, g, chunk, seed)
+        out = _evaluate(model, obs, actions, twin_obs, twin_actions, rewards, steps, g, chunk, seed)
+        if successors is not None:
+            out["successor_acc"] = successor_accuracy(model, obs, successors, chunk)
+        return out
 
 
 def _evaluate(
@@ -111,6 +121,23 @@ def _evaluate(
         )
         out["reward_mse"] = (r_pred.cpu() - rewards[:, 0].float()).pow(2).mean().item()
     return out
+
+
+@torch.no_grad()
+def successor_accuracy(model: WorldModel, obs: torch.Tensor, successors: torch.Tensor, chunk: int = 512) -> float:
+    """Successor accuracy in percent (module doc) of discrete-action episodes: obs ``[N, T+1, Ci, Hi, Wi]``,
+    successors bool ``[N, T, A]`` (True where action b leads to the recorded next state)."""
+    num_actions = successors.shape[-1]
+    every = torch.arange(num_actions, device=model.device)
+
+    def closest(o: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:  # [m] action whose prediction is closest
+        z, z_next = model.encode(o), model.encode(o_next)
+        pred = model.step(z.repeat_interleave(num_actions, 0), every.repeat(len(z)))
+        return model.energy(pred, z_next.repeat_interleave(num_actions, 0)).view(len(z), num_actions).argmin(1)
+
+    best = chunked(closest, obs[:, :-1].flatten(0, 1), obs[:, 1:].flatten(0, 1), chunk=chunk, device=model.device)
+    hits = successors.flatten(0, 1).to(best.device).gather(1, best[:, None])
+    return 100.0 * hits.double().mean().item()
 
 
 @torch.no_grad()
