@@ -10,6 +10,7 @@ Agent loops use these phases and nothing else of the trainer.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -44,8 +45,9 @@ class WorldModelTrainer:
             and final metrics are computed with it.
         patience, val_episodes: early stopping. With ``patience > 0``, ``val_episodes`` held-out
             episodes (the training agent's, so limited-action runs stay limited) are scored after
-            every epoch: successor accuracy where the env has discrete known dynamics (ties broken
-            by the validation loss), else the validation loss (a loss must fall by 0.1% to count).
+            every epoch: successor accuracy where the env has discrete known dynamics (it must rise;
+            the first epoch to reach the best accuracy is kept), else the validation loss (it must
+            fall by 0.1%).
             Training stops after ``patience``
             epochs without improvement, and the best validation checkpoint is kept.
         train_directions: restrict training pushes to these directions (0 up, 1 left, 2 down,
@@ -160,19 +162,19 @@ class WorldModelTrainer:
         self.logger.images("data/observations", eval_data.obs[:8, 0].numpy())
         self.logger.images("data/twins", eval_data.twin_obs[:8, 0].numpy())
         val = self.val_data() if self.patience else None
-        best: tuple[float, ...] | None = None
+        best = float("inf")
         t0, path, since_best, train_loss = time.time(), self.out / "checkpoint.pt", 0, float("inf")
         bar = tqdm(range(self.epochs), desc="train", unit="epoch")
         for epoch in bar:
             loss = self.fit_epoch(buffer, epoch)
-            score: tuple[float, ...] = (loss,)
+            score, rel = loss, 0.0  # lower is better; rel: the relative margin that counts as better
             if val is not None:
                 scores = self.validate(val)
                 self.logger.record_dict("val", scores)
-                score = (-scores.get("successor_acc", 0.0), scores["loss"])
+                score, rel = (-scores["successor_acc"], 0.0) if "successor_acc" in scores else (scores["loss"], 1e-3)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scores.items()})
             since_best += 1
-            if best is None or improves(score, best):
+            if score < best - (rel * abs(best) if math.isfinite(best) else 0.0):
                 best, since_best, train_loss = score, 0, loss
                 save_world_model(path, self.model, epoch=epoch, loss=loss)
             if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
@@ -231,16 +233,6 @@ class WorldModelTrainer:
         for k, v in out.items():
             self.logger.record(f"wm/{k}", v.item())
         return out["loss"].item()
-
-
-def improves(score: tuple[float, ...], best: tuple[float, ...], rel: float = 1e-3) -> bool:
-    """Whether ``score`` beats ``best`` (lower is better, compared in order): an earlier entry
-    lower, or the earlier entries equal and the last lower by more than ``rel`` (relative)."""
-    *head, last = score
-    *best_head, best_last = best
-    if head != best_head:
-        return head < best_head
-    return last < best_last - rel * abs(best_last)
 
 
 def check_trainer_values(

@@ -9,7 +9,6 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from eqmbrl.checkpoint import load_checkpoint
-from eqmbrl.trainer import improves
 from tests.helpers import cli, compose_config, run_in_process
 
 
@@ -98,9 +97,3 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
     assert metrics["epochs"] < 20  # stopped early on this tiny, noisy problem
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == metrics["epochs"] - 1 - 1  # 0-based best epoch
     assert 0 <= metrics["successor_acc"] <= 100
-
-
-def test_improvement_rule() -> None:
-    assert improves((-50.0, 1.0), (-40.0, 0.5))  # higher successor accuracy wins whatever the loss
-    assert improves((-50.0, 0.9), (-50.0, 1.0)) and not improves((-50.0, 0.9999), (-50.0, 1.0))  # 0.1% of loss
-    assert not improves((-40.0, 0.1), (-50.0, 1.0))
