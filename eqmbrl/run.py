@@ -34,6 +34,7 @@ from eqmbrl.config import EnvConfig, register
 from eqmbrl.logger import Logger
 from eqmbrl.online import OnlineMPC, check_online_values
 from eqmbrl.rl import SB3Learner, check_sb3_values
+from eqmbrl.rundir import HYDRA_FILES, check_fresh
 from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
 from worldmodels.world_model import VARIANTS, build_world_model
@@ -174,6 +175,7 @@ def run(cfg: DictConfig, out: Path) -> dict[str, float]:
     (whose own checks need the env), then data and training. ``metrics.json`` is written here only.
     """
     check_values(cfg)
+    check_fresh(out, HYDRA_FILES)
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
@@ -183,6 +185,9 @@ def run(cfg: DictConfig, out: Path) -> dict[str, float]:
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     try:
         metrics = _run_in(env, cfg, out)
+    except BaseException as err:  # KeyboardInterrupt too: the run dir must not look finished
+        mark_failed(out, err)
+        raise
     finally:
         env.close()
     print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
@@ -205,6 +210,15 @@ def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
     write_json(out / "metrics.json", metrics)
     logger.close()
     return metrics
+
+
+def mark_failed(out: Path, err: BaseException) -> None:
+    """Mark ``out`` as a failed run: a ``FAILED`` file and ``metrics.json`` with the error (result
+    scripts skip such runs)."""
+    message = f"{type(err).__name__}: {err}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "FAILED").write_text(message + "\n")
+    write_json(out / "metrics.json", {"failed": message})
 
 
 def build_agent(config: DictConfig, trainer: WorldModelTrainer, **run_args: Any) -> OnlineMPC | SB3Learner:

@@ -32,6 +32,12 @@ from worldmodels.metrics import evaluate, successor_accuracy
 from worldmodels.persistence import evaluating, load_weights, save_world_model
 from worldmodels.world_model import WorldModel
 
+MAX_BAD_STEPS = 5  # non-finite gradient steps in a row that stop the training
+
+
+class DivergedError(RuntimeError):
+    """The world-model loss or gradients stayed non-finite for ``MAX_BAD_STEPS`` steps in a row."""
+
 
 class WorldModelTrainer:
     """Fits a world model on random-agent data and evaluates it as SEN does.
@@ -107,6 +113,7 @@ class WorldModelTrainer:
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rng = np.random.default_rng(seed)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
 
     # ------------------------------------------------------------------ data
     def collect(self) -> ReplayBuffer:
@@ -215,24 +222,47 @@ class WorldModelTrainer:
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
             batch = buffer.gather(starts[b * self.batch_size : (b + 1) * self.batch_size], 1, self.model.device)
             losses.append(self.update(batch))
-        return float(np.mean(losses))
+        return mean_finite(losses)
 
     def refit(self, buffer: ReplayBuffer, steps: int) -> float:
         """``steps`` gradient steps on random batches of ``buffer`` (online refits); mean loss."""
         self.model.train()
-        return float(
-            np.mean([self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng)) for _ in range(steps)])
+        return mean_finite(
+            [self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng)) for _ in range(steps)]
         )
 
     def update(self, batch: SequenceBatch) -> float:
-        """One gradient step of the world-model loss on ``batch``; logs ``wm/*``; returns the loss."""
+        """One gradient step of the world-model loss on ``batch``; logs ``wm/*``; returns the loss.
+
+        A step whose loss or gradient norm is not finite is skipped (NaN is returned); after
+        ``MAX_BAD_STEPS`` such steps in a row :class:`DivergedError` stops the training."""
         out = self.model.loss(batch)
         self.opt.zero_grad(set_to_none=True)
         out["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), float("inf"))  # the norm only
+        self.steps += 1
+        if not bool(torch.isfinite(out["loss"]) & torch.isfinite(grad_norm)):
+            self.bad_steps += 1
+            self.logger.record("wm/skipped_steps", 1.0)
+            if self.bad_steps >= MAX_BAD_STEPS:
+                raise DivergedError(
+                    f"world-model training diverged: the loss or its gradients were not finite at gradient "
+                    f"steps {self.steps - MAX_BAD_STEPS + 1}..{self.steps} (all skipped); likely cause: "
+                    f"trainer.lr={self.opt.param_groups[0]['lr']:g} is too high for this model"
+                )
+            return float("nan")
+        self.bad_steps = 0
         self.opt.step()
         for k, v in out.items():
             self.logger.record(f"wm/{k}", v.item())
+        self.logger.record("wm/grad_norm", grad_norm.item())
         return out["loss"].item()
+
+
+def mean_finite(values: list[float]) -> float:
+    """Mean of the finite ``values`` (skipped steps return NaN), NaN if there are none."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def check_trainer_values(

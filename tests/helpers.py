@@ -41,9 +41,27 @@ def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:
     return json.loads((out / "metrics.json").read_text())
 
 
+CLI_ENV = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
+
+
 def cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m eqmbrl.run *overrides`` in a subprocess (for the CLI smoke tests)."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        [sys.executable, "-m", "eqmbrl.run", *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "eqmbrl.run", *overrides],
+        cwd=cwd,
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def cli_async(*overrides: str, cwd: Path) -> subprocess.Popen:
+    """:func:`cli` started in the background (output discarded); ``.wait()`` for its return code."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "eqmbrl.run", *overrides],
+        cwd=cwd,
+        env=CLI_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )

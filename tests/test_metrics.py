@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from eqmbrl.checkpoint import load_checkpoint
-from worldmodels.metrics import equivariance_error, evaluate, ranking_metrics, ranks, successor_accuracy
+from worldmodels.metrics import (
+    equivariance_error,
+    evaluate,
+    latent_health,
+    ranking_metrics,
+    ranks,
+    successor_accuracy,
+)
 from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import build_world_model
 
@@ -148,3 +155,21 @@ def test_successor_sets_on_block_pushing() -> None:
     assert set(np.flatnonzero(sets[0, 0])) == {0, 1, 3, 4, 5, 14, 15, 17}
     moved = successor_sets(env, state[None], np.array([2]))[0]  # object 0 down: only itself
     assert set(np.flatnonzero(moved)) == {2}
+
+
+def test_collapsed_and_diverged_latents_are_not_perfect() -> None:
+    """All-equal latents tie everywhere: tie-as-hit ranking says 100, the strict one 0, and the
+    health check flags every state; NaN predictions rank last."""
+    obs = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 3, 2, 2)  # 6 distinct observations
+    z = torch.zeros(6, 2, 4)
+    m = ranking_metrics(z, z)
+    assert m["hits@1"] == 100.0 and m["strict/hits@1"] == 0.0 and m["strict/mrr"] == pytest.approx(100 / 6)
+    health = latent_health(z, obs)
+    assert health["collapsed_latents"] == 100.0 and health["latent_std"] == 0.0
+    nan = torch.full((6, 2, 4), float("nan"))
+    assert ranking_metrics(nan, z)["hits@1"] == 0.0
+    assert latent_health(torch.cat([z[:3], nan[:3]]), obs)["nonfinite_latents"] == 50.0
+    distinct = torch.arange(6.0).view(6, 1, 1).expand(6, 2, 4)
+    assert latent_health(distinct, obs)["collapsed_latents"] == 0.0
+    assert latent_health(z, obs.expand(6, 3, 2, 2)[:1].expand(6, 3, 2, 2))["collapsed_latents"] == 0.0  # same obs
+    assert ranking_metrics(distinct, distinct)["strict/hits@1"] == 100.0

@@ -9,7 +9,8 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from eqmbrl.checkpoint import load_checkpoint
-from tests.helpers import cli, compose_config, run_in_process
+from eqmbrl.trainer import DivergedError
+from tests.helpers import cli, cli_async, compose_config, run_in_process
 
 
 @pytest.mark.parametrize("variant,env", [("full", "shapes"), ("sen", "reacher")])
@@ -97,3 +98,23 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
     assert metrics["epochs"] < 20  # stopped early on this tiny, noisy problem
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == metrics["epochs"] - 1 - 1  # 0-based best epoch
     assert 0 <= metrics["successor_acc"] <= 100
+
+
+def test_divergence_is_caught_and_the_run_marked_failed(tmp_path: Path) -> None:
+    with pytest.raises(DivergedError, match=r"not finite at gradient steps \d+\.\.\d+ .*trainer.lr=1e\+06 is too high"):
+        run_in_process(tmp_path, "experiment=debug", "trainer.lr=1e6", "trainer.epochs=20")
+    assert "DivergedError" in (tmp_path / "FAILED").read_text()
+    assert "failed" in json.loads((tmp_path / "metrics.json").read_text())
+
+
+def test_runs_never_share_or_reuse_a_dir(tmp_path: Path) -> None:
+    """Two runs started at once get their own dirs; a used ``hydra.run.dir`` is refused before
+    anything in it changes."""
+    procs = [cli_async("experiment=debug", "trainer.epochs=1", cwd=tmp_path) for _ in range(2)]
+    assert all(p.wait(timeout=600) == 0 for p in procs)
+    runs = sorted(tmp_path.glob("outputs/*/*"))
+    assert len(runs) == 2 and all((r / "metrics.json").is_file() for r in runs)
+    before = {p: p.read_bytes() for p in runs[0].rglob("*") if p.is_file()}
+    res = cli("experiment=debug", f"hydra.run.dir={runs[0]}", cwd=tmp_path)
+    assert res.returncode != 0 and f"run dir {runs[0]} already holds" in res.stderr + res.stdout
+    assert {p: p.read_bytes() for p in runs[0].rglob("*") if p.is_file()} == before

@@ -4,6 +4,9 @@ equivariance error (EE) and distance invariance error (DIE) on symmetric twins.
 Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
     rank_i = 1 + #{j : d(zhat_i, z_j) < d(zhat_i, z_i)}  over the whole evaluation set, so ties
              count as hits (as C-SWM's stable sort with the diagonal first);
+    strict rank_i = 1 + #{j != i : d(zhat_i, z_j) <= d(zhat_i, z_i)}: ties count as misses, so a
+             collapsed encoder (all latents equal) scores 0 instead of 100 (``strict/`` keys);
+             a prediction with non-finite entries gets the worst rank in both;
     Hits@k = mean(rank <= k), MRR = mean(1 / rank);
     EE  = mean_i |g.S(x_i) - S(g.x_i)| / mean_i |S(x_i)|          (S = embedding, g.x = twin)
     DIE = mean_i | |zhat_i - z_r(i)| - |zhat^g_i - z^g_r(i)| | / mean_i |z_i|
@@ -26,18 +29,42 @@ from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
 
-def ranks(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """pred, target ``[N, ...]`` -> rank of target_i among all targets by distance to pred_i, ``[N]``."""
+def ranks(pred: torch.Tensor, target: torch.Tensor, strict: bool = False) -> torch.Tensor:
+    """pred, target ``[N, ...]`` -> rank of target_i among all targets by distance to pred_i, ``[N]``
+    (ties count as hits, or as misses with ``strict``; non-finite rows rank last)."""
     d = torch.cdist(pred.flatten(1), target.flatten(1))
-    return 1 + (d < d.diagonal()[:, None]).sum(1)
+    diag = d.diagonal()[:, None]
+    r = 1 + ((d <= diag).sum(1) - 1 if strict else (d < diag).sum(1))
+    return torch.where(torch.isfinite(d).all(1), r, torch.full_like(r, len(d)))
 
 
 def ranking_metrics(pred: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
-    """Hits@k for each k and MRR, in percent (as the papers report them)."""
-    r = ranks(pred, target).double()
-    out = {f"hits@{k}": 100.0 * (r <= k).double().mean().item() for k in ks}
-    out["mrr"] = 100.0 * (1.0 / r).mean().item()
+    """Hits@k for each k and MRR, in percent (as the papers report them), and ``strict/hits@1``
+    and ``strict/mrr`` with ties as misses."""
+    out = {}
+    for prefix, strict, keys in (("", False, ks), ("strict/", True, (1,))):
+        r = ranks(pred, target, strict).double()
+        out.update({f"{prefix}hits@{k}": 100.0 * (r <= k).double().mean().item() for k in keys})
+        out[f"{prefix}mrr"] = 100.0 * (1.0 / r).mean().item()
     return out
+
+
+def latent_health(z: torch.Tensor, obs: torch.Tensor) -> dict[str, float]:
+    """Degenerate-latent check of encodings ``z [N, ...]`` of observations ``obs [N, ...]``:
+    ``latent_std`` (mean over latent dimensions of the std over states), ``nonfinite_latents`` and
+    ``collapsed_latents`` (fractions of states whose latent is not finite, or lies within 1e-6 of
+    the mean latent norm of another state's latent whose observation differs)."""
+    z = z.flatten(1).float().cpu()
+    finite = torch.isfinite(z).all(1)
+    zf = z[finite]
+    obs_id = torch.unique(obs.flatten(1)[finite.to(obs.device)], dim=0, return_inverse=True)[1].cpu()
+    close = torch.cdist(zf, zf) <= 1e-6 * zf.norm(dim=1).mean().clamp(min=1e-12)
+    close &= obs_id[:, None] != obs_id[None]
+    return {
+        "latent_std": zf.std(0).mean().item() if len(zf) > 1 else float("nan"),
+        "nonfinite_latents": 100.0 * (1 - finite.double().mean().item()),
+        "collapsed_latents": 100.0 * close.any(1).double().sum().item() / len(z),
+    }
 
 
 @torch.no_grad()
@@ -103,6 +130,7 @@ def _evaluate(
     out: dict[str, float] = {}
     for s in steps:
         out.update({f"{k}/{s}step": v for k, v in ranking_metrics(z_pred[:, s], z_true[s]).items()})
+    out.update(latent_health(z_pred[:, 0], obs[:, 0]))
     if twin_obs is not None and twin_actions is not None:
         out["ee"] = equivariance_error(model, obs[:, 0], twin_obs[:, 0], g, chunk)
         z_pred_g = chunked(

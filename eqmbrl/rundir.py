@@ -1,0 +1,41 @@
+"""Run directories that are never shared or overwritten.
+
+Hydra's default run dir is made unique per process (``${pid:}`` in ``configs/config.yaml``), and
+:class:`RunDirGuard`, a Hydra callback, refuses a ``hydra.run.dir`` that already holds files
+*before* Hydra writes anything into it. :func:`check_fresh` is the same check for library use of
+:func:`eqmbrl.run.run` (where Hydra's own ``.hydra/`` and log file are expected).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+HYDRA_FILES = (".hydra", "run.log")
+
+if not OmegaConf.has_resolver("pid"):
+    OmegaConf.register_new_resolver("pid", os.getpid)
+
+
+def check_fresh(out: Path, allowed: tuple[str, ...] = ()) -> None:
+    """Raise ``FileExistsError`` if ``out`` holds anything but the names in ``allowed``."""
+    taken = sorted(p.name for p in out.iterdir() if p.name not in allowed) if out.is_dir() else []
+    if taken:
+        raise FileExistsError(
+            f"run dir {out} already holds {', '.join(taken[:4])}{' ...' if len(taken) > 4 else ''}: "
+            "eqmbrl never writes into an existing run; choose a new hydra.run.dir (or leave the default)"
+        )
+
+
+class RunDirGuard(Callback):
+    """Hydra callback: refuse a non-empty ``hydra.run.dir`` before the run writes its config there."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            check_fresh(Path(str(config.hydra.run.dir)))
+        except FileExistsError as err:  # Hydra turns a callback's exceptions into warnings
+            raise SystemExit(f"Error: {err}") from err
