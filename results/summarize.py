@@ -21,7 +21,8 @@ SEEDS = (0, 1, 2)
 
 def metrics(name: str) -> dict | None:
     path = RUNS / name / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    failed = (RUNS / name / "FAILED").exists()  # a failed run's metrics.json holds only the error
+    return json.loads(path.read_text()) if path.is_file() and not failed else None
 
 
 def scalar_mean(name: str, tag: str) -> float:

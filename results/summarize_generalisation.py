@@ -23,7 +23,7 @@ def main() -> None:
     runs: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
     for path in sorted(Path("results/runs").glob("gen_*_s*/metrics.json")):
         match = re.fullmatch(r"gen_(\w+?)_(conv|remap)_(sen|none|full)_s(\d+)", path.parent.name)
-        if match:
+        if match and not (path.parent / "FAILED").exists():
             runs[match.group(1), match.group(2), match.group(3)].append(json.loads(path.read_text()))
     print("| env | embedding | model | seeds | " + " | ".join(KEYS) + " |")
     print("|---|---|---|---:|" + "---:|" * len(KEYS))

@@ -43,7 +43,7 @@ def load(kind: str) -> dict[tuple[str, str], list[dict[str, float]]]:
     for path in sorted(Path("results/runs").glob(f"{kind}_*_s*/metrics.json")):
         match = re.fullmatch(rf"{kind}_(\w+?)_(sen|none|full)_s(\d+)", path.parent.name)
         fresh = path.parent / "goal_eval.json"
-        if match and fresh.exists():
+        if match and fresh.exists() and not (path.parent / "FAILED").exists():
             m = json.loads(path.read_text())
             m.update({f"fresh/{k}": v for k, v in json.loads(fresh.read_text()).items()})
             runs[match.group(1), match.group(2)].append(m)
