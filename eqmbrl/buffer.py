@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -157,8 +159,12 @@ class ReplayBuffer:
         atomic_write(path, lambda f: np.savez(f, meta=meta, **arrays))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ReplayBuffer:
-        """Read a buffer written by :meth:`save`; a missing or corrupt file raises a clear error."""
+    def load(
+        cls, path: str | os.PathLike, obs_space: gym.spaces.Box | None = None, action_space: gym.Space | None = None
+    ) -> ReplayBuffer:
+        """Read a buffer written by :meth:`save`. A missing or corrupt file, or one whose fields do
+        not fit each other or the env's ``obs_space`` / ``action_space`` (when given), raises a
+        one-line error naming the file and the field (:func:`check_buffer`)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"replay buffer file {path} does not exist")
@@ -173,6 +179,52 @@ class ReplayBuffer:
         buf = cls.__new__(cls)
         for k in _FIELDS:
             setattr(buf, k, arrays.get(k))
-        buf.capacity, buf.size, buf.pos, buf.num_episodes = (int(x) for x in arrays["meta"])
+        meta = arrays["meta"]
+        if meta.shape != (4,) or not np.issubdtype(meta.dtype, np.integer):
+            raise ValueError(f"replay buffer file {path}: field 'meta' must be 4 ints, got {meta.dtype} {meta.shape}")
+        buf.capacity, buf.size, buf.pos, buf.num_episodes = (int(x) for x in meta)
         buf._valid_cache = {}
+        check_buffer(buf, path, obs_space, action_space)
         return buf
+
+
+def check_buffer(
+    buf: ReplayBuffer, path: str | os.PathLike, obs_space: gym.spaces.Box | None, action_space: gym.Space | None
+) -> None:
+    """Validate a loaded buffer's fields against each other and the env's spaces (see :meth:`ReplayBuffer.load`)."""
+
+    def fail(field: str, problem: str) -> NoReturn:
+        raise ValueError(f"replay buffer file {path}: field '{field}' {problem}")
+
+    if not 0 <= buf.size <= buf.capacity or not 0 <= buf.pos < max(buf.capacity, 1) or buf.capacity < 2:
+        fail("meta", f"is inconsistent: capacity {buf.capacity}, size {buf.size}, position {buf.pos}")
+    for k in _FIELDS:
+        value = getattr(buf, k)
+        if value is not None and len(value) != buf.capacity:
+            fail(k, f"has {len(value)} rows, but the buffer's capacity is {buf.capacity}")
+    if buf.obs.dtype != np.uint8 or buf.obs.ndim != 4:
+        fail("obs", f"must be uint8 images [N, C, H, W], got {buf.obs.dtype} {buf.obs.shape}")
+    if obs_space is not None and buf.obs.shape[1:] != obs_space.shape:
+        layout = (
+            " (channel-last? eqmbrl stores [C, H, W])"
+            if buf.obs.shape[1:] == obs_space.shape[1:] + obs_space.shape[:1]
+            else ""
+        )
+        fail("obs", f"has images of shape {buf.obs.shape[1:]}, the env's are {obs_space.shape}{layout}")
+    if not np.isfinite(buf.rewards).all():
+        fail("rewards", "has non-finite values")
+    if buf.has_next.dtype != bool:
+        fail("has_next", f"must be bool, got {buf.has_next.dtype}")
+    actions = buf.actions[: buf.size][buf.has_next[: buf.size]]
+    if isinstance(action_space, gym.spaces.Discrete):
+        if buf.actions.dtype != np.int64 or buf.actions.ndim != 1:
+            fail(
+                "actions", f"must be int64 [N] for a discrete action space, got {buf.actions.dtype} {buf.actions.shape}"
+            )
+        if actions.size and (actions.min() < 0 or actions.max() >= action_space.n):
+            fail("actions", f"must lie in 0..{action_space.n - 1}, got {actions.min()}..{actions.max()}")
+    elif isinstance(action_space, gym.spaces.Box):
+        if buf.actions.shape[1:] != action_space.shape or not np.issubdtype(buf.actions.dtype, np.floating):
+            fail("actions", f"must be float [N, {action_space.shape}], got {buf.actions.dtype} {buf.actions.shape}")
+        if not np.isfinite(actions).all() or (actions < action_space.low).any() or (actions > action_space.high).any():
+            fail("actions", f"must be finite and within the action bounds {action_space.low}..{action_space.high}")

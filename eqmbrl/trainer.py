@@ -14,6 +14,7 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import cast
 
 import gymnasium as gym
 import numpy as np
@@ -119,7 +120,9 @@ class WorldModelTrainer:
     def collect(self) -> ReplayBuffer:
         """Load ``buffer_path`` if given, else collect with a random agent and save to ``buffer.npz``."""
         if self.buffer_path:
-            return ReplayBuffer.load(self.buffer_path)
+            return ReplayBuffer.load(
+                self.buffer_path, cast(gym.spaces.Box, self.env.observation_space), self.env.action_space
+            )
         agent = RandomAgent(self.env.action_space, self.seed, self.train_directions)
         buf = collect(
             self.env,

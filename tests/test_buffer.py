@@ -1,7 +1,9 @@
 """Replay buffer: episode boundaries, k-step sampling, ring overwrite, atomic save/load, bad files."""
 
+import re
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -85,3 +87,47 @@ def test_resized_keeps_rows_in_order_and_grows() -> None:
     assert len(big) == 14 and len(big.valid_starts(3)) == len(buf.valid_starts(3)) + 1
     with pytest.raises(ValueError, match="cannot hold the 10 stored rows"):
         buf.resized(5)
+
+
+def _tampered(tmp_path: Path, **changes) -> Path:
+    """A valid 5x5-action buffer file with some fields replaced."""
+    buf = ReplayBuffer(8, (3, 4, 4))
+    buf.add_episode(np.zeros((4, 3, 4, 4), np.uint8), np.array([0, 1, 2]), np.zeros(3, np.float32))
+    path = tmp_path / "b.npz"
+    buf.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return path
+
+
+OBS_SPACE = gym.spaces.Box(0, 255, (3, 4, 4), np.uint8)
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"obs": np.zeros((8, 3, 5, 5), np.uint8)}, "obs", "images of shape (3, 5, 5), the env's are (3, 4, 4)"),
+        ({"obs": np.zeros((8, 6, 4, 4), np.uint8)}, "obs", "images of shape (6, 4, 4)"),
+        ({"obs": np.zeros((8, 4, 4, 3), np.uint8)}, "obs", "channel-last"),
+        ({"obs": np.zeros((8, 3, 4, 4), np.float32)}, "obs", "must be uint8 images"),
+        ({"actions": np.zeros(8, np.float32)}, "actions", "must be int64 [N]"),
+        ({"actions": np.array([0, 99, 2, 0, 0, 0, 0, 0])}, "actions", "must lie in 0..19, got 0..99"),
+        ({"rewards": np.array([0, np.nan, 0, 0, 0, 0, 0, 0], np.float32)}, "rewards", "non-finite"),
+        ({"episode": np.zeros(5, np.int64)}, "episode", "has 5 rows, but the buffer's capacity is 8"),
+        ({"meta": np.array([8, 9, 0, 1])}, "meta", "inconsistent"),
+    ],
+)
+def test_loaded_buffers_are_validated(tmp_path: Path, changes: dict, field: str, message: str) -> None:
+    path = _tampered(tmp_path, **changes)
+    with pytest.raises(ValueError, match=rf"replay buffer file {path}: field '{field}' .*{re.escape(message)}"):
+        ReplayBuffer.load(path, OBS_SPACE, gym.spaces.Discrete(20))
+
+
+def test_continuous_actions_are_checked_against_the_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    _filled(continuous=True).save(path)
+    with pytest.raises(ValueError, match="field 'actions' must be finite and within the action bounds"):
+        ReplayBuffer.load(path, None, gym.spaces.Box(-1.0, 1.0, (2,)))
+    assert len(ReplayBuffer.load(path, None, gym.spaces.Box(0.0, 4.0, (2,)))) == len(_filled())
