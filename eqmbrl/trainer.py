@@ -52,9 +52,9 @@ class WorldModelTrainer:
             and final metrics are computed with it.
         patience, val_episodes: early stopping. With ``patience > 0``, ``val_episodes`` held-out
             episodes (the training agent's, so limited-action runs stay limited) are scored after
-            every epoch: successor accuracy where the env has discrete known dynamics (it must rise;
-            the first epoch to reach the best accuracy is kept), else the validation loss (it must
-            fall by 0.1%).
+            every epoch: successor accuracy where the env has discrete known dynamics (it must rise),
+            else the validation loss (it must fall by 0.1%). The last epoch with the best score is
+            kept: at a plateau of the accuracy, the longest-trained weights.
             Training stops after ``patience``
             epochs without improvement, and the best validation checkpoint is kept.
         train_directions: restrict training pushes to these directions (0 up, 1 left, 2 down,
@@ -185,7 +185,9 @@ class WorldModelTrainer:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scores.items()})
             since_best += 1
             if score < best - (rel * abs(best) if math.isfinite(best) else 0.0):
-                best, since_best, train_loss = score, 0, loss
+                since_best = 0
+            if score <= best:  # ties keep the later, longer-trained weights
+                best, train_loss = score, loss
                 save_world_model(path, self.model, epoch=epoch, loss=loss)
             if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
                 self.logger.record_dict("eval", evaluate(self.model, **eval_data.tensors(), seed=self.seed))
