@@ -168,14 +168,16 @@ def check_values(cfg: DictConfig) -> None:
         check(**{k: v for k, v in values.items() if k in names})
 
 
-def run(cfg: DictConfig, out: Path) -> dict[str, float]:
+def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
     """The whole run of a composed config, writing into ``out``; returns the final metrics.
 
     Value checks first (nothing is built for a bad value), then the env, the model and the agent
     (whose own checks need the env), then data and training. ``metrics.json`` is written here only.
+    ``out`` must hold nothing but Hydra's files, unless ``resume`` (see :mod:`eqmbrl.resume`).
     """
     check_values(cfg)
-    check_fresh(out, HYDRA_FILES)
+    if not resume:
+        check_fresh(out, HYDRA_FILES)
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
     logging.getLogger("OpenGL").setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
 from eqmbrl.collect import collect, episode_tensors, successor_sets, twin_episodes
 from eqmbrl.logger import Logger
 from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
@@ -118,11 +118,12 @@ class WorldModelTrainer:
 
     # ------------------------------------------------------------------ data
     def collect(self) -> ReplayBuffer:
-        """Load ``buffer_path`` if given, else collect with a random agent and save to ``buffer.npz``."""
-        if self.buffer_path:
-            return ReplayBuffer.load(
-                self.buffer_path, cast(gym.spaces.Box, self.env.observation_space), self.env.action_space
-            )
+        """Load ``buffer_path`` if given (or the run dir's own ``buffer.npz`` when resuming), else
+        collect with a random agent and save to ``buffer.npz``."""
+        own = self.out / "buffer.npz"
+        if self.buffer_path or own.is_file():
+            space = cast(gym.spaces.Box, self.env.observation_space)
+            return ReplayBuffer.load(self.buffer_path or own, space, self.env.action_space)
         agent = RandomAgent(self.env.action_space, self.seed, self.train_directions)
         buf = collect(
             self.env,
@@ -166,15 +167,26 @@ class WorldModelTrainer:
 
     # ------------------------------------------------------------------ training
     def fit(self, buffer: ReplayBuffer, eval_data: EvalData) -> dict[str, float]:
-        """Train for ``epochs`` on ``buffer``, evaluating on ``eval_data``; keeps the lowest-loss
-        weights in ``checkpoint.pt`` (with the kwargs that rebuild the model), loads them back and
-        returns their metrics (and ``train_loss``)."""
+        """Train for ``epochs`` on ``buffer``, evaluating on ``eval_data``; keeps the best weights
+        (lowest training loss, or best validation score with early stopping) in ``checkpoint.pt``
+        (with the kwargs that rebuild the model), loads them back and returns their metrics (and
+        ``train_loss``, ``epochs``).
+
+        After every epoch the whole training state (weights, optimizer, RNGs, progress) goes to
+        ``resume.pt``; if the run dir already holds one (a resumed run, see :mod:`eqmbrl.resume`),
+        training continues from it and ends exactly as the uninterrupted run would."""
         self.logger.images("data/observations", eval_data.obs[:8, 0].numpy())
         self.logger.images("data/twins", eval_data.twin_obs[:8, 0].numpy())
         val = self.val_data() if self.patience else None
-        best = float("inf")
-        t0, path, since_best, train_loss = time.time(), self.out / "checkpoint.pt", 0, float("inf")
-        bar = tqdm(range(self.epochs), desc="train", unit="epoch")
+        path, progress = self.out / "checkpoint.pt", self.load_progress()
+        best, since_best, train_loss, done = (
+            progress["best"],
+            progress["since_best"],
+            progress["train_loss"],
+            progress["epochs"],
+        )
+        start, t0 = self.epochs if progress["stopped"] else done, time.time()
+        bar = tqdm(range(start, self.epochs), desc="train", unit="epoch", initial=start, total=self.epochs)
         for epoch in bar:
             loss = self.fit_epoch(buffer, epoch)
             score, rel = loss, 0.0  # lower is better; rel: the relative margin that counts as better
@@ -191,14 +203,49 @@ class WorldModelTrainer:
                 save_world_model(path, self.model, epoch=epoch, loss=loss)
             if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
                 self.logger.record_dict("eval", evaluate(self.model, **eval_data.tensors(), seed=self.seed))
-            rate = (epoch + 1) * len(buffer.valid_starts(1)) / (time.time() - t0)
+            rate = (epoch + 1 - start) * len(buffer.valid_starts(1)) / (time.time() - t0)
             self.logger.record("train/transitions_per_s", rate)
             self.logger.dump(epoch + 1)
-            if self.patience and since_best >= self.patience:
+            done, stopped = epoch + 1, bool(self.patience and since_best >= self.patience)
+            self.save_progress(
+                dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=stopped)
+            )
+            if stopped:
                 break
         load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
         metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
-        return {**metrics, "train_loss": train_loss, "epochs": float(epoch + 1)}
+        return {**metrics, "train_loss": train_loss, "epochs": float(done)}
+
+    def save_progress(self, progress: dict[str, Any]) -> None:
+        """Write ``resume.pt``: weights, optimizer, the trainer's and torch's RNG states, step count
+        and ``progress`` (best score, epochs without improvement, epochs done, whether stopped)."""
+        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        save_checkpoint(
+            self.out / "resume.pt",
+            self.model,
+            optimizer=self.opt.state_dict(),
+            rng=self.rng.bit_generator.state,
+            torch_rng=torch.get_rng_state(),
+            cuda_rng=cuda,
+            steps=self.steps,
+            progress=progress,
+        )
+
+    def load_progress(self) -> dict[str, Any]:
+        """Restore the state of ``resume.pt`` if the run dir has one; returns its progress (or a fresh one)."""
+        path = self.out / "resume.pt"
+        if not path.is_file():
+            return dict(best=float("inf"), since_best=0, train_loss=float("inf"), epochs=0, stopped=False)
+        state = load_checkpoint(path)  # on the CPU: RNG states must stay there; weights are copied over
+        load_weights(self.model, state["model"], f"resume state {path}")
+        self.opt.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.steps = state["steps"]
+        print(f"resuming {self.out} after epoch {state['progress']['epochs']}")
+        return state["progress"]
 
     def validate(self, val: dict[str, torch.Tensor]) -> dict[str, float]:
         """Validation ``loss`` (mean over batches of ``batch_size`` transitions) and, with
