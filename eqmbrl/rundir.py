@@ -1,9 +1,10 @@
 """Run directories that are never shared or overwritten.
 
 Hydra's default run dir is made unique per process (``${pid:}`` in ``configs/config.yaml``), and
-:class:`RunDirGuard`, a Hydra callback, refuses a ``hydra.run.dir`` that already holds files
-*before* Hydra writes anything into it. :func:`check_fresh` is the same check for library use of
-:func:`eqmbrl.run.run` (where Hydra's own ``.hydra/`` and log file are expected).
+:class:`RunDirGuard`, a Hydra callback, refuses a ``hydra.run.dir`` (or a multirun's
+``hydra.sweep.dir``) that already holds files *before* Hydra writes anything into it.
+:func:`check_fresh` is the same check for library use of :func:`eqmbrl.run.run` (where Hydra's
+own ``.hydra/`` and log file are expected).
 """
 
 from __future__ import annotations
@@ -32,10 +33,18 @@ def check_fresh(out: Path, allowed: tuple[str, ...] = ()) -> None:
 
 
 class RunDirGuard(Callback):
-    """Hydra callback: refuse a non-empty ``hydra.run.dir`` before the run writes its config there."""
+    """Hydra callback: refuse a non-empty ``hydra.run.dir`` (or ``hydra.sweep.dir`` of a multirun)
+    before Hydra writes anything there."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(Path(str(config.hydra.run.dir)))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(Path(str(config.hydra.sweep.dir)))
+
+    @staticmethod
+    def _check(path: Path) -> None:
         try:
-            check_fresh(Path(str(config.hydra.run.dir)))
+            check_fresh(path)
         except FileExistsError as err:  # Hydra turns a callback's exceptions into warnings
             raise SystemExit(f"Error: {err}") from err

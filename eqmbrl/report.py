@@ -1,0 +1,176 @@
+"""``python -m eqmbrl.report DIR``: a sweep's runs as one table (mean ± std over seeds) and curves.
+
+Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
+or any dir of runs, e.g. ``results/runs`` with ``--match 'goal_*'``), reads its ``metrics.json``
+and TensorBoard scalars, and groups the runs by the command-line overrides that differ between
+them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
+are skipped and counted. Prints a markdown table of the chosen metrics and writes
+``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+DEFAULT_KEYS = (
+    "hits@1/1step",
+    "hits@1/10step",
+    "strict/hits@1/10step",
+    "successor_acc",
+    "ee",
+    "success",
+    "return",
+    "epochs",
+)
+DEFAULT_CURVES = ("eval/hits@1/10step", "eval/success", "eval/return")
+
+
+def find_runs(root: Path, match: str = "*") -> list[Path]:
+    """Run dirs under ``root`` (those with ``.hydra/overrides.yaml``) whose name matches ``match``, sorted."""
+    return sorted(p.parent.parent for p in root.rglob(".hydra/overrides.yaml") if p.parent.parent.match(match))
+
+
+def overrides(run: Path) -> dict[str, str]:
+    """The run's command-line overrides as ``{key: value}`` (``+``/``~`` prefixes dropped)."""
+    items = OmegaConf.to_container(OmegaConf.load(run / ".hydra" / "overrides.yaml"))
+    assert isinstance(items, list)
+    pairs = (str(item).lstrip("+~").split("=", 1) for item in items)
+    return {k: v for k, *rest in pairs for v in (rest or [""])}
+
+
+def group_runs(runs: list[Path]) -> tuple[dict[tuple[tuple[str, str], ...], list[Path]], list[str]]:
+    """Runs grouped by the overrides that differ between them, except ``seed``; and those keys."""
+    by_run = {run: overrides(run) for run in runs}
+    keys = sorted({k for o in by_run.values() for k in o})
+    varying = [k for k in keys if k != "seed" and len({o.get(k, "") for o in by_run.values()}) > 1]
+    groups: dict[tuple[tuple[str, str], ...], list[Path]] = defaultdict(list)
+    for run, o in by_run.items():
+        groups[tuple((k, o.get(k, "")) for k in varying)].append(run)
+    return dict(sorted(groups.items())), varying
+
+
+def scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and values of TensorBoard scalar ``tag`` in the run's ``tb/`` (empty if absent)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps: dict[int, float] = {}
+    for events in sorted((run / "tb").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            steps.update({e.step: e.value for e in acc.Scalars(tag)})
+    order = sorted(steps)
+    return np.array(order), np.array([steps[s] for s in order])
+
+
+def summarize(values: list[float]) -> dict[str, Any]:
+    finite = [v for v in values if math.isfinite(v)]
+    return {
+        "mean": float(np.mean(finite)) if finite else float("nan"),
+        "std": float(np.std(finite)) if finite else float("nan"),
+        "n": len(finite),
+        "values": values,
+    }
+
+
+def report(
+    root: Path, keys: tuple[str, ...] | None = None, curves: tuple[str, ...] = DEFAULT_CURVES, match: str = "*"
+) -> dict[str, Any]:
+    """The report of the runs under ``root`` (see the module doc); also printed and written to files."""
+    runs = find_runs(root, match)
+    if not runs:
+        raise FileNotFoundError(f"no runs under {root} (dirs with .hydra/overrides.yaml matching {match!r})")
+    failed = [r for r in runs if (r / "FAILED").exists()]
+    unfinished = [r for r in runs if r not in failed and not (r / "metrics.json").is_file()]
+    done = [r for r in runs if r not in failed and r not in unfinished]
+    if not done:
+        raise ValueError(f"none of the {len(runs)} runs under {root} finished ({len(failed)} failed)")
+    metrics = {r: json.loads((r / "metrics.json").read_text()) for r in done}
+    groups, varying = group_runs(done)
+    present = [k for k in (keys or DEFAULT_KEYS) if any(k in m for m in metrics.values())]
+    rows = []
+    for group, members in groups.items():
+        row = {"group": dict(group), "runs": [str(r) for r in members]}
+        row.update({k: summarize([float(metrics[r].get(k, float("nan"))) for r in members]) for k in present})
+        rows.append(row)
+    out = {"root": str(root), "varying": varying, "failed": len(failed), "unfinished": len(unfinished), "rows": rows}
+    print_table(out, present)
+    (root / "report.json").write_text(json.dumps(out, indent=2))
+    write_csv(root / "report.csv", rows, varying, present)
+    for tag in curves:
+        plot_curves(root, tag, groups)
+    return out
+
+
+def print_table(out: dict[str, Any], keys: list[str]) -> None:
+    head = out["varying"] or ["runs"]
+    print("| " + " | ".join([*head, "seeds", *keys]) + " |")
+    print("|" + "---|" * len(head) + "---:|" * (1 + len(keys)))
+    for row in out["rows"]:
+        labels = [row["group"].get(k, "") for k in out["varying"]] or ["all"]
+        cells = [f"{row[k]['mean']:.3g} ± {row[k]['std']:.2g}" for k in keys]
+        print("| " + " | ".join([*labels, str(len(row["runs"])), *cells]) + " |")
+    print(f"\nskipped: {out['failed']} failed, {out['unfinished']} unfinished")
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], varying: list[str], keys: list[str]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*varying, "seeds", *(f"{k} {s}" for k in keys for s in ("mean", "std"))])
+        for row in rows:
+            stats = [row[k][s] for k in keys for s in ("mean", "std")]
+            writer.writerow([*(row["group"].get(k, "") for k in varying), len(row["runs"]), *stats])
+
+
+def plot_curves(root: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]]) -> None:
+    """Mean ± std over each group's runs of scalar ``tag`` by step, one line per group (if any run has it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for group, members in groups.items():
+        series = [s for s in (scalars(r, tag) for r in members) if len(s[0])]
+        if not series:
+            continue
+        steps = sorted(set.intersection(*(set(s[0].tolist()) for s in series)))
+        if not steps:
+            continue
+        values = np.array([[dict(zip(s[0].tolist(), s[1].tolist(), strict=True))[t] for t in steps] for s in series])
+        label = ", ".join(f"{k}={v}" for k, v in group) or "all"
+        ax.plot(steps, values.mean(0), label=label)
+        ax.fill_between(steps, values.mean(0) - values.std(0), values.mean(0) + values.std(0), alpha=0.2)
+        drawn = True
+    if drawn:
+        ax.set_xlabel("step")
+        ax.set_ylabel(tag)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(root / f"report_{tag.replace('/', '_')}.png", dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("root", type=Path, help="a Hydra multirun dir, or any dir of runs")
+    parser.add_argument("--keys", help="comma-separated metrics.json keys (default: common ones present)")
+    parser.add_argument("--curve", action="append", help="TensorBoard tag to plot (repeatable)")
+    parser.add_argument("--match", default="*", help="only runs whose dir name matches this glob")
+    args = parser.parse_args()
+    keys = tuple(args.keys.split(",")) if args.keys else None
+    report(args.root, keys, tuple(args.curve) if args.curve else DEFAULT_CURVES, args.match)
+
+
+if __name__ == "__main__":
+    main()

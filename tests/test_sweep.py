@@ -1,0 +1,53 @@
+"""Sweeps: a real two-job submitit sweep (local subprocesses) end to end, then eqmbrl.report on it."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from eqmbrl.report import report
+from tests.helpers import CLI_ENV
+
+
+def test_submitit_sweep_then_report(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    res = subprocess.run(
+        [sys.executable, "-m", "eqmbrl.run", "-m", "hydra/launcher=local", "experiment=debug", "trainer.epochs=1"]
+        + ["seed=0,1", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path,
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    runs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
+    assert [r.name.split("_")[0] for r in runs] == ["0", "1"]
+    first, second = (json.loads((r / "metrics.json").read_text()) for r in runs)
+    assert first != second  # different seeds, different data and weights
+    assert list(sweep.glob(".submitit/*/*_log.out"))  # submitit ran the jobs
+
+    failed = sweep / "2_failed"
+    shutil.copytree(runs[0], failed)
+    (failed / "FAILED").write_text("DivergedError: ...\n")
+    out = report(sweep, curves=("eval/hits@1/1step",))
+    assert out["failed"] == 1 and out["varying"] == [] and len(out["rows"]) == 1
+    row = out["rows"][0]
+    assert row["hits@1/1step"]["n"] == 2
+    assert row["hits@1/1step"]["mean"] == (first["hits@1/1step"] + second["hits@1/1step"]) / 2
+    assert (sweep / "report.csv").is_file() and (sweep / "report_eval_hits@1_1step.png").is_file()
+
+
+def test_report_groups_by_the_overrides_that_differ(tmp_path: Path) -> None:
+    for i, (model, seed) in enumerate([("sen", 0), ("sen", 1), ("none", 0)]):
+        run = tmp_path / str(i)
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(f"- env=shapes\n- worldmodel={model}\n- seed={seed}\n")
+        (run / "metrics.json").write_text(json.dumps({"hits@1/10step": 10.0 * (i + 1)}))
+    (tmp_path / "3" / ".hydra").mkdir(parents=True)
+    (tmp_path / "3" / ".hydra" / "overrides.yaml").write_text("- worldmodel=full\n- seed=0\n")  # unfinished
+    out = report(tmp_path, keys=("hits@1/10step",), curves=())
+    assert out["unfinished"] == 1 and out["varying"] == ["worldmodel"]
+    rows = {r["group"]["worldmodel"]: r["hits@1/10step"] for r in out["rows"]}
+    assert rows["sen"]["mean"] == 15.0 and rows["sen"]["std"] == 5.0 and rows["none"]["mean"] == 30.0
