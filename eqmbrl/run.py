@@ -37,7 +37,7 @@ from eqmbrl.rl import SB3Learner, check_sb3_values
 from eqmbrl.rundir import HYDRA_FILES, check_fresh
 from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
-from worldmodels.world_model import VARIANTS, build_world_model
+from worldmodels.world_model import build_world_model, check_world_model_values
 
 RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
 PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
@@ -155,17 +155,23 @@ def build_planner(config: Any, space: gym.Space | None, seed: int) -> Planner:
 def check_values(cfg: DictConfig) -> None:
     """Every value check that needs no env or model, so a bad value fails before anything is built."""
     resolve_device(cfg.device, quiet=True)
-    check_choice("worldmodel.variant", cfg.worldmodel.variant, VARIANTS)
-    sections: list[tuple[Any, Callable[..., None]]] = [(cfg.trainer, check_trainer_values)]
+
+    def values(section: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], OmegaConf.to_container(section))
+
+    sections: list[tuple[dict[str, Any], Callable[..., None]]] = [
+        # the env's layout wins over worldmodel.*, as in the build
+        ({**values(cfg.worldmodel), **values(cfg.env.model)}, check_world_model_values),
+        (values(cfg.trainer), check_trainer_values),
+    ]
     if cfg.agent is not None:
         target = get_class(cfg.agent._target_)
-        sections.append((cfg.agent, check_online_values if target is OnlineMPC else check_sb3_values))
+        sections.append((values(cfg.agent), check_online_values if target is OnlineMPC else check_sb3_values))
         if target is OnlineMPC:
             build_planner(cfg.agent.planner, None, cfg.seed)
     for section, check in sections:
         names = inspect.signature(check).parameters
-        values = cast(dict[str, Any], OmegaConf.to_container(section))
-        check(**{k: v for k, v in values.items() if k in names})
+        check(**{k: v for k, v in section.items() if k in names})
 
 
 def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:

@@ -65,6 +65,9 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
+        ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
+        ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
+        ("+env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
     ],
 )
 def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: str, expected: str) -> None:

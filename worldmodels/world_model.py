@@ -9,6 +9,7 @@ Variants from one code path (``build_world_model``):
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import torch
@@ -147,6 +148,47 @@ class WorldModel(nn.Module):
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
+def check_world_model_values(
+    variant: str = "sen",
+    slots: int = 5,
+    maps_per_slot: int = 1,
+    map_size: int = 5,
+    stride: int = 5,
+    cnn_channels: int = 32,
+    embed_hidden: int = 256,
+    masks_per_slot: int = 1,
+    embedding: str = "remap",
+    latent: int = 8,
+    hidden: int = 128,
+    hinge: float = 1.0,
+    sigma: float = 0.5,
+    reward_weight: float = 0.0,
+) -> None:
+    """Range checks of :func:`build_world_model`'s arguments that need no env (run.py calls them on
+    the config before anything is built): sizes >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` >= 0."""
+    check_choice("worldmodel.variant", variant, VARIANTS)
+    check_choice("worldmodel.embedding", embedding, ("remap", "conv"))
+    sizes = dict(
+        slots=slots,
+        maps_per_slot=maps_per_slot,
+        map_size=map_size,
+        stride=stride,
+        cnn_channels=cnn_channels,
+        embed_hidden=embed_hidden,
+        masks_per_slot=masks_per_slot,
+        latent=latent,
+        hidden=hidden,
+    )
+    for name, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"worldmodel.{name} must be >= 1, got {value}")
+    for name, value, low, allowed in (("hinge", hinge, 0, "> 0"), ("sigma", sigma, 0, "> 0")):
+        if not value > low:
+            raise ValueError(f"worldmodel.{name} must be {allowed}, got {value}")
+    if reward_weight < 0:
+        raise ValueError(f"worldmodel.reward_weight must be >= 0, got {reward_weight}")
+
+
 def build_world_model(
     variant: str = "sen",
     group: str = "C4",
@@ -177,7 +219,9 @@ def build_world_model(
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
-    check_choice("world-model variant", variant, VARIANTS)
+    check_world_model_values(
+        **{k: v for k, v in build_kwargs.items() if k in inspect.signature(check_world_model_values).parameters}
+    )
     symmetry = Group(group)
     model_group = Group("trivial") if variant == "none" else symmetry
     regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
