@@ -182,9 +182,9 @@ def check_world_model_values(
     for name, value in sizes.items():
         if value < 1:
             raise ValueError(f"worldmodel.{name} must be >= 1, got {value}")
-    for name, value, low, allowed in (("hinge", hinge, 0, "> 0"), ("sigma", sigma, 0, "> 0")):
-        if not value > low:
-            raise ValueError(f"worldmodel.{name} must be {allowed}, got {value}")
+    for name, positive in (("hinge", hinge), ("sigma", sigma)):
+        if not positive > 0:
+            raise ValueError(f"worldmodel.{name} must be > 0, got {positive}")
     if reward_weight < 0:
         raise ValueError(f"worldmodel.reward_weight must be >= 0, got {reward_weight}")
 
