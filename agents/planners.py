@@ -34,6 +34,7 @@ class Planner(Protocol):
 
     discrete: bool
     last_return: float | None
+    generator: torch.Generator  # the planner's own seeded sampling stream
 
     def plan(self, score: Scorer) -> torch.Tensor: ...
 

@@ -29,11 +29,14 @@ from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.envs.registration import EnvSpec
 from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
+from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.logger import Logger
 from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
@@ -41,7 +44,7 @@ from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.types import NUM_DIRECTIONS, EvalData
 from worldmodels.metrics import evaluate
-from worldmodels.persistence import save_world_model
+from worldmodels.persistence import load_weights, save_world_model
 from worldmodels.world_model import WorldModel
 
 DIRECTION_NAMES = ("up", "left", "down", "right")
@@ -153,10 +156,12 @@ class OnlineMPC:
         seed_data = self.trainer.collect()
         pretrain = self.trainer.fit(seed_data, eval_data)
         buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
-        self.agent.sync()
         baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
-        steps = since_refit = 0
-        bar = tqdm(range(self.episodes), desc="online MPC", unit="ep")
+        start, steps, since_refit = 0, 0, 0
+        if (self.out / "online_resume.pt").is_file():  # a resumed run (eqmbrl.resume)
+            start, steps, since_refit, buffer = self.load_progress()
+        self.agent.sync()
+        bar = tqdm(range(start, self.episodes), desc="online MPC", unit="ep", initial=start, total=self.episodes)
         for ep in bar:
             actor = _Actor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
@@ -173,11 +178,49 @@ class OnlineMPC:
                 self.evaluate(steps, baselines, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
+            self.save_progress(ep + 1, steps, since_refit, buffer)
         final = self.evaluate(steps, baselines, eval_data) if self.episodes == 0 else self.last_eval
         self.logger.dump(steps)
         save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
         buffer.save(self.out / "buffer_online.npz")
         return {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
+
+    def save_progress(self, episodes: int, steps: int, since_refit: int, buffer: ReplayBuffer) -> None:
+        """After each online episode: the buffer (``buffer_online.npz``) and ``online_resume.pt``
+        (weights, optimizer, every RNG of the loop, counters, last evaluation)."""
+        buffer.save(self.out / "buffer_online.npz")
+        save_checkpoint(
+            self.out / "online_resume.pt",
+            self.model,
+            optimizer=self.trainer.opt.state_dict(),
+            rngs={
+                "trainer": self.trainer.rng.bit_generator.state,
+                "online": self.rng.bit_generator.state,
+                "agent": self.agent.rng.bit_generator.state,
+            },
+            planner_rng=self.agent.planner.generator.get_state(),
+            torch_rng=torch.get_rng_state(),
+            counters=dict(episodes=episodes, steps=steps, since_refit=since_refit, grad_steps=self.trainer.steps),
+            last_eval=self.last_eval,
+        )
+
+    def load_progress(self) -> tuple[int, int, int, ReplayBuffer]:
+        """Restore ``online_resume.pt`` and ``buffer_online.npz``; returns (episodes done, env steps,
+        steps since the last refit, the buffer)."""
+        state = load_checkpoint(self.out / "online_resume.pt")
+        load_weights(self.model, state["model"], f"resume state {self.out / 'online_resume.pt'}")
+        self.trainer.opt.load_state_dict(state["optimizer"])
+        self.trainer.rng.bit_generator.state = state["rngs"]["trainer"]
+        self.rng.bit_generator.state = state["rngs"]["online"]
+        self.agent.rng.bit_generator.state = state["rngs"]["agent"]
+        self.agent.planner.generator.set_state(state["planner_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        counters, self.last_eval = state["counters"], state["last_eval"]
+        self.trainer.steps = counters["grad_steps"]
+        space = cast(gym.spaces.Box, self.env.observation_space)
+        buffer = ReplayBuffer.load(self.out / "buffer_online.npz", space, self.env.action_space)
+        print(f"resuming the online phase of {self.out} after episode {counters['episodes']}")
+        return counters["episodes"], counters["steps"], counters["since_refit"], buffer
 
     def episode_cap(self) -> int:
         """Most steps an episode can take (the env's limit or ``max_steps``)."""

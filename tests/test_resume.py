@@ -14,31 +14,60 @@ from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.resume import resume
 from tests.helpers import CLI_ENV, run_in_process
 
-OVERRIDES = ("experiment=debug", "env=shapes_goal", "trainer.epochs=40", "trainer.patience=0")
+TRAINING = ("experiment=debug", "env=shapes_goal", "trainer.epochs=40", "trainer.patience=0")
+ONLINE = (  # online MPC: the kill comes after the world-model training, during the online episodes
+    "experiment=debug",
+    "env=shapes_goal",
+    "agent=search",
+    "agent.planner.horizon=1",
+    "agent.episodes=12",
+    "agent.eval_every=4",
+    "agent.eval_episodes=1",
+    "agent.refit_every=10",
+    "agent.refit_steps=3",
+)
 
 
-def test_killed_run_resumes_to_the_same_metrics(tmp_path: Path) -> None:
-    killed = tmp_path / "killed"
+def kill_when(overrides: tuple[str, ...], out: Path, state: str, counter: str, at: int) -> None:
+    """Start the run as a CLI process and SIGKILL it once ``state``'s ``counter`` reaches ``at``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "eqmbrl.run", *OVERRIDES, f"hydra.run.dir={killed}"],
-        cwd=tmp_path,
+        [sys.executable, "-m", "eqmbrl.run", *overrides, f"hydra.run.dir={out}"],
+        cwd=out.parent,
         env=CLI_ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    while time.time() < deadline:  # kill once a few epochs are done
-        state = killed / "resume.pt"
-        if state.is_file() and load_checkpoint(state)["progress"]["epochs"] >= 3:
+    while time.time() < deadline and proc.poll() is None:
+        path = out / state
+        if path.is_file() and counter_of(path, counter) >= at:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (killed / "metrics.json").exists(), "the run finished before it was killed: make it longer"
+    assert not (out / "metrics.json").exists(), "the run finished before it was killed: make it longer"
+
+
+def counter_of(path: Path, counter: str) -> int:
+    try:
+        state = load_checkpoint(path)
+    except (ValueError, FileNotFoundError):  # mid-rename: try again
+        return -1
+    return int(state["progress" if "progress" in state else "counters"][counter])
+
+
+@pytest.mark.parametrize(
+    "overrides, state, counter",
+    [(TRAINING, "resume.pt", "epochs"), (ONLINE, "online_resume.pt", "episodes")],
+    ids=["training", "online-mpc"],
+)
+def test_killed_run_resumes_to_the_same_metrics(tmp_path: Path, overrides: tuple, state: str, counter: str) -> None:
+    killed = tmp_path / "killed"
+    kill_when(overrides, killed, state, counter, 3)
     (killed / "checkpoint.pt.tmp").write_bytes(b"half-written")  # what a kill during a write leaves
     resumed = resume(killed)
     assert not list(killed.rglob("*.tmp"))
-    reference = run_in_process(tmp_path / "reference", *OVERRIDES)
+    reference = run_in_process(tmp_path / "reference", *overrides)
     assert resumed == reference
     assert json.loads((killed / "metrics.json").read_text()) == reference
 
