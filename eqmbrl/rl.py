@@ -19,6 +19,7 @@ Writes ``sb3_model.zip``, ``curve.json`` (evaluation returns by env step) and ``
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, cast
@@ -31,11 +32,12 @@ from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm import tqdm
 
 from agents.sb3 import FEATURES, WorldModelExtractor, policy_kwargs
 from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import load_checkpoint, write_json
+from eqmbrl.checkpoint import atomic_write, load_checkpoint, write_json
 from eqmbrl.choices import check_choice
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
 from eqmbrl.logger import Logger
@@ -77,13 +79,15 @@ def trained_world_models(algo: BaseAlgorithm) -> list[WorldModel]:
 class _Callback(BaseCallback):
     """Episode returns, periodic evaluation, and the auxiliary contrastive loss (see module doc)."""
 
-    def __init__(self, learner: SB3Learner, total: int) -> None:
+    def __init__(self, learner: SB3Learner, total: int, initial: int = 0) -> None:
         super().__init__()
-        self.learner, self.bar = learner, tqdm(total=total, desc=f"{learner.algo_name} learn", unit="step")
+        self.learner = learner
+        self.bar = tqdm(total=total, initial=initial, desc=f"{learner.algo_name} learn", unit="step")
         self.aux_models: list[WorldModel] = []
         self.aux_opts: list[torch.optim.Optimizer] = []
         self.aux_buffer: ReplayBuffer | None = None
         self.in_episode = False
+        self.save_due = False
 
     def _on_training_start(self) -> None:
         if self.learner.aux_weight > 0:
@@ -105,7 +109,13 @@ class _Callback(BaseCallback):
             self.aux_step()
         if self.num_timesteps % self.learner.eval_every == 0:
             self.learner.evaluate(self.model, self.num_timesteps)
+            self.save_due = True  # at the end of this rollout, once SB3 has stored the step's transition
         return True
+
+    def _on_rollout_end(self) -> None:
+        if self.save_due:
+            self.learner.save_progress(self.model)
+            self.save_due = False
 
     def add_transition(self, info: dict[str, Any], done: bool) -> None:
         """Append (obs, action, reward) to the auxiliary buffer, closing episodes at ``done``."""
@@ -240,6 +250,26 @@ class SB3Learner:
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
 
+    def save_progress(self, algo: BaseAlgorithm) -> None:
+        """After each evaluation: the algorithm (``sb3_resume.zip``), an off-policy replay buffer
+        (``sb3_replay.pkl``) and the evaluation curve so far (``sb3_progress.json``)."""
+        atomic_write(self.out / "sb3_resume.zip", lambda f: algo.save(cast(Any, f)))
+        if isinstance(algo, OffPolicyAlgorithm):
+            atomic_write(self.out / "sb3_replay.pkl", lambda f: algo.save_replay_buffer(cast(Any, f)))
+        write_json(self.out / "sb3_progress.json", {"curve": self.curve, "metrics": self.metrics})
+
+    def load_progress(self) -> BaseAlgorithm:
+        """The algorithm of a resumed run (see :meth:`save_progress`), at the step it was saved.
+        The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
+        algo = ALGOS[self.algo_name].load(self.out / "sb3_resume.zip", env=self.env, device=self.model.device)
+        if isinstance(algo, OffPolicyAlgorithm):
+            algo.load_replay_buffer(self.out / "sb3_replay.pkl")
+        progress = json.loads((self.out / "sb3_progress.json").read_text())
+        self.curve, self.metrics = [(int(s), float(r)) for s, r in progress["curve"]], progress["metrics"]
+        algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
+        print(f"resuming SB3 {self.algo_name} of {self.out} at step {algo.num_timesteps}")
+        return algo
+
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
         """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
         of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
@@ -261,8 +291,10 @@ class SB3Learner:
         self.baselines = {
             f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
         }
-        algo = self.build()
-        algo.learn(self.total_steps, callback=_Callback(self, self.total_steps), log_interval=1)
+        algo = self.load_progress() if (self.out / "sb3_resume.zip").is_file() else self.build()
+        done = algo.num_timesteps
+        callback = _Callback(self, self.total_steps, done)
+        algo.learn(self.total_steps - done, callback=callback, log_interval=1, reset_num_timesteps=done == 0)
         if not self.curve or self.curve[-1][0] != algo.num_timesteps:
             self.evaluate(algo, algo.num_timesteps)
         algo.save(self.out / "sb3_model.zip")

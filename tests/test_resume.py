@@ -50,6 +50,8 @@ def kill_when(overrides: tuple[str, ...], out: Path, state: str, counter: str, a
 
 def counter_of(path: Path, counter: str) -> int:
     try:
+        if path.suffix == ".json":
+            return len(json.loads(path.read_text())[counter])
         state = load_checkpoint(path)
     except (ValueError, FileNotFoundError):  # mid-rename: try again
         return -1
@@ -80,3 +82,24 @@ def test_resume_refuses_finished_and_foreign_dirs(tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(ValueError, match="has finished"):
         resume(tmp_path)
+
+
+def test_killed_sb3_run_resumes_and_finishes(tmp_path: Path) -> None:
+    """SB3 (PPO): resumed from the last evaluation's save, it learns the remaining steps."""
+    overrides = (
+        "experiment=debug",
+        "agent=ppo",
+        "agent.total_steps=1536",
+        "agent.eval_every=256",
+        "agent.eval_episodes=1",
+        "agent.algo_kwargs.n_steps=128",
+        "agent.algo_kwargs.batch_size=64",
+        "+agent.algo_kwargs.n_epochs=1",
+    )
+    killed = tmp_path / "killed"
+    kill_when(overrides, killed, "sb3_progress.json", "curve", 2)
+    saved = json.loads((killed / "sb3_progress.json").read_text())["curve"]
+    resume(killed)
+    curve = json.loads((killed / "curve.json").read_text())
+    assert curve["steps"][: len(saved)] == [s for s, _ in saved]  # the evaluations before the kill are kept
+    assert curve["steps"][-1] == 1536 and curve["steps"] == sorted(set(curve["steps"]))

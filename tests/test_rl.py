@@ -72,6 +72,9 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path) -> None:
     tuned = algo.policy.critic.features_extractor.world_model.train().state_dict()
     start = load_checkpoint(out / "world_model.pt")["model"]
     assert any(not torch.equal(tuned[k], start[k]) for k in start)  # the RL and auxiliary losses trained it
+    resumable = SAC.load(out / "sb3_resume.zip")  # the resume state after the last evaluation (step 60)
+    resumable.load_replay_buffer(out / "sb3_replay.pkl")
+    assert resumable.num_timesteps == 60 and resumable.replay_buffer.size() == 60
 
 
 def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:
