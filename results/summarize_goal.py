@@ -4,7 +4,8 @@
 
 Reads ``results/runs/{goal,payoff}_{env}_{model}_s{seed}/`` (``metrics.json`` of the run, and
 ``goal_eval.json`` of ``results/goal_eval.py`` on fresh goals) and prints mean ± std over the seeds
-found. Success is in percent of goals reached within 10 steps.
+found. Success is in percent of goals reached within 10 steps; wall minutes are from the run
+dir's file times (2 jobs sharing the 2 cores).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MAIN = (
     ("success_d1", "eval seeds d=1", 1),
     ("success_d2", "d=2", 1),
     ("success_d3", "d=3", 1),
+    ("wall_min", "wall min", 0),
 )
 PAYOFF = (
     ("epochs", "epochs", 0),
@@ -34,6 +36,7 @@ PAYOFF = (
     ("fresh/success_seen", "goals with seen pushes only", 1),
     ("fresh/success_unseen", "goals needing a left push", 1),
     ("fresh/goals_unseen", "# such goals", 0),
+    ("wall_min", "wall min", 0),
 )
 PERCENT = ("success",)
 
@@ -46,6 +49,8 @@ def load(kind: str) -> dict[tuple[str, str], list[dict[str, float]]]:
         if match and fresh.exists() and not (path.parent / "FAILED").exists():
             m = json.loads(path.read_text())
             m.update({f"fresh/{k}": v for k, v in json.loads(fresh.read_text()).items()})
+            start = (path.parent / ".hydra" / "config.yaml").stat().st_mtime  # written when the run starts
+            m["wall_min"] = (path.stat().st_mtime - start) / 60
             runs[match.group(1), match.group(2)].append(m)
     return runs
 
