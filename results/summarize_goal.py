@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 MAIN = (
-    ("epochs", "epochs", 0),
+    ("pretrain/epochs", "epochs", 0),
     ("successor_acc", "successor acc.", 1),
     ("hits@1/10step", "H@1 10 steps", 1),
     ("fresh/success_d1", "fresh d=1", 1),
@@ -30,7 +30,7 @@ MAIN = (
     ("wall_min", "wall min", 0),
 )
 PAYOFF = (
-    ("epochs", "epochs", 0),
+    ("pretrain/epochs", "epochs", 0),
     ("successor_acc", "successor acc. (all actions)", 1),
     ("hits@1/10step", "H@1 10 steps (all actions)", 1),
     ("fresh/success_seen", "goals with seen pushes only", 1),
