@@ -29,12 +29,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from escnn import nn as enn
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
 
 from eqmbrl.choices import check_choice
+from eqmbrl.types import to_float_images
 from worldmodels.persistence import clone_world_model, evaluating, load_world_model
 from worldmodels.world_model import WorldModel, build_world_model
 
@@ -159,6 +162,33 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
             z = self.world_model.encode(observations)
         return self.features(z)
+
+
+class LatentObservation(gym.ObservationWrapper):
+    """An image env seen through a frozen world model: observations become latent features.
+
+    Each observation is encoded once, when the env produces it, so an SB3 ``MlpPolicy`` on the
+    wrapped env stores features (not images) in its replay buffer and never runs the encoder in its
+    networks (SAC's actor, critic and target critic would each run their own copy of a frozen
+    :class:`WorldModelExtractor`). Features as :class:`WorldModelExtractor`'s: ``[K * C]`` float32,
+    or ``[K * C / |G|]`` with ``invariant=True``. The world model is copied and kept in eval mode.
+    """
+
+    def __init__(self, env: gym.Env, world_model: WorldModel, invariant: bool = False, pool: str = "max") -> None:
+        super().__init__(env)
+        check_choice("pool", pool, POOLS)
+        self.world_model = clone_world_model(world_model).eval().requires_grad_(False)
+        check_observation_space(env.observation_space, self.world_model)
+        self.fibre = fibre_size(self.world_model.latent_type) if invariant else 1
+        self.pool = pool if invariant else None
+        dim = self.world_model.slots * self.world_model.latent_type.size // self.fibre
+        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        """uint8 image ``[C, H, W]`` -> features float32 ``[features_dim]``."""
+        with torch.inference_mode():
+            x = to_float_images(torch.as_tensor(observation, device=self.world_model.device)[None])
+            return latent_features(self.world_model.encode(x), self.fibre, self.pool)[0].cpu().numpy()
 
 
 # --------------------------------------------------------------------------- policy kwargs

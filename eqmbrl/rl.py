@@ -35,7 +35,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm import tqdm
 
-from agents.sb3 import FEATURES, WorldModelExtractor, policy_kwargs
+from agents.sb3 import FEATURES, LatentObservation, WorldModelExtractor, policy_kwargs
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.checkpoint import atomic_write, load_checkpoint, write_json
 from eqmbrl.choices import check_choice
@@ -45,7 +45,7 @@ from eqmbrl.seeds import BASELINES
 from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
-from worldmodels.persistence import load_weights, save_world_model
+from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import WorldModel
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
@@ -158,6 +158,10 @@ class SB3Learner:
             checkpoint is given; otherwise the features come from a randomly initialised model.
         freeze: keep the world model fixed (``True``) or fine-tune it with the RL loss.
         invariant: features pooled over the group (see :class:`agents.sb3.WorldModelExtractor`).
+        cache_latents: with a frozen world model, encode each observation once, in the env
+            (:class:`agents.sb3.LatentObservation`): the policy is an ``MlpPolicy`` on latent
+            features and the replay buffer holds features, not images. ``False`` runs the frozen
+            extractor inside the policy's networks (a ``CnnPolicy``), as fine-tuning does.
         aux_weight: weight of the auxiliary contrastive loss on the agent's own transitions
             (needs ``freeze=False``; 0 disables it); ``aux_batch_size`` and ``aux_lr`` its batch
             size and Adam learning rate.
@@ -181,6 +185,7 @@ class SB3Learner:
         pretrain: bool = True,
         freeze: bool = True,
         invariant: bool = False,
+        cache_latents: bool = True,
         aux_weight: float = 0.0,
         aux_batch_size: int = 256,
         aux_lr: float = 5e-4,
@@ -208,6 +213,8 @@ class SB3Learner:
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.seed, self.algo_name, self.features = seed, algo, features
         self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
+        self.cached = cache_latents and freeze and features == "worldmodel"
+        self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
         self.aux_weight, self.aux_batch_size, self.aux_lr = aux_weight, aux_batch_size, aux_lr
         self.total_steps, self.eval_every = total_steps, eval_every
         self.eval_episodes, self.algo_kwargs, self.policy = eval_episodes, dict(algo_kwargs or {}), dict(policy or {})
@@ -231,22 +238,26 @@ class SB3Learner:
         return pretrain
 
     def build(self) -> BaseAlgorithm:
-        """The SB3 algorithm with our extractor and SB3's logger in the run's ``tb/``."""
-        extractor = (
-            dict(checkpoint=str((self.out / "world_model.pt").resolve()), freeze=self.freeze, invariant=self.invariant)
-            if self.features == "worldmodel"
-            else {}
-        )
+        """The SB3 algorithm, with SB3's logger in the run's ``tb/``: an ``MlpPolicy`` on cached
+        latent features, or a ``CnnPolicy`` with our extractor (or NatureCNN)."""
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
         if self.algo_name == "sac":
             kwargs["buffer_size"] = self.total_steps
         kwargs.update(self.algo_kwargs)
-        algo = ALGOS[self.algo_name](
-            "CnnPolicy",
-            self.env,
-            **kwargs,
-            policy_kwargs=policy_kwargs(self.features, self.algo_name, self.policy, **extractor),
-        )
+        if self.cached:
+            policy, extra = "MlpPolicy", self.policy
+        else:
+            extractor = (
+                dict(
+                    checkpoint=str((self.out / "world_model.pt").resolve()),
+                    freeze=self.freeze,
+                    invariant=self.invariant,
+                )
+                if self.features == "worldmodel"
+                else {}
+            )
+            policy, extra = "CnnPolicy", policy_kwargs(self.features, self.algo_name, self.policy, **extractor)
+        algo = ALGOS[self.algo_name](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
 
@@ -261,7 +272,7 @@ class SB3Learner:
     def load_progress(self) -> BaseAlgorithm:
         """The algorithm of a resumed run (see :meth:`save_progress`), at the step it was saved.
         The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
-        algo = ALGOS[self.algo_name].load(self.out / "sb3_resume.zip", env=self.env, device=self.model.device)
+        algo = ALGOS[self.algo_name].load(self.out / "sb3_resume.zip", env=self.sb3_env, device=self.model.device)
         if isinstance(algo, OffPolicyAlgorithm):
             algo.load_replay_buffer(self.out / "sb3_replay.pkl")
         progress = json.loads((self.out / "sb3_progress.json").read_text())
@@ -288,6 +299,10 @@ class SB3Learner:
         pretraining's under ``pretrain/``)."""
         self.eval_data = eval_data
         pretrain = self.prepare_world_model(eval_data) if self.features == "worldmodel" else {}
+        if self.cached:
+            frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
+            self.sb3_env = LatentObservation(self.env, frozen, self.invariant)
+            self.eval_env = LatentObservation(self.eval_env, frozen, self.invariant)
         self.baselines = {
             f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
         }

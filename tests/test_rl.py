@@ -3,14 +3,18 @@
 import json
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO, SAC
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.sb3 import WorldModelExtractor
+import envs  # noqa: F401  (registers the eqmbrl/ ids)
+from agents.sb3 import LatentObservation, WorldModelExtractor
 from eqmbrl.checkpoint import load_checkpoint
 from tests.helpers import run_in_process
+from worldmodels.persistence import load_world_model
 
 PPO_TINY = (
     "agent=ppo",
@@ -48,7 +52,7 @@ def _ok(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]
 
 
 def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
-    out, metrics = _ok(tmp_path, *PPO_TINY)
+    out, metrics = _ok(tmp_path, *PPO_TINY, "agent.cache_latents=false")  # the frozen extractor inside the policy
     assert (out / "buffer.npz").is_file() and "pretrain/hits@1/1step" in metrics  # pretraining ran
     curve = json.loads((out / "curve.json").read_text())
     assert curve["steps"] == [32, 64] and len(curve["return"]) == 2
@@ -106,3 +110,24 @@ def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected:
     with pytest.raises((ValueError, FileNotFoundError), match=expected):
         run_in_process(tmp_path, "experiment=debug", *overrides)
     assert not (tmp_path / "buffer.npz").exists()
+
+
+def test_frozen_features_are_cached_latents(tmp_path: Path) -> None:
+    """Frozen world model, default ``cache_latents``: the env yields latent features (encoded once),
+    SAC's networks are MLPs and its replay buffer holds features, not images."""
+    out, metrics = _ok(tmp_path, *SAC_TINY)
+    assert "return" in metrics and "pretrain/hits@1/1step" in metrics
+    algo = SAC.load(out / "sb3_model.zip")
+    model = load_world_model(out / "world_model.pt")
+    dim = model.slots * model.latent_type.size
+    assert algo.observation_space.shape == (dim,) and not any(
+        isinstance(m, WorldModelExtractor) for m in algo.policy.modules()
+    )
+    algo.load_replay_buffer(out / "sb3_replay.pkl")
+    assert algo.replay_buffer.observations.shape[-1] == dim
+    raw, env = gym.make("eqmbrl/Reacher-pixels-v0"), LatentObservation(gym.make("eqmbrl/Reacher-pixels-v0"), model)
+    image, obs = raw.reset(seed=0)[0], env.reset(seed=0)[0]
+    with torch.no_grad():
+        expected = model.encode(torch.as_tensor(image[None]).float() / 255).flatten(1)[0].numpy()
+    np.testing.assert_allclose(obs, expected, atol=1e-5)  # each observation is the encoded image
+    raw.close(), env.close()
