@@ -173,3 +173,16 @@ def test_collapsed_and_diverged_latents_are_not_perfect() -> None:
     assert latent_health(distinct, obs)["collapsed_latents"] == 0.0
     assert latent_health(z, obs.expand(6, 3, 2, 2)[:1].expand(6, 3, 2, 2))["collapsed_latents"] == 0.0  # same obs
     assert ranking_metrics(distinct, distinct)["strict/hits@1"] == 100.0
+
+
+def test_reward_r2_by_hand() -> None:
+    torch.manual_seed(0)
+    m = build_world_model("sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16, reward_weight=1.0).eval()
+    obs = (torch.rand(8, 2, 3, 50, 50) * 255).to(torch.uint8)
+    actions, rewards = torch.randint(0, 20, (8, 1)), torch.rand(8, 1)
+    out = evaluate(m, obs, actions, rewards=rewards, steps=(1,))
+    with torch.no_grad():
+        pred = m.reward(m.encode(obs[:, 0].float() / 255), actions[:, 0])
+    mse = (pred - rewards[:, 0]).pow(2).mean()
+    assert out["reward_mse"] == pytest.approx(mse.item(), rel=1e-5)
+    assert out["reward_r2"] == pytest.approx(1 - (mse / rewards[:, 0].var(unbiased=False)).item(), rel=1e-5)

@@ -100,7 +100,8 @@ def evaluate(
     ``twin_actions`` the same episodes with the env state and actions transformed by group element
     ``g``; ``rewards [N, T]``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps``
     (s <= T); with twins ``ee`` and ``die/{s}step``; with rewards and a trained reward head
-    (``reward_weight > 0``) ``reward_mse`` of the first step; with ``successors [N, T, A]`` (see
+    (``reward_weight > 0``) ``reward_mse`` and ``reward_r2`` (1 - MSE / variance of the rewards:
+    the fraction of their variance the head explains) of the first step; with ``successors [N, T, A]`` (see
     :class:`eqmbrl.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
     mode is restored afterwards.
     """
@@ -147,7 +148,9 @@ def _evaluate(
         r_pred = chunked(
             lambda o, a: model.reward(model.encode(o), a), obs[:, 0], actions[:, 0], chunk=chunk, device=dev
         )
-        out["reward_mse"] = (r_pred.cpu() - rewards[:, 0].float()).pow(2).mean().item()
+        r_true = rewards[:, 0].float()
+        out["reward_mse"] = (r_pred.cpu() - r_true).pow(2).mean().item()
+        out["reward_r2"] = 1.0 - out["reward_mse"] / max(r_true.var(unbiased=False).item(), 1e-12)
     return out
 
 
