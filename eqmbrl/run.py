@@ -170,7 +170,7 @@ def check_values(cfg: DictConfig) -> None:
         if target is OnlineMPC:
             build_planner(cfg.agent.planner, None, cfg.seed)
     for section, check in sections:
-        names = inspect.signature(check).parameters
+        names = inspect.signature(build_world_model if check is check_world_model_values else check).parameters
         check(**{k: v for k, v in section.items() if k in names})
 
 

@@ -148,43 +148,25 @@ class WorldModel(nn.Module):
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
-def check_world_model_values(
-    variant: str = "sen",
-    slots: int = 5,
-    maps_per_slot: int = 1,
-    map_size: int = 5,
-    stride: int = 5,
-    cnn_channels: int = 32,
-    embed_hidden: int = 256,
-    masks_per_slot: int = 1,
-    embedding: str = "remap",
-    latent: int = 8,
-    hidden: int = 128,
-    hinge: float = 1.0,
-    sigma: float = 0.5,
-    reward_weight: float = 0.0,
-) -> None:
-    """Range checks of :func:`build_world_model`'s arguments that need no env (run.py calls them on
-    the config before anything is built): sizes >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` >= 0."""
+def check_world_model_values(**kwargs: Any) -> None:
+    """Range checks of :func:`build_world_model`'s arguments ``kwargs`` that need no env (run.py
+    calls them on the config before anything is built; the others take their defaults): sizes
+    >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` >= 0, known ``variant`` and ``embedding``."""
+    params = inspect.signature(build_world_model).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ValueError(f"build_world_model takes no {unknown}; allowed: {', '.join(params)}")
+    v = {name: p.default for name, p in params.items()} | kwargs
+    variant, embedding, reward_weight = v["variant"], v["embedding"], v["reward_weight"]
     check_choice("worldmodel.variant", variant, VARIANTS)
     check_choice("worldmodel.embedding", embedding, ("remap", "conv"))
-    sizes = dict(
-        slots=slots,
-        maps_per_slot=maps_per_slot,
-        map_size=map_size,
-        stride=stride,
-        cnn_channels=cnn_channels,
-        embed_hidden=embed_hidden,
-        masks_per_slot=masks_per_slot,
-        latent=latent,
-        hidden=hidden,
-    )
-    for name, value in sizes.items():
-        if value < 1:
-            raise ValueError(f"worldmodel.{name} must be >= 1, got {value}")
-    for name, positive in (("hinge", hinge), ("sigma", sigma)):
-        if not positive > 0:
-            raise ValueError(f"worldmodel.{name} must be > 0, got {positive}")
+    sizes = ("slots", "maps_per_slot", "map_size", "stride", "cnn_channels", "embed_hidden", "masks_per_slot")
+    for name in (*sizes, "latent", "hidden"):
+        if v[name] < 1:
+            raise ValueError(f"worldmodel.{name} must be >= 1, got {v[name]}")
+    for name in ("hinge", "sigma"):
+        if not v[name] > 0:
+            raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
     if reward_weight < 0:
         raise ValueError(f"worldmodel.reward_weight must be >= 0, got {reward_weight}")
 
@@ -219,9 +201,7 @@ def build_world_model(
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
-    check_world_model_values(
-        **{k: v for k, v in build_kwargs.items() if k in inspect.signature(check_world_model_values).parameters}
-    )
+    check_world_model_values(**build_kwargs)
     symmetry = Group(group)
     model_group = Group("trivial") if variant == "none" else symmetry
     regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
