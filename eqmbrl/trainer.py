@@ -56,7 +56,8 @@ class WorldModelTrainer:
             else the validation loss (it must fall by 0.1%). The last epoch with the best score is
             kept: at a plateau of the accuracy, the longest-trained weights.
             Training stops after ``patience``
-            epochs without improvement, and the best validation checkpoint is kept.
+            epochs without improvement (but not before ``min_epochs``: some models plateau for a
+            while before they learn), and the best validation checkpoint is kept.
         train_directions: restrict training pushes to these directions (0 up, 1 left, 2 down,
             3 right) for the limited-actions experiment; evaluation always uses all actions.
         eval_every: evaluate every this many epochs (and after the last).
@@ -79,6 +80,7 @@ class WorldModelTrainer:
         batch_size: int = 256,
         lr: float = 5e-4,
         patience: int = 0,
+        min_epochs: int = 0,
         val_episodes: int = 20,
         train_directions: list[int] | None = None,
         eval_every: int = 1,
@@ -98,6 +100,7 @@ class WorldModelTrainer:
             eval_every=eval_every,
             warmup_steps=warmup_steps,
             patience=patience,
+            min_epochs=min_epochs,
             val_episodes=val_episodes,
         )
         group = env_contract(env).symmetry.group
@@ -109,7 +112,7 @@ class WorldModelTrainer:
         self.episodes, self.episode_length = episodes, episode_length
         self.eval_episodes, self.eval_length = eval_episodes, eval_length
         self.epochs, self.batch_size, self.eval_every = epochs, batch_size, eval_every
-        self.patience, self.val_episodes = patience, val_episodes
+        self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rng = np.random.default_rng(seed)
@@ -206,7 +209,8 @@ class WorldModelTrainer:
             rate = (epoch + 1 - start) * len(buffer.valid_starts(1)) / (time.time() - t0)
             self.logger.record("train/transitions_per_s", rate)
             self.logger.dump(epoch + 1)
-            done, stopped = epoch + 1, bool(self.patience and since_best >= self.patience)
+            done = epoch + 1
+            stopped = bool(self.patience and since_best >= self.patience and done >= self.min_epochs)
             self.save_progress(
                 dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=stopped)
             )
@@ -328,6 +332,7 @@ def check_trainer_values(
     eval_every: int = 1,
     warmup_steps: int = 0,
     patience: int = 0,
+    min_epochs: int = 0,
     val_episodes: int = 20,
 ) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
@@ -342,10 +347,11 @@ def check_trainer_values(
         eval_every=eval_every,
         warmup_steps=warmup_steps,
         patience=patience,
+        min_epochs=min_epochs,
         val_episodes=val_episodes,
     )
     for name, value in values.items():
-        low = 0 if name in ("warmup_steps", "patience") else 1
+        low = 0 if name in ("warmup_steps", "patience", "min_epochs") else 1
         if value < low:
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
     if not lr > 0:
