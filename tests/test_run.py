@@ -64,6 +64,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.lr=-1", "trainer.lr must be > 0, got -1"),
         ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
+        ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
         ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
@@ -97,10 +98,26 @@ def test_cli_reports_a_bad_value(tmp_path: Path) -> None:
 def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> None:
     """Training stops ``patience`` epochs after the best validation score, whose weights are kept;
     goal envs report successor accuracy."""
-    metrics = run_in_process(tmp_path, "experiment=debug", "env=shapes_goal", "trainer.epochs=20", "trainer.patience=1")
+    metrics = run_in_process(
+        tmp_path,
+        "experiment=debug",
+        "env=shapes_goal",
+        "trainer.epochs=20",
+        "trainer.patience=1",
+        "trainer.min_epochs=0",
+    )
     assert metrics["epochs"] < 20  # stopped early on this tiny, noisy problem
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == metrics["epochs"] - 1 - 1  # 0-based best epoch
     assert 0 <= metrics["successor_acc"] <= 100
+    later = run_in_process(
+        tmp_path / "min",
+        "experiment=debug",
+        "env=shapes_goal",
+        "trainer.epochs=20",
+        "trainer.patience=1",
+        "trainer.min_epochs=8",
+    )
+    assert 8 <= later["epochs"] < 20  # not before min_epochs, still early
 
 
 def test_divergence_is_caught_and_the_run_marked_failed(tmp_path: Path) -> None:
