@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Wall-clock time of the default runs quoted in the README, one after another on this machine.
-#   bash bench/time_default_runs.sh [OUT_DIR]     (default OUT_DIR: /tmp/eqmbrl_default_runs)
+#   bash bench/time_default_runs.sh [OUT_DIR]     (default: a new /tmp/eqmbrl_default_runs_TIME; eqmbrl never reuses a run dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="${1:-/tmp/eqmbrl_default_runs}"
+out="${1:-/tmp/eqmbrl_default_runs_$(date +%s)}"
 mkdir -p "$out"
 run() {  # name, overrides...
   local name="$1"; shift
