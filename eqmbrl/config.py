@@ -1,8 +1,9 @@
 """Typed Hydra schemas generated from the signatures of the classes they build.
 
-Each config group's YAML files list ``schema`` in their defaults; the schema is a dataclass made
-from the ``_target_``'s typed signature, so defaults live only in the signature, and an unknown key
-or a value of the wrong type fails at start with OmegaConf's message naming the key.
+Each config group's YAML files pull in their schema (``- /schema@_here_: NAME``, see
+:func:`register`); the schema is a dataclass made from the ``_target_``'s typed signature, so
+defaults live only in the signature, and an unknown key or a value of the wrong type fails at
+start with OmegaConf's message naming the key.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ class EnvConfig:
 
 
 def register(schemas: dict[str, Callable[..., Any]], derived: dict[str, tuple[str, ...]]) -> None:
-    """Store the schema of each ``"group/name"`` (or ``"group"``, named ``schema``) in the config
-    store; ``derived[key]`` names the parameters run.py passes itself."""
+    """Store the schema of each ``key`` (``"worldmodel"``, ``"agent/mpc"``, ...) in the config store
+    as option ``key`` with ``/`` -> ``_`` of the group ``schema``, apart from the user-facing groups
+    (so ``worldmodel=`` lists only real choices); YAML files pull one in with
+    ``- /schema@_here_: agent_mpc``. ``derived[key]`` names the parameters run.py passes itself."""
     cs = ConfigStore.instance()
     for key, target in schemas.items():
-        group, _, name = key.partition("/")
-        cs.store(group=group, name=name or "schema", node=schema(target, derived.get(key, ())))
+        cs.store(group="schema", name=key.replace("/", "_"), node=schema(target, derived.get(key, ())))

@@ -138,3 +138,10 @@ def test_runs_never_share_or_reuse_a_dir(tmp_path: Path) -> None:
     res = cli("experiment=debug", f"hydra.run.dir={runs[0]}", cwd=tmp_path)
     assert res.returncode != 0 and f"run dir {runs[0]} already holds" in res.stderr + res.stdout
     assert {p: p.read_bytes() for p in runs[0].rglob("*") if p.is_file()} == before
+
+
+def test_internal_schemas_are_not_choices() -> None:
+    """Only real options are offered: ``worldmodel=schema`` or ``agent=mpc`` do not exist."""
+    for override in ("worldmodel=schema", "agent=mpc", "agent=sb3", "trainer=schema"):
+        with pytest.raises((HydraException, OmegaConfBaseException), match="Could not find"):
+            compose_config("experiment=debug", override)
