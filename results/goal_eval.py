@@ -9,7 +9,8 @@ steps, without exploration noise. Goals are drawn with every direction (env seed
 ``seed-base + 1000 * run seed + i``, none of them used in training or in the run's own
 evaluation), ``--goals`` per distance d = 1, 2, 3. A goal *needs an unseen direction* when some
 object must move in a direction outside ``trainer.train_directions`` (e.g. its goal column lies
-left of its start column and left pushes were never trained). Writes ``RUN_DIR/goal_eval.json``:
+left of its start column and left pushes were never trained). Writes ``RUN_DIR/goal_eval.json``
+(``goal_eval_h<H>.json`` for another horizon):
 ``success_d<k>``, ``success``, and ``success_seen`` / ``success_unseen`` with their goal counts.
 """
 
@@ -87,7 +88,8 @@ def main() -> None:
         part = [r[2] for r in rows if r[1] == flag]
         out[f"success_{name}"], out[f"goals_{name}"] = (float(np.mean(part)) if part else float("nan")), len(part)
     out["steps_when_reached"] = float(np.mean([r[3] for r in rows if r[2]] or [float("nan")]))
-    (args.run / "goal_eval.json").write_text(json.dumps(out, indent=2))
+    name = "goal_eval.json" if args.horizon == 2 else f"goal_eval_h{args.horizon}.json"
+    (args.run / name).write_text(json.dumps(out, indent=2))
     print(args.run, json.dumps(out))
 
 

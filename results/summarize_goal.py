@@ -38,7 +38,6 @@ PAYOFF = (
     ("fresh/goals_unseen", "# such goals", 0),
     ("wall_min", "wall min", 0),
 )
-PERCENT = ("success",)
 
 
 def load(kind: str) -> dict[tuple[str, str], list[dict[str, float]]]:
@@ -63,7 +62,8 @@ def table(kind: str, columns: tuple[tuple[str, str, int], ...]) -> None:
         cells = []
         for key, _, digits in columns:
             v = np.array([m.get(key, np.nan) for m in ms], dtype=float)
-            v = 100 * v if any(key.split("/")[-1].startswith(p) for p in PERCENT) else v
+            name = key.split("/")[-1]
+            v = 100 * v if name == "success" or name.startswith("success_") else v  # fractions -> percent
             cells.append(f"{np.nanmean(v):.{digits}f} ± {np.nanstd(v):.{digits}f}")
         print(f"| {env} | {model} | {len(ms)} | " + " | ".join(cells) + " |")
 
