@@ -12,15 +12,23 @@ from torch.utils.tensorboard import SummaryWriter
 
 
 class Logger:
-    """``record(key, value)`` accumulates, ``dump(step)`` writes the means to TensorBoard."""
+    """``record(key, value)`` accumulates, ``dump(step)`` writes the means to TensorBoard.
 
-    def __init__(self, log_dir: str | os.PathLike) -> None:
-        self.dir = Path(log_dir)
-        self.writer = SummaryWriter(str(self.dir))
+    :meth:`child` gives a logger into the same event file whose tags start with a prefix, so two
+    phases with their own step counts (epochs of pretraining, env steps of an agent) never share a
+    tag."""
+
+    def __init__(self, log_dir: str | os.PathLike, prefix: str = "", writer: SummaryWriter | None = None) -> None:
+        self.dir, self.prefix = Path(log_dir), prefix
+        self.writer = writer if writer is not None else SummaryWriter(str(self.dir))
         self._values: dict[str, list[float]] = {}
 
+    def child(self, prefix: str) -> Logger:
+        """A logger sharing this one's writer, with every tag written as ``prefix/tag``."""
+        return Logger(self.dir, f"{self.prefix}{prefix}/", self.writer)
+
     def record(self, key: str, value: float) -> None:
-        self._values.setdefault(key, []).append(float(value))
+        self._values.setdefault(self.prefix + key, []).append(float(value))
 
     def record_dict(self, prefix: str, values: dict[str, float]) -> None:
         for k, v in values.items():
@@ -39,10 +47,10 @@ class Logger:
         """uint8 images ``[N, C, H, W]`` (C = 3, or a multiple of 3 for stacked frames) as one strip."""
         frames = images.reshape(images.shape[0], -1, 3, *images.shape[-2:])[:, -1]  # last frame of a stack
         strip = np.concatenate(list(frames), axis=-1)  # [3, H, N * W]
-        self.writer.add_image(tag, torch.from_numpy(strip), step)
+        self.writer.add_image(self.prefix + tag, torch.from_numpy(strip), step)
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
-        self.writer.add_text(tag, text, step)
+        self.writer.add_text(self.prefix + tag, text, step)
 
     def hparams(self, config: dict) -> None:
         self.text("config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```")

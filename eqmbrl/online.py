@@ -155,6 +155,7 @@ class OnlineMPC:
         (with the seed phase's under ``pretrain/``)."""
         seed_data = self.trainer.collect()
         pretrain = self.trainer.fit(seed_data, eval_data)
+        self.trainer.logger = self.logger  # refits log wm/* by env step, with the online loop
         buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
         baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0

@@ -210,7 +210,11 @@ def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
     model = build_world_model(**model_kwargs).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
-    trainer = instantiate(cfg.trainer, **run_args)
+    # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from
+    # the agent's own by env step
+    trainer = instantiate(
+        cfg.trainer, **{**run_args, "logger": logger if cfg.agent is None else logger.child("pretrain")}
+    )
     agent = None if cfg.agent is None else build_agent(cfg.agent, trainer, **run_args)
     logger.hparams(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)))
     eval_data = trainer.eval_data()

@@ -49,7 +49,9 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         "eval/return",
         "eval/episode",
         "eval/hits@1/1step",
-        "wm/loss",
+        "wm/loss",  # refits, by env step
+        "pretrain/wm/loss",  # the seed phase, by epoch: its own tags
+        "pretrain/eval/hits@1/1step",
     } <= tags
     if agent == "search":
         by_distance = [metrics[f"success_d{d}"] for d in (1, 2, 3)]

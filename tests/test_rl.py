@@ -56,7 +56,7 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
     assert (out / "buffer.npz").is_file() and "pretrain/hits@1/1step" in metrics  # pretraining ran
     curve = json.loads((out / "curve.json").read_text())
     assert curve["steps"] == [32, 64] and len(curve["return"]) == 2
-    assert {"eval/return", "eval/random_return", "train/value_loss", "wm/loss"} <= _tags(out)
+    assert {"eval/return", "eval/random_return", "train/value_loss", "pretrain/wm/loss"} <= _tags(out)
     algo = PPO.load(out / "sb3_model.zip")  # SB3 round trip: the frozen world model's weights come back
     saved = load_checkpoint(out / "world_model.pt")["model"]
     extractor = algo.policy.features_extractor
