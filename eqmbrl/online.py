@@ -33,10 +33,11 @@ import torch
 from gymnasium.envs.registration import EnvSpec
 from tqdm import tqdm
 
-from agents.mpc import MPCAgent
+from agents.mpc import GOAL_REDUCTIONS, MPCAgent
 from agents.planners import Planner
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.choices import check_choice
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.logger import Logger
 from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
@@ -127,6 +128,8 @@ class OnlineMPC:
             eval_every=eval_every,
             max_steps=max_steps,
             goal_distances=goal_distances,
+            goal_reduce=goal_reduce,
+            goal_discount=goal_discount,
         )
         if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(
@@ -279,8 +282,13 @@ def check_online_values(
     eval_every: int = 5,
     max_steps: int | None = None,
     goal_distances: tuple[int, ...] = (1, 2, 3),
+    goal_reduce: str = "discounted",
+    goal_discount: float = 0.9,
 ) -> None:
     """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
+    check_choice("agent.goal_reduce", goal_reduce, GOAL_REDUCTIONS)
+    if not 0 < goal_discount <= 1:
+        raise ValueError(f"agent.goal_discount must be in (0, 1], got {goal_discount}")
     checks = (
         ("episodes", episodes, 0),
         ("refit_every", refit_every, 0),
