@@ -27,6 +27,7 @@ REACHER_MODEL: dict[str, Any] = dict(  # build_world_model kwargs of a Reacher-s
     stride=4,
     masks_per_slot=2,
 )
+TINY_WIDTHS: dict[str, Any] = dict(cnn_channels=4, embed_hidden=16, latent=8, hidden=16)  # fast test models
 
 
 def compose_config(*overrides: str) -> DictConfig:

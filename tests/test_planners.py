@@ -7,6 +7,7 @@ import torch
 from agents.mpc import MPCAgent, goal_objective, goal_values
 from agents.planners import CEM, MPPI, DiscreteSearch
 from envs.block_pushing import BlockPushingEnv, step_states
+from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.world_model import build_world_model
 
 TARGET = torch.tensor([[0.3, -0.2], [0.5, 0.1], [-0.4, 0.7]])  # H=3 x A=2
@@ -119,28 +120,13 @@ def test_enumeration_covers_every_plan_once() -> None:
 @pytest.fixture
 def blocks_model():
     torch.manual_seed(0)
-    return build_world_model("sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
+    return build_world_model("sen", **TINY_WIDTHS)
 
 
 @pytest.fixture
 def reacher_model():
     torch.manual_seed(0)
-    return build_world_model(
-        "sen",
-        "D4",
-        "torques",
-        2,
-        in_channels=6,
-        image_size=64,
-        slots=1,
-        maps_per_slot=2,
-        map_size=8,
-        stride=4,
-        cnn_channels=4,
-        embed_hidden=16,
-        latent=8,
-        hidden=16,
-    ).eval()
+    return build_world_model("sen", **REACHER_MODEL, **TINY_WIDTHS).eval()
 
 
 def _obs(shape: tuple[int, ...], seed: int) -> np.ndarray:

@@ -22,26 +22,12 @@ from torch import nn  # noqa: E402
 import envs  # noqa: E402,F401  (registers the ids)
 from agents.sb3 import WorldModelExtractor, latent_features, policy_kwargs  # noqa: E402
 from eqmbrl.checkpoint import save_checkpoint  # noqa: E402
+from tests.helpers import REACHER_MODEL, TINY_WIDTHS  # noqa: E402
 from worldmodels.persistence import load_world_model, save_world_model  # noqa: E402
 from worldmodels.world_model import WorldModel, build_world_model  # noqa: E402
 
-BLOCK_KWARGS: dict[str, Any] = dict(variant="sen", cnn_channels=4, embed_hidden=16, latent=8, hidden=16)
-REACHER_KWARGS: dict[str, Any] = dict(
-    variant="sen",
-    group="D4",
-    action_encoding="torques",
-    action_dim=2,
-    in_channels=6,
-    image_size=64,
-    slots=1,
-    maps_per_slot=2,
-    map_size=8,
-    stride=4,
-    cnn_channels=4,
-    embed_hidden=16,
-    latent=8,
-    hidden=16,
-)
+BLOCK_KWARGS: dict[str, Any] = dict(variant="sen", **TINY_WIDTHS)
+REACHER_KWARGS: dict[str, Any] = dict(variant="sen", **REACHER_MODEL, **TINY_WIDTHS)
 PPO_SMALL: dict[str, Any] = dict(n_steps=64, batch_size=32, n_epochs=1, device="cpu", seed=0)
 
 
