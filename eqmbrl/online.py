@@ -51,7 +51,7 @@ from worldmodels.world_model import WorldModel
 DIRECTION_NAMES = ("up", "left", "down", "right")
 
 
-class _Actor:
+class EpisodeActor:
     """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
     records per-step planning time, plan value and the model's reward for each action taken."""
 
@@ -167,7 +167,7 @@ class OnlineMPC:
         self.agent.sync()
         bar = tqdm(range(start, self.episodes), desc="online MPC", unit="ep", initial=start, total=self.episodes)
         for ep in bar:
-            actor = _Actor(self.agent, self.env, explore=True)
+            actor = EpisodeActor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
             ret, info, length = run_episode(
                 self.env, actor, self.limit, self.seed + ONLINE_ENV + ep, buffer=buffer, options=options
@@ -233,7 +233,7 @@ class OnlineMPC:
             raise ValueError(f"{cast(EnvSpec, self.env.spec).id} has no episode_steps: set agent.max_steps")
         return int(min(limits))
 
-    def log_episode(self, actor: _Actor, frames: list[np.ndarray], steps: int) -> None:
+    def log_episode(self, actor: EpisodeActor, frames: list[np.ndarray], steps: int) -> None:
         """The first evaluation episode as the image strip ``eval/episode`` (at most 12 frames; for
         goals: the goal image, then every observation) and its actions as the text ``eval/actions``."""
         if self.goal:
@@ -249,7 +249,7 @@ class OnlineMPC:
         self.logger.images("eval/episode", np.stack(strip), steps)
         self.logger.text("eval/actions", text, steps)
 
-    def record_episode(self, actor: _Actor, ret: float, info: dict[str, Any], length: int) -> None:
+    def record_episode(self, actor: EpisodeActor, ret: float, info: dict[str, Any], length: int) -> None:
         """Log one online episode under ``episode/`` and its planning stats under ``planner/``."""
         self.logger.record("episode/return", ret)
         self.logger.record("episode/length", length)
@@ -264,7 +264,7 @@ class OnlineMPC:
     def evaluate(self, steps: int, baselines: dict[str, float], eval_data: EvalData) -> dict[str, float]:
         """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
         frames: list[np.ndarray] = []
-        actor = _Actor(self.agent, self.env, explore=False)
+        actor = EpisodeActor(self.agent, self.env, explore=False)
         out = evaluate_agent(self.env, actor, self.eval_runs(), self.limit, frames)
         out.update({f"{name}_return": value for name, value in baselines.items()})
         out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))

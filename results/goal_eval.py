@@ -29,6 +29,7 @@ import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import MPCAgent
 from agents.planners import DiscreteSearch
 from eqmbrl.collect import run_episode
+from eqmbrl.online import EpisodeActor
 from eqmbrl.symmetry import env_contract
 from eqmbrl.types import check_directions
 from worldmodels.persistence import load_world_model
@@ -41,20 +42,6 @@ def needs(start: np.ndarray, goal: np.ndarray, directions: tuple[int, ...]) -> b
     delta = goal - start
     moves = (DISPLACEMENT_SIGN[d] for d in directions)
     return any(bool((np.sign(delta[:, axis]) == sign).any()) for axis, sign in moves)
-
-
-class GoalActor:
-    """MPC on the goal objective; sets the env's goal at each reset."""
-
-    def __init__(self, agent: MPCAgent, env: gym.Env) -> None:
-        self.agent, self.env = agent, env
-
-    def reset(self) -> None:
-        self.agent.reset()
-        self.agent.set_goal(env_contract(self.env).goal_obs)
-
-    def act(self, obs: np.ndarray) -> int:
-        return int(self.agent.act(obs, explore=False))
 
 
 def main() -> None:
@@ -78,7 +65,9 @@ def main() -> None:
             seed = args.seed_base + 1000 * cfg.seed + 100 * d + i
             env.reset(seed=seed, options={"goal_distance": d})
             start, goal = base.get_state(), np.asarray(env.unwrapped.goal_state)
-            _, info, steps = run_episode(env, GoalActor(agent, env), 10, seed, options={"goal_distance": d})
+            _, info, steps = run_episode(
+                env, EpisodeActor(agent, env, explore=False), 10, seed, options={"goal_distance": d}
+            )
             rows.append((d, needs(start, goal, unseen), bool(info["is_success"]), steps))
     env.close()
     out: dict[str, float] = {"success": float(np.mean([r[2] for r in rows]))}

@@ -22,11 +22,10 @@ from omegaconf import OmegaConf
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.random_agent import RandomAgent
 from eqmbrl.collect import collect, episode_tensors, successor_sets
+from eqmbrl.online import DIRECTION_NAMES
 from eqmbrl.types import NUM_DIRECTIONS
 from worldmodels.metrics import successor_accuracy
 from worldmodels.persistence import load_world_model
-
-NAMES = ("up", "left", "down", "right")
 
 
 def main(run: Path, episodes: int = 200) -> None:
@@ -42,7 +41,7 @@ def main(run: Path, episodes: int = 200) -> None:
     direction = actions % NUM_DIRECTIONS
     trained = cfg.trainer.train_directions
     print(f"{run}: trained on {trained if trained is not None else 'all'} directions")
-    for d, name in enumerate(NAMES):
+    for d, name in enumerate(DIRECTION_NAMES):
         # score only the transitions that pushed in direction d: one-step episodes of them
         n, t = np.nonzero(direction == d)
         pairs = torch.stack([obs[n, t], obs[n, t + 1]], 1)
