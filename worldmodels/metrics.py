@@ -160,13 +160,15 @@ def successor_accuracy(model: WorldModel, obs: torch.Tensor, successors: torch.T
     successors bool ``[N, T, A]`` (True where action b leads to the recorded next state)."""
     num_actions = successors.shape[-1]
     every = torch.arange(num_actions, device=model.device)
+    z = chunked(model.encode, obs.flatten(0, 1), chunk=chunk, device=model.device)  # every frame once
+    z = z.unflatten(0, obs.shape[:2])  # N x T+1 x K x C
 
-    def closest(o: torch.Tensor, o_next: torch.Tensor) -> torch.Tensor:  # [m] action whose prediction is closest
-        z, z_next = model.encode(o), model.encode(o_next)
-        pred = model.step(z.repeat_interleave(num_actions, 0), every.repeat(len(z)))
-        return model.energy(pred, z_next.repeat_interleave(num_actions, 0)).view(len(z), num_actions).argmin(1)
+    def closest(z_now: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:  # [m] action whose prediction is closest
+        pred = model.step(z_now.repeat_interleave(num_actions, 0), every.repeat(len(z_now)))
+        energy = model.energy(pred, z_next.repeat_interleave(num_actions, 0))
+        return energy.view(len(z_now), num_actions).argmin(1)
 
-    best = chunked(closest, obs[:, :-1].flatten(0, 1), obs[:, 1:].flatten(0, 1), chunk=chunk, device=model.device)
+    best = chunked(closest, z[:, :-1].flatten(0, 1), z[:, 1:].flatten(0, 1), chunk=chunk, device=model.device)
     hits = successors.flatten(0, 1).to(best.device).gather(1, best[:, None])
     return 100.0 * hits.double().mean().item()
 
