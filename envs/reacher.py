@@ -28,6 +28,7 @@ F (y -> -y) negates all joint angles, velocities, torques and ``goal_y``; R adds
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 
@@ -149,6 +150,21 @@ def _top_down_camera() -> mujoco.MjvCamera:
 def _corners(image: np.ndarray) -> np.ndarray:
     """The 4 corner pixels ``[4, 3]`` of ``image [H, W, 3]``."""
     return image[[0, 0, -1, -1], [0, -1, 0, -1]]
+
+
+def _release_gl() -> None:
+    """Make no GL context current on this thread (for ``MUJOCO_GL`` egl or osmesa)."""
+    backend = os.environ.get("MUJOCO_GL")
+    if backend == "egl":
+        from mujoco import egl
+
+        if egl.EGL_DISPLAY is not None:
+            none = egl.EGL.EGL_NO_SURFACE
+            egl.EGL.eglMakeCurrent(egl.EGL_DISPLAY, none, none, egl.EGL.EGL_NO_CONTEXT)
+    elif backend == "osmesa":
+        from OpenGL import GL, osmesa
+
+        osmesa.OSMesaMakeCurrent(None, None, GL.GL_FLOAT, 0, 0)
 
 
 class ReacherPixelsEnv(gym.Env):
@@ -298,6 +314,7 @@ class ReacherPixelsEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
         self._renderer = mujoco.Renderer(self._sim.model, self.image_size, self.image_size)
+        _release_gl()  # the Renderer leaves its context current; _render_raw holds it briefly
         self._render_data.qpos[:] = 0.0  # arm along +x, target hidden under the base
         mujoco.mj_kinematics(self._sim.model, self._render_data)
         return _corners(self._render_raw(self._render_data))
@@ -306,7 +323,13 @@ class ReacherPixelsEnv(gym.Env):
         if self._renderer is None:
             raise RuntimeError("ReacherPixelsEnv was closed; make a new env to render")
         self._renderer.update_scene(data, self._camera)
-        return self._renderer.render()
+        # Hold our GL context current only while rendering. A foreign MuJoCo render context
+        # (e.g. a closed gymnasium ``rgb_array`` env's) freed by the garbage collector deletes
+        # its GL objects by name in whatever context is current; if that were ours, our
+        # textures and buffers would silently go (partly garbage frames).
+        gl = self._renderer._gl_context  # mujoco keeps it private; None for Filament
+        with gl.as_current() if gl is not None else contextlib.nullcontext():
+            return self._renderer.render()
 
     def _render(self, data: mujoco.MjData) -> np.ndarray:
         """Render ``data`` from the top-down camera -> ``uint8 [3, H, W]``, checked.
