@@ -2,9 +2,10 @@
 
 Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
 or any dir of runs, e.g. ``results/runs`` with ``--match 'goal_*'``), reads its ``metrics.json``
-and TensorBoard scalars, and groups the runs by the command-line overrides that differ between
-them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
-are skipped and counted. Prints a markdown table of the chosen metrics and writes
+and TensorBoard scalars (plus extra per-run JSON files such as ``goal_eval.json``, whose keys get
+the file's stem as prefix: ``goal_eval/success_d1``), and groups the runs by the command-line
+overrides that differ between them, except ``seed``. Failed runs (a ``FAILED`` file) and
+unfinished ones (no ``metrics.json``) are skipped and counted. Prints a markdown table of the chosen metrics and writes
 ``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
 """
 
@@ -28,9 +29,15 @@ DEFAULT_KEYS = (
     "successor_acc",
     "ee",
     "success",
+    "goal_eval/success_d1",
+    "goal_eval/success_d2",
+    "goal_eval/success_d3",
+    "goal_eval/success_unseen",
     "return",
     "epochs",
+    "wall_minutes",
 )
+DEFAULT_EXTRA = ("goal_eval.json",)
 DEFAULT_CURVES = ("eval/hits@1/10step", "eval/success", "eval/return")
 
 
@@ -82,10 +89,26 @@ def summarize(values: list[float]) -> dict[str, Any]:
     }
 
 
+def run_metrics(run: Path, extra: tuple[str, ...] = DEFAULT_EXTRA) -> dict[str, Any]:
+    """The run's ``metrics.json``, plus every key ``k`` of each extra JSON file present as ``<stem>/k``."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    for name in extra:
+        path = run / name
+        if path.is_file():
+            metrics.update({f"{Path(name).stem}/{k}": v for k, v in json.loads(path.read_text()).items()})
+    return metrics
+
+
 def report(
-    root: Path, keys: tuple[str, ...] | None = None, curves: tuple[str, ...] = DEFAULT_CURVES, match: str = "*"
+    root: Path,
+    keys: tuple[str, ...] | None = None,
+    curves: tuple[str, ...] = DEFAULT_CURVES,
+    match: str = "*",
+    extra: tuple[str, ...] = DEFAULT_EXTRA,
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The report of the runs under ``root`` (see the module doc); also printed and written to files."""
+    """The report of the runs under ``root`` (see the module doc); also printed and written to
+    ``out_dir`` (default ``root``)."""
     runs = find_runs(root, match)
     if not runs:
         raise FileNotFoundError(f"no runs under {root} (dirs with .hydra/overrides.yaml matching {match!r})")
@@ -94,7 +117,7 @@ def report(
     done = [r for r in runs if r not in failed and r not in unfinished]
     if not done:
         raise ValueError(f"none of the {len(runs)} runs under {root} finished ({len(failed)} failed)")
-    metrics = {r: json.loads((r / "metrics.json").read_text()) for r in done}
+    metrics = {r: run_metrics(r, extra) for r in done}
     groups, varying = group_runs(done)
     present = [k for k in (keys or DEFAULT_KEYS) if any(k in m for m in metrics.values())]
     rows = []
@@ -104,10 +127,12 @@ def report(
         rows.append(row)
     out = {"root": str(root), "varying": varying, "failed": len(failed), "unfinished": len(unfinished), "rows": rows}
     print_table(out, present)
-    (root / "report.json").write_text(json.dumps(out, indent=2))
-    write_csv(root / "report.csv", rows, varying, present)
+    out_dir = out_dir or root
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(out, indent=2))
+    write_csv(out_dir / "report.csv", rows, varying, present)
     for tag in curves:
-        plot_curves(root, tag, groups)
+        plot_curves(out_dir, tag, groups)
     return out
 
 
@@ -117,7 +142,7 @@ def print_table(out: dict[str, Any], keys: list[str]) -> None:
     print("|" + "---|" * len(head) + "---:|" * (1 + len(keys)))
     for row in out["rows"]:
         labels = [row["group"].get(k, "") for k in out["varying"]] or ["all"]
-        cells = [f"{row[k]['mean']:.3g} ± {row[k]['std']:.2g}" for k in keys]
+        cells = [f"{row[k]['mean']:.3g} ± {row[k]['std']:.2g}" if row[k]["n"] else "—" for k in keys]
         print("| " + " | ".join([*labels, str(len(row["runs"])), *cells]) + " |")
     print(f"\nskipped: {out['failed']} failed, {out['unfinished']} unfinished")
 
@@ -131,7 +156,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]], varying: list[str], keys: 
             writer.writerow([*(row["group"].get(k, "") for k in varying), len(row["runs"]), *stats])
 
 
-def plot_curves(root: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]]) -> None:
+def plot_curves(out_dir: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]]) -> None:
     """Mean ± std over each group's runs of scalar ``tag`` by step, one line per group (if any run has it)."""
     import matplotlib
 
@@ -157,7 +182,7 @@ def plot_curves(root: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], 
         ax.set_ylabel(tag)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(root / f"report_{tag.replace('/', '_')}.png", dpi=120)
+        fig.savefig(out_dir / f"report_{tag.replace('/', '_')}.png", dpi=120)
     plt.close(fig)
 
 
@@ -167,9 +192,14 @@ def main() -> None:
     parser.add_argument("--keys", help="comma-separated metrics.json keys (default: common ones present)")
     parser.add_argument("--curve", action="append", help="TensorBoard tag to plot (repeatable)")
     parser.add_argument("--match", default="*", help="only runs whose dir name matches this glob")
+    parser.add_argument(
+        "--extra", action="append", help=f"extra per-run JSON file to read (repeatable; default: {DEFAULT_EXTRA})"
+    )
+    parser.add_argument("--out", type=Path, help="where report.json/.csv/.png go (default: ROOT)")
     args = parser.parse_args()
     keys = tuple(args.keys.split(",")) if args.keys else None
-    report(args.root, keys, tuple(args.curve) if args.curve else DEFAULT_CURVES, args.match)
+    curves = tuple(args.curve) if args.curve else DEFAULT_CURVES
+    report(args.root, keys, curves, args.match, tuple(args.extra) if args.extra else DEFAULT_EXTRA, args.out)
 
 
 if __name__ == "__main__":

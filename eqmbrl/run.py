@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import logging
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -204,6 +205,7 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
 
 
 def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
+    start = time.monotonic()
     worldmodel = cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel))
     model_kwargs = {**worldmodel, **env_model_kwargs(env), **cfg.env.model}
     model_kwargs.pop("_target_")
@@ -219,6 +221,7 @@ def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
     logger.hparams(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)))
     eval_data = trainer.eval_data()
     metrics = trainer.fit(trainer.collect(), eval_data) if agent is None else agent.run(eval_data)
+    metrics["wall_minutes"] = (time.monotonic() - start) / 60  # of this process (a resumed run: since resuming)
     write_json(out / "metrics.json", metrics)
     logger.close()
     return metrics

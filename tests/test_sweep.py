@@ -51,3 +51,20 @@ def test_report_groups_by_the_overrides_that_differ(tmp_path: Path) -> None:
     assert out["unfinished"] == 1 and out["varying"] == ["worldmodel"]
     rows = {r["group"]["worldmodel"]: r["hits@1/10step"] for r in out["rows"]}
     assert rows["sen"]["mean"] == 15.0 and rows["sen"]["std"] == 5.0 and rows["none"]["mean"] == 30.0
+
+
+def test_report_reads_extra_json_files(tmp_path: Path) -> None:
+    for i, success in enumerate([0.9, 0.7, None]):
+        run = tmp_path / str(i)
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(f"- seed={i}\n")
+        (run / "metrics.json").write_text(json.dumps({"success": 0.5}))
+        if success is not None:  # the third run was never goal-evaluated: left out, not zero
+            (run / "goal_eval.json").write_text(json.dumps({"success_unseen": success, "goals_unseen": 10}))
+    out = report(tmp_path, keys=("success", "goal_eval/success_unseen", "goal_eval/goals_unseen"), curves=())
+    row = out["rows"][0]
+    assert row["goal_eval/success_unseen"]["n"] == 2 and abs(row["goal_eval/success_unseen"]["mean"] - 0.8) < 1e-12
+    assert row["goal_eval/goals_unseen"]["mean"] == 10 and row["success"]["n"] == 3
+    alone = report(tmp_path, keys=("goal_eval/success_unseen",), curves=(), extra=(), out_dir=tmp_path / "rep")
+    assert "goal_eval/success_unseen" not in alone["rows"][0]  # not read when not asked for
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["rows"] == alone["rows"]
