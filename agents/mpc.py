@@ -40,7 +40,7 @@ def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
     def score(actions: torch.Tensor) -> torch.Tensor:
         N, H = actions.shape[:2]
         z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
-        rewards = model.reward(z[:, :-1].flatten(0, 1), actions.flatten(0, 1))  # N*H
+        rewards = model.reward(z[:, :-1].flatten(0, 1), actions.flatten(0, 1), z[:, 1:].flatten(0, 1))  # N*H
         return rewards.view(N, H).sum(1)
 
     return score

@@ -17,7 +17,7 @@ DOMAINS = {
 }
 
 
-def _model(variant: str, domain: str, execution: str = "dense"):
+def _model(variant: str, domain: str, execution: str = "dense", reward_from: str = "state"):
     grp, enc, adim, slots, mps, ms, img, stride = DOMAINS[domain]
     m = build_world_model(
         variant,
@@ -34,6 +34,7 @@ def _model(variant: str, domain: str, execution: str = "dense"):
         embed_hidden=32,
         latent=16,
         hidden=32,
+        reward_from=reward_from,
     )
     return set_execution(m.eval(), execution)
 
@@ -81,8 +82,9 @@ def test_transition_is_equivariant(variant: str, domain: str, execution: str) ->
 @pytest.mark.parametrize("domain", list(DOMAINS))
 @pytest.mark.parametrize("variant", ["sen", "full"])
 @pytest.mark.parametrize("execution", EXECUTIONS)
-def test_reward_head_is_invariant(variant: str, domain: str, execution: str) -> None:
-    m = _model(variant, domain, execution)
+@pytest.mark.parametrize("reward_from", ["state", "next"])
+def test_reward_head_is_invariant(variant: str, domain: str, execution: str, reward_from: str) -> None:
+    m = _model(variant, domain, execution, reward_from)
     za, act = _latents_and_actions(m, domain)
     errs = check_equivariance(lambda x: m.reward(*x), za, act, lambda g, r: r, m.symmetry)
     assert max(errs.values()) < TOL, errs

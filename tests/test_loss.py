@@ -4,6 +4,8 @@ import pytest
 import torch
 
 from eqmbrl.types import SequenceBatch
+from tests.helpers import REACHER_MODEL, TINY_WIDTHS
+from worldmodels.actions import encode_actions
 from worldmodels.world_model import build_world_model
 
 
@@ -31,3 +33,15 @@ def test_energy_and_hinge_by_hand() -> None:
     y = torch.zeros(2, 5, 4)
     y[0, 0, 0] = 1.0  # one slot differs by 1 in one channel: |d|^2 = 1, mean over 5 slots, / (2 * 0.25)
     assert m.energy(x, y).tolist() == pytest.approx([0.4, 0.0])
+
+
+def test_reward_from_next_reads_the_next_latent() -> None:
+    """``reward_from="next"`` scores (z', a): the head's input is step(z, a) unless z' is given."""
+    torch.manual_seed(0)
+    m = build_world_model(**REACHER_MODEL, **TINY_WIDTHS, reward_weight=1.0, reward_from="next").eval()
+    z, a = torch.randn(4, 1, m.latent_type.size), torch.rand(4, 2) * 2 - 1
+    z_next = m.step(z, a)
+    with torch.no_grad():
+        assert torch.allclose(m.reward(z, a), m.reward(z + 1.0, a, z_next))  # z itself is not read
+        assert torch.allclose(m.reward(z, a), m.reward_head(z_next, encode_actions(a, "torques", 1)))
+        assert not torch.allclose(m.reward(z, a), m.reward(z, a, z_next + 1.0))

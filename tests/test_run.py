@@ -66,6 +66,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
         ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
+        ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
         ("+env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),

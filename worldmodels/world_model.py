@@ -53,13 +53,14 @@ class WorldModel(nn.Module):
         hinge: float = 1.0,
         sigma: float = 0.5,
         reward_weight: float = 0.0,
+        reward_from: str = "state",
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
-        self.reward_weight = reward_weight
+        self.reward_weight, self.reward_from = reward_weight, reward_from
         gs = make_gspace(group)
         self.embedding = embedding
         self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
@@ -85,9 +86,16 @@ class WorldModel(nn.Module):
         """One latent step: z ``[B, K, C]``, env actions ``[B, *A]`` -> ``[B, K, C]``."""
         return z + self.transition(z, encode_actions(actions, self.action_encoding, self.slots))
 
-    def reward(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Predicted reward of taking ``actions [B, *A]`` in latents ``z [B, K, C]``: ``[B]``, G-invariant."""
-        return self.reward_head(z, encode_actions(actions, self.action_encoding, self.slots))
+    def reward(self, z: torch.Tensor, actions: torch.Tensor, z_next: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted reward of taking ``actions [B, *A]`` in latents ``z [B, K, C]``: ``[B]``, G-invariant.
+
+        With ``reward_from="next"`` the head reads the next latent ``z_next [B, K, C]`` (default:
+        ``step(z, actions)``; pass it when already computed) and the action, for rewards that
+        score the state an action leads to (e.g. Reacher's distance after the step)."""
+        a = encode_actions(actions, self.action_encoding, self.slots)
+        if self.reward_from == "next":
+            z = self.step(z, actions) if z_next is None else z_next
+        return self.reward_head(z, a)
 
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
@@ -111,7 +119,8 @@ class WorldModel(nn.Module):
         negative = torch.relu(self.hinge - self.energy(z[:, 0], z[perm, 0])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
         if self.reward_weight > 0:
-            out["reward"] = (self.reward(z[:, 0], batch.actions[:, 0]) - batch.rewards[:, 0]).pow(2).mean()
+            r_pred = self.reward(z[:, 0], batch.actions[:, 0], z_pred)
+            out["reward"] = (r_pred - batch.rewards[:, 0]).pow(2).mean()
             out["loss"] = out["loss"] + self.reward_weight * out["reward"]
         return out
 
@@ -148,6 +157,9 @@ class WorldModel(nn.Module):
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
+REWARD_INPUTS = ("state", "next")
+
+
 def check_world_model_values(**kwargs: Any) -> None:
     """Range checks of :func:`build_world_model`'s arguments ``kwargs`` that need no env (run.py
     calls them on the config before anything is built; the others take their defaults): sizes
@@ -159,6 +171,7 @@ def check_world_model_values(**kwargs: Any) -> None:
     v = {name: p.default for name, p in params.items()} | kwargs
     variant, embedding, reward_weight = v["variant"], v["embedding"], v["reward_weight"]
     check_choice("worldmodel.variant", variant, VARIANTS)
+    check_choice("worldmodel.reward_from", v["reward_from"], REWARD_INPUTS)
     check_choice("worldmodel.embedding", embedding, ("remap", "conv"))
     sizes = ("slots", "maps_per_slot", "map_size", "stride", "cnn_channels", "embed_hidden", "masks_per_slot")
     for name in (*sizes, "latent", "hidden"):
@@ -191,13 +204,16 @@ def build_world_model(
     hinge: float = 1.0,
     sigma: float = 0.5,
     reward_weight: float = 0.0,
+    reward_from: str = "state",
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
     ``embedding`` is the form of the free embedding of ``sen`` and ``none`` (``remap`` or ``conv``,
     see :mod:`worldmodels.embedding`); ``full`` has its own steerable embedding.
-    ``reward_weight > 0`` trains the invariant reward head with the contrastive loss. The model
+    ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
+    the latent before the action (``reward_from="state"``) or the predicted one after it
+    (``"next"``), see :meth:`WorldModel.reward`. The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
@@ -237,5 +253,6 @@ def build_world_model(
         hinge,
         sigma,
         reward_weight,
+        reward_from,
         build_kwargs,
     )
