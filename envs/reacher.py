@@ -122,6 +122,9 @@ def _check_args(
     check_choice("render_mode", render_mode, RENDER_MODES)
 
 
+TARGET_RADIUS = 0.009  # Reacher-v5's drawn target (m): about 2.5 px across at 64 px
+
+
 def _configure_visuals(model: mujoco.MjModel, image_size: int, render_quality: str) -> None:
     """Set offscreen size, MSAA, symmetric lighting and the orthographic view height."""
     vis = model.vis
@@ -173,6 +176,8 @@ class ReacherPixelsEnv(gym.Env):
     Actions: torques ``float32 [2]`` in [-1, 1]. Never terminates; truncates after
     ``episode_steps``. ``info`` has ``state`` (``[S]``, see module docstring),
     ``reward_dist`` and ``reward_ctrl``. ``fixed_goal=True`` puts the target at ``goal``.
+    ``target_radius`` is the radius the target is drawn with (m; physics-free, Reacher-v5's is
+    0.009): a larger target makes the goal easier to see for the embedding.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -187,8 +192,11 @@ class ReacherPixelsEnv(gym.Env):
         goal: tuple[float, float] = (0.2, 0.2),
         render_quality: str = "fast",
         render_mode: str | None = None,
+        target_radius: float = TARGET_RADIUS,
     ) -> None:
         _check_args(image_size, frame_stack, episode_steps, goal, render_quality, render_mode)
+        if not 0 < target_radius <= 0.05:
+            raise ValueError(f"target_radius must be in (0, 0.05] m, got {target_radius!r}")
         self.fixed_goal = bool(fixed_goal)
         self.goal = np.asarray(goal, dtype=np.float64)
         self.image_size, self.frame_stack = int(image_size), int(frame_stack)
@@ -197,6 +205,8 @@ class ReacherPixelsEnv(gym.Env):
         self.symmetry = ReacherSymmetry(self.frame_stack)
         self._sim = ReacherEnv()
         _configure_visuals(self._sim.model, self.image_size, render_quality)
+        # the target has no collisions (contype = conaffinity = 0): its size is only what is drawn
+        self._sim.model.geom("target").size[0] = target_radius
         self._renderer: mujoco.Renderer | None = None
         self._camera = _top_down_camera()
         self._render_data = mujoco.MjData(self._sim.model)
