@@ -89,11 +89,24 @@ def test_reset_deterministic_and_truncation() -> None:
         dict(goal=(0.3, 0.0)),
         dict(render_quality="best"),
         dict(render_mode="human"),
+        dict(target_radius=0.0),
     ],
 )
 def test_invalid_args(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         ReacherPixelsEnv(**kwargs)
+
+
+def test_target_radius_changes_only_the_drawing() -> None:
+    small, large = ReacherPixelsEnv(image_size=32), ReacherPixelsEnv(image_size=32, target_radius=0.02)
+    a, b = small.reset(seed=5)[0], large.reset(seed=5)[0]
+    drawn = (a != b).any(axis=0)  # only the pixels around the target differ
+    assert 0 < drawn.sum() < 0.05 * drawn.size
+    for _ in range(5):
+        sa, ra, *_, ia = small.step(np.array([0.7, -0.3]))[1:]
+        sb, rb, *_, ib = large.step(np.array([0.7, -0.3]))[1:]
+        assert ra == rb and np.array_equal(ia["state"], ib["state"])  # same physics and reward
+    small.close(), large.close()
 
 
 def test_fixed_and_random_goal() -> None:
