@@ -2,10 +2,11 @@
 
 Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
 or any dir of runs, e.g. ``results/runs`` with ``--match 'goal_*'``), reads its ``metrics.json``
-and TensorBoard scalars (plus extra per-run JSON files such as ``goal_eval.json``, whose keys get
-the file's stem as prefix: ``goal_eval/success_d1``), and groups the runs by the command-line
-overrides that differ between them, except ``seed``. Failed runs (a ``FAILED`` file) and
-unfinished ones (no ``metrics.json``) are skipped and counted. Prints a markdown table of the chosen metrics and writes
+and TensorBoard scalars (plus extra per-run JSON files such as ``goal_eval.json`` and the run's
+``timing.json`` with its wall time, whose keys get the file's stem as prefix:
+``goal_eval/success_d1``), and groups the runs by the command-line overrides that differ between
+them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
+are skipped and counted. Prints a markdown table of the chosen metrics and writes
 ``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
 """
 
@@ -35,9 +36,9 @@ DEFAULT_KEYS = (
     "goal_eval/success_unseen",
     "return",
     "epochs",
-    "wall_minutes",
+    "timing/wall_minutes",
 )
-DEFAULT_EXTRA = ("goal_eval.json",)
+DEFAULT_EXTRA = ("goal_eval.json", "timing.json")
 DEFAULT_CURVES = ("eval/hits@1/10step", "eval/success", "eval/return")
 
 
