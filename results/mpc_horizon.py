@@ -1,0 +1,54 @@
+"""Reacher MPC return of a trained run's final world model, by planning horizon.
+
+    .venv/bin/python results/mpc_horizon.py RUN_DIR [--horizons 1 2 4 8 12] [--episodes 5]
+
+Loads ``RUN_DIR/checkpoint_final.pt`` and the run's config, plans with CEM on the learned reward
+(population 500, 50 elites, 6 iterations: the ``agent=cem`` defaults) for each horizon, without
+exploration noise, on the run's own fixed evaluation seeds (``eqmbrl.collect.eval_runs``), and
+prints the mean return per horizon next to the zero-torque return. Writes
+``RUN_DIR/mpc_horizon.json``. It separates the reward head from the rollouts: if short horizons
+reach and long ones do not, multi-step prediction is what fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+import envs  # noqa: F401  (registers the eqmbrl/ ids)
+from agents.mpc import MPCAgent
+from agents.planners import CEM
+from eqmbrl.collect import StillAgent, eval_runs, evaluate_agent
+from eqmbrl.online import EpisodeActor
+from worldmodels.persistence import load_world_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 4, 8, 12])
+    parser.add_argument("--episodes", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = OmegaConf.load(args.run / ".hydra" / "config.yaml")
+    model = load_world_model(args.run / "checkpoint_final.pt")
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    runs = eval_runs(args.episodes)
+    out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
+    for h in args.horizons:
+        planner = CEM(h, int(np.prod(env.action_space.shape)), 500, 50, 6, seed=cfg.seed)
+        agent = MPCAgent(model, planner, objective="reward")
+        out[f"h{h}"] = evaluate_agent(env, EpisodeActor(agent, env, explore=False), runs)["return"]
+        print(f"horizon {h:2d}: return {out[f'h{h}']:.2f} (zero torque {out['still']:.2f})", flush=True)
+    env.close()
+    (args.run / "mpc_horizon.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
