@@ -69,6 +69,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
+        ("worldmodel.step_negative=-1", "worldmodel.step_negative must be >= 0, got -1"),
         ("+env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
     ],
 )

@@ -54,13 +54,14 @@ class WorldModel(nn.Module):
         sigma: float = 0.5,
         reward_weight: float = 0.0,
         reward_from: str = "state",
+        step_negative: float = 0.0,
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
-        self.reward_weight, self.reward_from = reward_weight, reward_from
+        self.reward_weight, self.reward_from, self.step_negative = reward_weight, reward_from, step_negative
         gs = make_gspace(group)
         self.embedding = embedding
         self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
@@ -110,6 +111,9 @@ class WorldModel(nn.Module):
 
         positive = E(z + dz, z'), negative = max(0, hinge - E(z, z[perm])), with
         E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and averaged over slots.
+        ``step_negative > 0`` adds that weight x max(0, hinge - E(z, z')) over the transitions whose
+        observation changed: a hard negative that keeps one move from being a tiny latent change,
+        which a transition predicting "nothing moves" could otherwise fit (see RESULTS.md §6).
         """
         B = batch.obs.shape[0]
         z = self.encode(batch.obs[:, :2].flatten(0, 1)).unflatten(0, (B, 2))
@@ -118,6 +122,11 @@ class WorldModel(nn.Module):
         perm = torch.randperm(B, device=z.device)
         negative = torch.relu(self.hinge - self.energy(z[:, 0], z[perm, 0])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
+        if self.step_negative > 0:
+            moved = (batch.obs[:, 0] != batch.obs[:, 1]).flatten(1).any(1).to(z.dtype)  # [B]
+            hard = torch.relu(self.hinge - self.energy(z[:, 0], z[:, 1]))
+            out["step_negative"] = (hard * moved).sum() / moved.sum().clamp(min=1)
+            out["loss"] = out["loss"] + self.step_negative * out["step_negative"]
         if self.reward_weight > 0:
             r_pred = self.reward(z[:, 0], batch.actions[:, 0], z_pred)
             out["reward"] = (r_pred - batch.rewards[:, 0]).pow(2).mean()
@@ -169,7 +178,7 @@ def check_world_model_values(**kwargs: Any) -> None:
     if unknown:
         raise ValueError(f"build_world_model takes no {unknown}; allowed: {', '.join(params)}")
     v = {name: p.default for name, p in params.items()} | kwargs
-    variant, embedding, reward_weight = v["variant"], v["embedding"], v["reward_weight"]
+    variant, embedding = v["variant"], v["embedding"]
     check_choice("worldmodel.variant", variant, VARIANTS)
     check_choice("worldmodel.reward_from", v["reward_from"], REWARD_INPUTS)
     check_choice("worldmodel.embedding", embedding, ("remap", "conv"))
@@ -180,8 +189,9 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("hinge", "sigma"):
         if not v[name] > 0:
             raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    if reward_weight < 0:
-        raise ValueError(f"worldmodel.reward_weight must be >= 0, got {reward_weight}")
+    for name in ("reward_weight", "step_negative"):
+        if v[name] < 0:
+            raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
 
 
 def build_world_model(
@@ -205,6 +215,7 @@ def build_world_model(
     sigma: float = 0.5,
     reward_weight: float = 0.0,
     reward_from: str = "state",
+    step_negative: float = 0.0,
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
@@ -213,7 +224,8 @@ def build_world_model(
     see :mod:`worldmodels.embedding`); ``full`` has its own steerable embedding.
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
     the latent before the action (``reward_from="state"``) or the predicted one after it
-    (``"next"``), see :meth:`WorldModel.reward`. The model
+    (``"next"``), see :meth:`WorldModel.reward`. ``step_negative`` weighs a hard negative between
+    consecutive latents (:meth:`WorldModel.loss`). The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
@@ -254,5 +266,6 @@ def build_world_model(
         sigma,
         reward_weight,
         reward_from,
+        step_negative,
         build_kwargs,
     )
