@@ -64,6 +64,9 @@ class WorldModelTrainer:
         twin_element: group element g whose twins measure EE and DIE (1 = a quarter turn).
         buffer_path: reuse a saved training buffer instead of collecting (it is never overwritten).
         warmup_steps: random steps taken before recording each episode (SEN's Reacher: 50).
+        rollout_steps: k of the k-step loss (:meth:`WorldModel.loss`): predictions roll out k steps
+            from each sampled start (1 = SEN's one-step loss; more trains the model for planning
+            horizons, at about (k + 1) / 2 times the cost of a step).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class WorldModelTrainer:
         twin_element: int = 1,
         buffer_path: str | None = None,
         warmup_steps: int = 0,
+        rollout_steps: int = 1,
         seed: int = 0,
     ) -> None:
         check_trainer_values(
@@ -99,6 +103,7 @@ class WorldModelTrainer:
             lr=lr,
             eval_every=eval_every,
             warmup_steps=warmup_steps,
+            rollout_steps=rollout_steps,
             patience=patience,
             min_epochs=min_epochs,
             val_episodes=val_episodes,
@@ -115,6 +120,7 @@ class WorldModelTrainer:
         self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
+        self.rollout_steps = rollout_steps
         self.rng = np.random.default_rng(seed)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
@@ -272,11 +278,12 @@ class WorldModelTrainer:
     def fit_epoch(self, buffer: ReplayBuffer, epoch: int) -> float:
         """One pass over all transitions in random order; returns the mean loss."""
         self.model.train()
-        starts = self.rng.permutation(buffer.valid_starts(1))
+        k = self.rollout_steps
+        starts = self.rng.permutation(buffer.valid_starts(k))
         n_batches = max(1, len(starts) // self.batch_size)
         losses = []
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
-            batch = buffer.gather(starts[b * self.batch_size : (b + 1) * self.batch_size], 1, self.model.device)
+            batch = buffer.gather(starts[b * self.batch_size : (b + 1) * self.batch_size], k, self.model.device)
             losses.append(self.update(batch))
         return mean_finite(losses)
 
@@ -284,7 +291,10 @@ class WorldModelTrainer:
         """``steps`` gradient steps on random batches of ``buffer`` (online refits); mean loss."""
         self.model.train()
         return mean_finite(
-            [self.update(buffer.sample(self.batch_size, 1, self.model.device, self.rng)) for _ in range(steps)]
+            [
+                self.update(buffer.sample(self.batch_size, self.rollout_steps, self.model.device, self.rng))
+                for _ in range(steps)
+            ]
         )
 
     def update(self, batch: SequenceBatch) -> float:
@@ -334,6 +344,7 @@ def check_trainer_values(
     patience: int = 0,
     min_epochs: int = 0,
     val_episodes: int = 20,
+    rollout_steps: int = 1,
 ) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
     them on the config): counts >= 1, ``warmup_steps`` and ``patience`` >= 0 and a positive learning rate."""
@@ -349,6 +360,7 @@ def check_trainer_values(
         patience=patience,
         min_epochs=min_epochs,
         val_episodes=val_episodes,
+        rollout_steps=rollout_steps,
     )
     for name, value in values.items():
         low = 0 if name in ("warmup_steps", "patience", "min_epochs") else 1
@@ -356,3 +368,5 @@ def check_trainer_values(
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
     if not lr > 0:
         raise ValueError(f"trainer.lr must be > 0, got {lr}")
+    if rollout_steps > episode_length:
+        raise ValueError(f"trainer.rollout_steps must be <= trainer.episode_length ({episode_length}), got {rollout_steps}")

@@ -67,3 +67,27 @@ def test_step_negative_by_hand() -> None:
     m.step_negative = 0.0
     torch.manual_seed(1)
     assert "step_negative" not in m.loss(batch)
+
+
+def test_k_step_loss_by_hand() -> None:
+    """With 2-step sequences the positive averages E over the rolled-out predictions, the negative
+    and the reward error over both steps (the reward of step 2 read in the predicted latent)."""
+    torch.manual_seed(0)
+    m = build_world_model("sen", cnn_channels=4, embed_hidden=8, latent=4, hidden=8, reward_weight=0.5).eval()
+    obs, actions, rewards = torch.rand(4, 3, 3, 50, 50), torch.randint(0, 20, (4, 2)), torch.randn(4, 2)
+    torch.manual_seed(1)
+    out = m.loss(SequenceBatch(obs, actions, rewards))
+    torch.manual_seed(1)
+    perm = torch.randperm(4)
+    with torch.no_grad():
+        z = [m.encode(obs[:, t]) for t in range(3)]
+        p1 = m.step(z[0], actions[:, 0])
+        p2 = m.step(p1, actions[:, 1])
+        positive = (m.energy(p1, z[1]).mean() + m.energy(p2, z[2]).mean()) / 2
+        negative = sum(torch.relu(1.0 - m.energy(z[t], z[t][perm])).mean() for t in range(2)) / 2
+        r = torch.stack([m.reward(z[0], actions[:, 0]), m.reward(p1, actions[:, 1])], 1)
+        reward = (r - rewards).pow(2).mean()
+    assert out["positive"].item() == pytest.approx(positive.item(), rel=1e-5)
+    assert out["negative"].item() == pytest.approx(negative.item(), rel=1e-5)
+    assert out["reward"].item() == pytest.approx(reward.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((positive + negative + 0.5 * reward).item(), rel=1e-5)

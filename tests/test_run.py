@@ -13,9 +13,12 @@ from eqmbrl.trainer import DivergedError
 from tests.helpers import cli, cli_async, compose_config, run_in_process
 
 
-@pytest.mark.parametrize("variant,env", [("full", "shapes"), ("sen", "reacher")])
-def test_run_end_to_end(tmp_path: Path, variant: str, env: str) -> None:
-    metrics = run_in_process(tmp_path, "experiment=debug", f"worldmodel={variant}", f"env={env}")
+@pytest.mark.parametrize(
+    "variant,env,extra",
+    [("full", "shapes", ["worldmodel.step_negative=1"]), ("sen", "reacher", ["trainer.rollout_steps=3"])],
+)
+def test_run_end_to_end(tmp_path: Path, variant: str, env: str, extra: list[str]) -> None:
+    metrics = run_in_process(tmp_path, "experiment=debug", f"worldmodel={variant}", f"env={env}", *extra)
     for key in ("hits@1/1step", "mrr/10step", "ee", "die/1step", "train_loss"):
         assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
     assert (tmp_path / "checkpoint.pt").is_file() and (tmp_path / "buffer.npz").is_file()
@@ -65,6 +68,8 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
+        ("trainer.rollout_steps=0", "trainer.rollout_steps must be >= 1, got 0"),
+        ("trainer.rollout_steps=99", r"trainer.rollout_steps must be <= trainer.episode_length \(10\), got 99"),
         ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
         ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),

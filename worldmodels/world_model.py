@@ -106,35 +106,40 @@ class WorldModel(nn.Module):
         return torch.stack(zs, dim=1)
 
     def loss(self, batch: SequenceBatch) -> dict[str, torch.Tensor]:
-        """Contrastive hinge loss on the first transition of each sequence (C-SWM / SEN), plus
-        ``reward_weight`` x the reward head's squared error when ``reward_weight > 0``.
+        """Contrastive hinge loss (C-SWM / SEN) on ``k``-step sequences, plus ``reward_weight`` x the
+        reward head's squared error when ``reward_weight > 0``; ``k = 1`` is SEN's loss.
 
-        positive = E(z + dz, z'), negative = max(0, hinge - E(z, z[perm])), with
-        E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and averaged over slots.
-        ``step_negative > 0`` adds that weight x max(0, hinge - E(z, z')) over the transitions whose
-        observation changed: a hard negative that keeps one move from being a tiny latent change,
-        which a transition predicting "nothing moves" could otherwise fit (see RESULTS.md §6).
+        The k predictions roll out from the first latent (:meth:`rollout`), so for ``k > 1`` they
+        are trained to stay on the encoded states over k steps. With z_t the encoded frames:
+        positive = E(rollout_t, z_t) for t = 1..k, negative = max(0, hinge - E(z_t, z[perm]_t)) for
+        t = 0..k-1, each averaged, with E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and
+        averaged over slots. ``step_negative > 0`` adds that weight x max(0, hinge - E(z_t, z_t+1))
+        over the transitions whose observation changed: a hard negative that keeps one move from
+        being a tiny latent change, which a transition predicting "nothing moves" could otherwise
+        fit (see RESULTS.md §6).
         """
-        B = batch.obs.shape[0]
-        z = self.encode(batch.obs[:, :2].flatten(0, 1)).unflatten(0, (B, 2))
-        z_pred = self.step(z[:, 0], batch.actions[:, 0])
-        positive = self.energy(z_pred, z[:, 1]).mean()
+        B, k = batch.actions.shape[:2]
+        z = self.encode(batch.obs[:, : k + 1].flatten(0, 1)).unflatten(0, (B, k + 1))  # B x k+1 x K x C
+        z_pred = self.rollout(z[:, 0], batch.actions)[:, 1:]  # B x k x K x C
+        positive = self.energy(z_pred, z[:, 1:]).mean()
         perm = torch.randperm(B, device=z.device)
-        negative = torch.relu(self.hinge - self.energy(z[:, 0], z[perm, 0])).mean()
+        negative = torch.relu(self.hinge - self.energy(z[:, :k], z[perm, :k])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
         if self.step_negative > 0:
-            moved = (batch.obs[:, 0] != batch.obs[:, 1]).flatten(1).any(1).to(z.dtype)  # [B]
-            hard = torch.relu(self.hinge - self.energy(z[:, 0], z[:, 1]))
+            moved = (batch.obs[:, :k] != batch.obs[:, 1 : k + 1]).flatten(2).any(2).to(z.dtype)  # B x k
+            hard = torch.relu(self.hinge - self.energy(z[:, :k], z[:, 1:]))
             out["step_negative"] = (hard * moved).sum() / moved.sum().clamp(min=1)
             out["loss"] = out["loss"] + self.step_negative * out["step_negative"]
         if self.reward_weight > 0:
-            r_pred = self.reward(z[:, 0], batch.actions[:, 0], z_pred)
-            out["reward"] = (r_pred - batch.rewards[:, 0]).pow(2).mean()
+            z_from = torch.cat([z[:, :1], z_pred[:, :-1]], 1)  # the latent each action is taken in
+            flat = (z_from.flatten(0, 1), batch.actions.flatten(0, 1), z_pred.flatten(0, 1))
+            r_pred = self.reward(*flat).view(B, k)
+            out["reward"] = (r_pred - batch.rewards[:, :k]).pow(2).mean()
             out["loss"] = out["loss"] + self.reward_weight * out["reward"]
         return out
 
     def energy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``[B, K, C] x [B, K, C] -> [B]``: squared distance / (2 sigma^2), mean over slots."""
+        """``[..., K, C] x [..., K, C] -> [...]``: squared distance / (2 sigma^2), mean over slots."""
         return (x - y).pow(2).sum(-1).mean(-1) / (2 * self.sigma**2)
 
     def export(self, execution: str = "dense") -> WorldModel:
