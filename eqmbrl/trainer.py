@@ -369,4 +369,6 @@ def check_trainer_values(
     if not lr > 0:
         raise ValueError(f"trainer.lr must be > 0, got {lr}")
     if rollout_steps > episode_length:
-        raise ValueError(f"trainer.rollout_steps must be <= trainer.episode_length ({episode_length}), got {rollout_steps}")
+        raise ValueError(
+            f"trainer.rollout_steps must be <= trainer.episode_length ({episode_length}), got {rollout_steps}"
+        )
