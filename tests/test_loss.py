@@ -47,28 +47,6 @@ def test_reward_from_next_reads_the_next_latent() -> None:
         assert not torch.allclose(m.reward(z, a), m.reward(z, a, z_next + 1.0))
 
 
-def test_step_negative_by_hand() -> None:
-    """The step negative is max(0, hinge - E(z, z')) averaged over the transitions whose frame
-    changed; an unchanged transition (a push into a wall) adds nothing, and weight 0 adds no term."""
-    torch.manual_seed(0)
-    m = build_world_model("sen", cnn_channels=4, embed_hidden=8, latent=4, hidden=8, step_negative=2.0).eval()
-    obs = torch.rand(3, 2, 3, 50, 50)
-    obs[2, 1] = obs[2, 0]  # transition 2 moves nothing
-    batch = SequenceBatch(obs, torch.randint(0, 20, (3, 1)), torch.zeros(3, 1))
-    torch.manual_seed(1)
-    out = m.loss(batch)
-    with torch.no_grad():
-        z0, z1 = m.encode(obs[:, 0]), m.encode(obs[:, 1])
-    expected = torch.relu(1.0 - m.energy(z0, z1))[:2].mean()
-    assert out["step_negative"].item() == pytest.approx(expected.item(), rel=1e-5)
-    assert out["loss"].item() == pytest.approx(
-        (out["positive"] + out["negative"] + 2.0 * out["step_negative"]).item(), rel=1e-5
-    )
-    m.step_negative = 0.0
-    torch.manual_seed(1)
-    assert "step_negative" not in m.loss(batch)
-
-
 def test_k_step_loss_by_hand() -> None:
     """With 2-step sequences the positive averages E over the rolled-out predictions, the negative
     and the reward error over both steps (the reward of step 2 read in the predicted latent)."""

@@ -15,7 +15,7 @@ from tests.helpers import cli, cli_async, compose_config, run_in_process
 
 @pytest.mark.parametrize(
     "variant,env,extra",
-    [("full", "shapes", ["worldmodel.step_negative=1"]), ("sen", "reacher", ["trainer.rollout_steps=3"])],
+    [("full", "shapes", []), ("sen", "reacher", ["trainer.rollout_steps=3"])],
 )
 def test_run_end_to_end(tmp_path: Path, variant: str, env: str, extra: list[str]) -> None:
     metrics = run_in_process(tmp_path, "experiment=debug", f"worldmodel={variant}", f"env={env}", *extra)
@@ -74,7 +74,6 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
-        ("worldmodel.step_negative=-1", "worldmodel.step_negative must be >= 0, got -1"),
         ("+env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
     ],
 )

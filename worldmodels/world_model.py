@@ -54,14 +54,13 @@ class WorldModel(nn.Module):
         sigma: float = 0.5,
         reward_weight: float = 0.0,
         reward_from: str = "state",
-        step_negative: float = 0.0,
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
-        self.reward_weight, self.reward_from, self.step_negative = reward_weight, reward_from, step_negative
+        self.reward_weight, self.reward_from = reward_weight, reward_from
         gs = make_gspace(group)
         self.embedding = embedding
         self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
@@ -113,10 +112,7 @@ class WorldModel(nn.Module):
         are trained to stay on the encoded states over k steps. With z_t the encoded frames:
         positive = E(rollout_t, z_t) for t = 1..k, negative = max(0, hinge - E(z_t, z[perm]_t)) for
         t = 0..k-1, each averaged, with E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and
-        averaged over slots. ``step_negative > 0`` adds that weight x max(0, hinge - E(z_t, z_t+1))
-        over the transitions whose observation changed: a hard negative that keeps one move from
-        being a tiny latent change, which a transition predicting "nothing moves" could otherwise
-        fit (see RESULTS.md §6).
+        averaged over slots.
         """
         B, k = batch.actions.shape[:2]
         z = self.encode(batch.obs[:, : k + 1].flatten(0, 1)).unflatten(0, (B, k + 1))  # B x k+1 x K x C
@@ -125,11 +121,6 @@ class WorldModel(nn.Module):
         perm = torch.randperm(B, device=z.device)
         negative = torch.relu(self.hinge - self.energy(z[:, :k], z[perm, :k])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
-        if self.step_negative > 0:
-            moved = (batch.obs[:, :k] != batch.obs[:, 1 : k + 1]).flatten(2).any(2).to(z.dtype)  # B x k
-            hard = torch.relu(self.hinge - self.energy(z[:, :k], z[:, 1:]))
-            out["step_negative"] = (hard * moved).sum() / moved.sum().clamp(min=1)
-            out["loss"] = out["loss"] + self.step_negative * out["step_negative"]
         if self.reward_weight > 0:
             z_from = torch.cat([z[:, :1], z_pred[:, :-1]], 1)  # the latent each action is taken in
             flat = (z_from.flatten(0, 1), batch.actions.flatten(0, 1), z_pred.flatten(0, 1))
@@ -194,9 +185,8 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("hinge", "sigma"):
         if not v[name] > 0:
             raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    for name in ("reward_weight", "step_negative"):
-        if v[name] < 0:
-            raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
+    if v["reward_weight"] < 0:
+        raise ValueError(f"worldmodel.reward_weight must be >= 0, got {v['reward_weight']}")
 
 
 def build_world_model(
@@ -220,7 +210,6 @@ def build_world_model(
     sigma: float = 0.5,
     reward_weight: float = 0.0,
     reward_from: str = "state",
-    step_negative: float = 0.0,
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
@@ -229,8 +218,7 @@ def build_world_model(
     see :mod:`worldmodels.embedding`); ``full`` has its own steerable embedding.
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
     the latent before the action (``reward_from="state"``) or the predicted one after it
-    (``"next"``), see :meth:`WorldModel.reward`. ``step_negative`` weighs a hard negative between
-    consecutive latents (:meth:`WorldModel.loss`). The model
+    (``"next"``), see :meth:`WorldModel.reward`. The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
@@ -271,6 +259,5 @@ def build_world_model(
         sigma,
         reward_weight,
         reward_from,
-        step_negative,
         build_kwargs,
     )
