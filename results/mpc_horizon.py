@@ -2,7 +2,8 @@
 
     .venv/bin/python results/mpc_horizon.py RUN_DIR [--horizons 1 2 4 8 12] [--episodes 5]
 
-Loads ``RUN_DIR/checkpoint_final.pt`` and the run's config, plans with CEM on the learned reward
+Loads ``RUN_DIR/checkpoint_final.pt`` (an ``agent=cem`` run's model after its online phase) or,
+without one, ``RUN_DIR/checkpoint.pt`` (a world-model-only run), and the run's config, plans with CEM on the learned reward
 (population 500, 50 elites, 6 iterations: the ``agent=cem`` defaults) for each horizon, without
 exploration noise, on the run's own fixed evaluation seeds (``eqmbrl.collect.eval_runs``), and
 prints the mean return per horizon next to the zero-torque return. Writes
@@ -37,7 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = OmegaConf.load(args.run / ".hydra" / "config.yaml")
-    model = load_world_model(args.run / "checkpoint_final.pt")
+    final = args.run / "checkpoint_final.pt"
+    model = load_world_model(final if final.is_file() else args.run / "checkpoint.pt")
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     runs = eval_runs(args.episodes)
     out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
