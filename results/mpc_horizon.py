@@ -3,10 +3,10 @@
     .venv/bin/python results/mpc_horizon.py RUN_DIR [--horizons 1 2 4 8 12] [--episodes 5]
 
 Loads ``RUN_DIR/checkpoint_final.pt`` (an ``agent=cem`` run's model after its online phase) or,
-without one, ``RUN_DIR/checkpoint.pt`` (a world-model-only run), and the run's config, plans with CEM on the learned reward
-(population 500, 50 elites, 6 iterations: the ``agent=cem`` defaults) for each horizon, without
-exploration noise, on the run's own fixed evaluation seeds (``eqmbrl.collect.eval_runs``), and
-prints the mean return per horizon next to the zero-torque return. Writes
+without one, ``RUN_DIR/checkpoint.pt`` (a world-model-only run), and the run's config, plans
+with CEM on the learned reward (population 500, 50 elites, 6 iterations: the ``agent=cem``
+defaults) for each horizon, without exploration noise, on the run's own fixed evaluation
+seeds (``eqmbrl.collect.eval_runs``), and prints the mean return per horizon next to the zero-torque return. Writes
 ``RUN_DIR/mpc_horizon.json``. It separates the reward head from the rollouts: if short horizons
 reach and long ones do not, multi-step prediction is what fails.
 """

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from eqmbrl.report import report
+from eqmbrl.rundir import MAX_NAME, short_name
 from tests.helpers import CLI_ENV
 
 
@@ -68,3 +71,16 @@ def test_report_reads_extra_json_files(tmp_path: Path) -> None:
     alone = report(tmp_path, keys=("goal_eval/success_unseen",), curves=(), extra=(), out_dir=tmp_path / "rep")
     assert "goal_eval/success_unseen" not in alone["rows"][0]  # not read when not asked for
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["rows"] == alone["rows"]
+
+
+def test_long_sweep_subdirs_are_shortened_and_stay_distinct() -> None:
+    """A job's subdir is its overrides; past 200 bytes (file systems refuse 255) it is cut and
+    hashed, so two long override lists differing only at the end still get distinct dirs."""
+    short = "env=cubes,seed=0"
+    assert short_name(short) == short
+    long_a = ",".join(f"trainer.option_{i}=value" for i in range(20)) + ",seed=1"
+    long_b = long_a[:-1] + "2"
+    a, b = short_name(long_a), short_name(long_b)
+    assert len(a.encode()) <= MAX_NAME and len(b.encode()) <= MAX_NAME
+    assert a != b and a.startswith(long_a[:100])
+    assert OmegaConf.create({"x": long_a, "d": "${short_name:${x}}"}).d == a  # the resolver in configs
