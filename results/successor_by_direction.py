@@ -6,11 +6,14 @@ Loads the run's best checkpoint and config, collects ``episodes`` random episode
 all actions (env seeds 60,000,000 + i, used nowhere else), and prints, per direction (up, left,
 down, right), the fraction of transitions whose predicted successor closest to the encoded true
 next observation is one that the env really reaches (``worldmodels.metrics.successor_accuracy``).
-A model that generalises to a direction it never saw scores there as on the others.
+A model that generalises to a direction it never saw scores there as on the others. Writes
+``RUN_DIR/by_direction.json`` (``{"up": %, "left": %, ...}``), which ``eqmbrl.report --extra
+by_direction.json`` puts in its table as ``by_direction/left`` etc.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -41,13 +44,16 @@ def main(run: Path, episodes: int = 200) -> None:
     direction = actions % NUM_DIRECTIONS
     trained = cfg.trainer.train_directions
     print(f"{run}: trained on {trained if trained is not None else 'all'} directions")
+    out = {}
     for d, name in enumerate(DIRECTION_NAMES):
         # score only the transitions that pushed in direction d: one-step episodes of them
         n, t = np.nonzero(direction == d)
         pairs = torch.stack([obs[n, t], obs[n, t + 1]], 1)
         acc = successor_accuracy(model, pairs, torch.from_numpy(successors[n, t][:, None]))
         print(f"  {name:>5}: successor accuracy {acc:5.1f}% on {len(n)} transitions")
+        out[name] = acc
     env.close()
+    (run / "by_direction.json").write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
