@@ -275,7 +275,7 @@ def test_episode_steps_reaches_the_env_through_gym_make() -> None:
 def test_conv_embedding_is_equivariant_on_the_top_down_view(style: str, exact: bool) -> None:
     """SEN's conv embedding, untrained: on top-down 2D shapes a rotated scene (rendered from the
     rotated state, never by rotating pixels) gives exactly the rotated maps, whatever the weights;
-    on the isometric 3D cubes it does not, which is why cubes keep the remapping form."""
+    on the isometric 3D cubes it does not: there its equivariance has to be learned (RESULTS.md §8)."""
     import torch
 
     from worldmodels.metrics import equivariance_error
