@@ -55,6 +55,7 @@ DERIVED = {
         "stride",
         "masks_per_slot",
         "reward_weight",
+        "action_cost",
     ),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),

@@ -35,6 +35,7 @@ def _model(variant: str, domain: str, execution: str = "dense", reward_from: str
         latent=16,
         hidden=32,
         reward_from=reward_from,
+        action_cost=1.0 if enc == "torques" else 0.0,  # the known cost -|a|^2 must keep the reward invariant
     )
     return set_execution(m.eval(), execution)
 

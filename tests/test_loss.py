@@ -47,6 +47,19 @@ def test_reward_from_next_reads_the_next_latent() -> None:
         assert not torch.allclose(m.reward(z, a), m.reward(z, a, z_next + 1.0))
 
 
+def test_action_cost_is_added_analytically() -> None:
+    """``action_cost = c`` subtracts the known ``c |a|^2`` from the head's output, so the head is
+    trained on the rest of the reward; ``c = 0`` is the head alone."""
+    torch.manual_seed(0)
+    m = build_world_model(**REACHER_MODEL, **TINY_WIDTHS, reward_weight=1.0, action_cost=0.5).eval()
+    z, a = torch.randn(4, 1, m.latent_type.size), torch.tensor([[1.0, 0.0], [0.5, -0.5], [0.0, 0.0], [-1.0, 1.0]])
+    with torch.no_grad():
+        head = m.reward_head(z, encode_actions(a, "torques", 1))
+        assert torch.allclose(m.reward(z, a), head - 0.5 * torch.tensor([1.0, 0.5, 0.0, 2.0]))
+        m.action_cost = 0.0
+        assert torch.allclose(m.reward(z, a), head)
+
+
 def test_k_step_loss_by_hand() -> None:
     """With 2-step sequences the positive averages E over the rolled-out predictions, the negative
     and the reward error over both steps (the reward of step 2 read in the predicted latent)."""

@@ -54,13 +54,14 @@ class WorldModel(nn.Module):
         sigma: float = 0.5,
         reward_weight: float = 0.0,
         reward_from: str = "state",
+        action_cost: float = 0.0,
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
         self.group, self.symmetry, self.slots = group, symmetry, slots
         self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
-        self.reward_weight, self.reward_from = reward_weight, reward_from
+        self.reward_weight, self.reward_from, self.action_cost = reward_weight, reward_from, action_cost
         gs = make_gspace(group)
         self.embedding = embedding
         self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
@@ -91,11 +92,18 @@ class WorldModel(nn.Module):
 
         With ``reward_from="next"`` the head reads the next latent ``z_next [B, K, C]`` (default:
         ``step(z, actions)``; pass it when already computed) and the action, for rewards that
-        score the state an action leads to (e.g. Reacher's distance after the step)."""
+        score the state an action leads to (e.g. Reacher's distance after the step).
+
+        With ``action_cost = c > 0`` (torque actions only) the reward is ``head(z, a) - c |a|^2``:
+        the known quadratic action cost is added analytically (Reacher-v5's control term with
+        c = 1), so the head is trained on, and only has to learn, the rest of the reward."""
         a = encode_actions(actions, self.action_encoding, self.slots)
         if self.reward_from == "next":
             z = self.step(z, actions) if z_next is None else z_next
-        return self.reward_head(z, a)
+        r = self.reward_head(z, a)
+        if self.action_cost > 0:
+            r = r - self.action_cost * actions.flatten(1).pow(2).sum(1)
+        return r
 
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
@@ -168,7 +176,8 @@ REWARD_INPUTS = ("state", "next")
 def check_world_model_values(**kwargs: Any) -> None:
     """Range checks of :func:`build_world_model`'s arguments ``kwargs`` that need no env (run.py
     calls them on the config before anything is built; the others take their defaults): sizes
-    >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` >= 0, known ``variant`` and ``embedding``."""
+    >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` and ``action_cost`` >= 0 (the latter only
+    with torque actions), known ``variant`` and ``embedding``."""
     params = inspect.signature(build_world_model).parameters
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
@@ -185,8 +194,14 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("hinge", "sigma"):
         if not v[name] > 0:
             raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    if v["reward_weight"] < 0:
-        raise ValueError(f"worldmodel.reward_weight must be >= 0, got {v['reward_weight']}")
+    for name in ("reward_weight", "action_cost"):
+        if v[name] < 0:
+            raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
+    if v["action_cost"] > 0 and v["action_encoding"] != "torques":
+        raise ValueError(
+            f"worldmodel.action_cost={v['action_cost']} needs continuous torque actions, but the env's "
+            f"actions are {v['action_encoding']!r}; use action_cost=0"
+        )
 
 
 def build_world_model(
@@ -210,6 +225,7 @@ def build_world_model(
     sigma: float = 0.5,
     reward_weight: float = 0.0,
     reward_from: str = "state",
+    action_cost: float = 0.0,
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
@@ -218,7 +234,8 @@ def build_world_model(
     see :mod:`worldmodels.embedding`); ``full`` has its own steerable embedding.
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
     the latent before the action (``reward_from="state"``) or the predicted one after it
-    (``"next"``), see :meth:`WorldModel.reward`. The model
+    (``"next"``), see :meth:`WorldModel.reward`; ``action_cost`` adds a known ``-c |a|^2`` to it.
+    The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
     build_kwargs = dict(locals())
@@ -259,5 +276,6 @@ def build_world_model(
         sigma,
         reward_weight,
         reward_from,
+        action_cost,
         build_kwargs,
     )
