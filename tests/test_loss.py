@@ -58,6 +58,8 @@ def test_action_cost_is_added_analytically() -> None:
         assert torch.allclose(m.reward(z, a), head - 0.5 * torch.tensor([1.0, 0.5, 0.0, 2.0]))
         m.action_cost = 0.0
         assert torch.allclose(m.reward(z, a), head)
+    with pytest.raises(ValueError, match="worldmodel.action_cost=1.0 needs continuous torque actions"):
+        build_world_model(**TINY_WIDTHS, action_cost=1.0)  # block pushing: discrete pushes
 
 
 def test_k_step_loss_by_hand() -> None:

@@ -76,7 +76,6 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
         ("env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
         ("+env.model.action_cost=-1", "worldmodel.action_cost must be >= 0, got -1"),
-        ("+env.model.action_cost=1", "worldmodel.action_cost=1 needs continuous torque actions"),
     ],
 )
 def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: str, expected: str) -> None:

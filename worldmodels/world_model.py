@@ -177,7 +177,7 @@ def check_world_model_values(**kwargs: Any) -> None:
     """Range checks of :func:`build_world_model`'s arguments ``kwargs`` that need no env (run.py
     calls them on the config before anything is built; the others take their defaults): sizes
     >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` and ``action_cost`` >= 0 (the latter only
-    with torque actions), known ``variant`` and ``embedding``."""
+    with torque actions, checked when ``action_encoding`` is given), known ``variant`` and ``embedding``."""
     params = inspect.signature(build_world_model).parameters
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
@@ -197,7 +197,7 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("reward_weight", "action_cost"):
         if v[name] < 0:
             raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
-    if v["action_cost"] > 0 and v["action_encoding"] != "torques":
+    if v["action_cost"] > 0 and kwargs.get("action_encoding", "torques") != "torques":
         raise ValueError(
             f"worldmodel.action_cost={v['action_cost']} needs continuous torque actions, but the env's "
             f"actions are {v['action_encoding']!r}; use action_cost=0"
