@@ -4,7 +4,10 @@ The agent reaches the world model only through an *objective*: a closure that, g
 current latent ``z0 [1, K, C]``, builds the planner's scorer ``score(actions [N, H, *A]) -> [N]``.
 
 - ``reward``: the sum over the horizon of predicted rewards ``r(z_t, a_t)``, t = 0 .. H-1, along
-  ``world_model.rollout``.
+  ``world_model.rollout``, plus ``terminal_weight`` x the predicted reward of holding still (zero
+  action) in the last latent ``z_H``: a crude terminal value that counts the state a plan ends in
+  ``terminal_weight`` more times, so that a short horizon sees the payoff of ending near a goal
+  (continuous actions only; 0, the default, is the plain sum).
 - ``goal``: from the world model's energy ``E_t`` (squared latent distance / 2 sigma^2, mean over
   slots) between the imagined latent after step t = 1 .. H and the latent of a goal observation
   (:func:`goal_values`). ``goal_reduce="discounted"`` (default) scores ``-sum_t discount^(t-1) E_t``:
@@ -34,14 +37,18 @@ OBJECTIVES = ("reward", "goal")
 GOAL_REDUCTIONS = ("discounted", "best", "final")
 
 
-def reward_objective(model: WorldModel, z0: torch.Tensor) -> Scorer:
-    """Scorer: sum of predicted rewards along the rollout from ``z0 [1, K, C]``."""
+def reward_objective(model: WorldModel, z0: torch.Tensor, terminal_weight: float = 0.0) -> Scorer:
+    """Scorer: sum of predicted rewards along the rollout from ``z0 [1, K, C]``, plus
+    ``terminal_weight`` x the predicted reward of a zero action in the last latent (module doc)."""
 
     def score(actions: torch.Tensor) -> torch.Tensor:
         N, H = actions.shape[:2]
         z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
         rewards = model.reward(z[:, :-1].flatten(0, 1), actions.flatten(0, 1), z[:, 1:].flatten(0, 1))  # N*H
-        return rewards.view(N, H).sum(1)
+        value = rewards.view(N, H).sum(1)
+        if terminal_weight > 0:
+            value = value + terminal_weight * model.reward(z[:, -1], torch.zeros_like(actions[:, 0]))
+        return value
 
     return score
 
@@ -85,6 +92,8 @@ class MPCAgent:
         export: plan on the frozen copy :meth:`WorldModel.export` (same function, filters expanded
             once); call :meth:`sync` after the world model's weights change.
         seed: seeds the exploration noise.
+        terminal_weight: weight of the reward objective's terminal value (module doc); >= 0, and
+            only with a continuous planner.
 
     After :meth:`act`, ``last_plan_return`` is the model's predicted return (objective value) of
     the chosen plan and ``last_plan_time`` the seconds spent encoding and planning.
@@ -101,8 +110,14 @@ class MPCAgent:
         goal_discount: float = 0.9,
         export: bool = True,
         seed: int = 0,
+        terminal_weight: float = 0.0,
     ) -> None:
         check_choice("objective", objective, OBJECTIVES)
+        if terminal_weight < 0 or (terminal_weight > 0 and planner.discrete):
+            raise ValueError(
+                f"terminal_weight must be >= 0, and 0 with a discrete planner (it scores a zero torque), "
+                f"got {terminal_weight} with {type(planner).__name__}"
+            )
         check_choice("goal_reduce", goal_reduce, GOAL_REDUCTIONS)
         if not 0 < goal_discount <= 1:
             raise ValueError(f"goal_discount must be in (0, 1], got {goal_discount}")
@@ -111,6 +126,7 @@ class MPCAgent:
         self.world_model, self.export, self.planner = world_model, export, planner.to(world_model.device)
         self.model = world_model.export() if export else world_model
         self.objective, self.goal_reduce, self.goal_discount = objective, goal_reduce, goal_discount
+        self.terminal_weight = terminal_weight
         self.exploration_std, self.epsilon = exploration_std, epsilon
         self.rng = np.random.default_rng(seed)
         self.goal: torch.Tensor | None = None
@@ -157,7 +173,7 @@ class MPCAgent:
     def scorer(self, z0: torch.Tensor) -> Scorer:
         """The objective's scorer from the current latent ``z0 [1, K, C]``."""
         if self.objective == "reward":
-            return reward_objective(self.model, z0)
+            return reward_objective(self.model, z0, self.terminal_weight)
         if self.goal is None:
             raise ValueError(
                 "objective 'goal' needs a goal latent: call set_goal(goal_obs) before act(), or use objective='reward'"

@@ -52,6 +52,7 @@ class ReplayBuffer:
         self.states = None if state_shape is None else np.zeros((capacity, *state_shape), state_dtype)
         self.capacity, self.size, self.pos, self.num_episodes = capacity, 0, 0, 0
         self._valid_cache: dict[int, np.ndarray] = {}
+        self._episode_index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -99,6 +100,7 @@ class ReplayBuffer:
             self.states[i] = state
         self.pos, self.size = (i + 1) % self.capacity, min(self.size + 1, self.capacity)
         self._valid_cache.clear()
+        self._episode_index = None
 
     def resized(self, capacity: int) -> ReplayBuffer:
         """A copy holding the same rows, oldest first, in a ring of ``capacity >= len(self)`` rows."""
@@ -130,13 +132,40 @@ class ReplayBuffer:
             self._valid_cache[steps] = np.flatnonzero(ok)
         return self._valid_cache[steps]
 
-    def gather(self, starts: np.ndarray, steps: int, device: torch.device | str = "cpu") -> SequenceBatch:
-        """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`)."""
+    def same_episode_rows(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """For each of ``rows [B]``, a uniformly random other stored row of the same episode
+        (the row itself only if it is its episode's only stored row): ``[B]``."""
+        if self._episode_index is None:
+            order = np.argsort(self.episode[: self.size], kind="stable")
+            position = np.empty(self.size, np.int64)
+            position[order] = np.arange(self.size)
+            self._episode_index = (order, self.episode[order], position)
+        order, ids, position = self._episode_index
+        lo = np.searchsorted(ids, self.episode[rows], "left")
+        others = np.searchsorted(ids, self.episode[rows], "right") - lo - 1
+        pick = lo + np.floor(rng.random(len(rows)) * np.maximum(others, 1)).astype(np.int64)
+        pick += (pick >= position[rows]) & (others > 0)  # skip the row itself
+        return order[pick]
+
+    def gather(
+        self,
+        starts: np.ndarray,
+        steps: int,
+        device: torch.device | str = "cpu",
+        negatives_rng: np.random.Generator | None = None,
+    ) -> SequenceBatch:
+        """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`);
+        with ``negatives_rng``, also a random other frame of each start's episode (``negatives``)."""
         rows = (starts[:, None] + np.arange(steps + 1)) % self.capacity
         obs = to_float_images(torch.from_numpy(self.obs[rows]).to(device))
         actions = torch.from_numpy(self.actions[rows[:, :-1]]).to(device)
         rewards = torch.from_numpy(self.rewards[rows[:, :-1]]).to(device)
-        return SequenceBatch(obs, actions, rewards)
+        negatives = None
+        if negatives_rng is not None:
+            negatives = to_float_images(
+                torch.from_numpy(self.obs[self.same_episode_rows(starts, negatives_rng)]).to(device)
+            )
+        return SequenceBatch(obs, actions, rewards, negatives)
 
     def sample(
         self,
@@ -144,13 +173,15 @@ class ReplayBuffer:
         steps: int = 1,
         device: torch.device | str = "cpu",
         rng: np.random.Generator | None = None,
+        negatives: bool = False,
     ) -> SequenceBatch:
-        """``batch_size`` random ``steps``-step sequences (with replacement)."""
+        """``batch_size`` random ``steps``-step sequences (with replacement), with same-episode
+        ``negatives`` if asked (see :meth:`gather`)."""
         starts = self.valid_starts(steps)
         if len(starts) == 0:
             raise ValueError(f"no {steps}-step sequence in a buffer of {self.size} rows; add longer episodes")
         rng = rng if rng is not None else np.random.default_rng()
-        return self.gather(rng.choice(starts, batch_size), steps, device)
+        return self.gather(rng.choice(starts, batch_size), steps, device, rng if negatives else None)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""
@@ -183,7 +214,7 @@ class ReplayBuffer:
         if meta.shape != (4,) or not np.issubdtype(meta.dtype, np.integer):
             raise ValueError(f"replay buffer file {path}: field 'meta' must be 4 ints, got {meta.dtype} {meta.shape}")
         buf.capacity, buf.size, buf.pos, buf.num_episodes = (int(x) for x in meta)
-        buf._valid_cache = {}
+        buf._valid_cache, buf._episode_index = {}, None
         check_buffer(buf, path, obs_space, action_space)
         return buf
 

@@ -86,7 +86,8 @@ class OnlineMPC:
     Args:
         env, model, trainer, logger, out_dir, seed: given by run.py (the trainer does step 1).
         planner: the planner (run.py builds it from ``agent.planner`` for the env's action space).
-        objective, exploration_std, epsilon, goal_reduce, goal_discount, export: see :class:`agents.mpc.MPCAgent`.
+        objective, exploration_std, epsilon, goal_reduce, goal_discount, export, terminal_weight:
+            see :class:`agents.mpc.MPCAgent`.
             ``goal`` needs a goal-conditioned env (``env=cubes_goal`` or ``shapes_goal``).
         episodes: online MPC episodes after the seed data.
         max_steps: step budget of an episode (None: until the env ends it).
@@ -119,6 +120,7 @@ class OnlineMPC:
         eval_episodes: int = 5,
         eval_every: int = 5,
         goal_distances: tuple[int, ...] = (1, 2, 3),
+        terminal_weight: float = 0.0,
     ) -> None:
         check_online_values(
             episodes=episodes,
@@ -130,6 +132,7 @@ class OnlineMPC:
             goal_distances=goal_distances,
             goal_reduce=goal_reduce,
             goal_discount=goal_discount,
+            terminal_weight=terminal_weight,
         )
         if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(
@@ -138,7 +141,16 @@ class OnlineMPC:
             )
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.agent = MPCAgent(
-            model, planner, objective, exploration_std, epsilon, goal_reduce, goal_discount, export, seed
+            model,
+            planner,
+            objective,
+            exploration_std,
+            epsilon,
+            goal_reduce,
+            goal_discount,
+            export,
+            seed,
+            terminal_weight,
         )
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
@@ -284,11 +296,14 @@ def check_online_values(
     goal_distances: tuple[int, ...] = (1, 2, 3),
     goal_reduce: str = "discounted",
     goal_discount: float = 0.9,
+    terminal_weight: float = 0.0,
 ) -> None:
     """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
     check_choice("agent.goal_reduce", goal_reduce, GOAL_REDUCTIONS)
     if not 0 < goal_discount <= 1:
         raise ValueError(f"agent.goal_discount must be in (0, 1], got {goal_discount}")
+    if terminal_weight < 0:
+        raise ValueError(f"agent.terminal_weight must be >= 0, got {terminal_weight}")
     checks = (
         ("episodes", episodes, 0),
         ("refit_every", refit_every, 0),

@@ -67,6 +67,8 @@ class WorldModelTrainer:
         rollout_steps: k of the k-step loss (:meth:`WorldModel.loss`): predictions roll out k steps
             from each sampled start (1 = SEN's one-step loss; more trains the model for planning
             horizons, at about (k + 1) / 2 times the cost of a step).
+        episode_negatives: add the same-episode negative of :meth:`WorldModel.loss` (each
+            sequence's start against a random other frame of its episode) to training batches.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class WorldModelTrainer:
         buffer_path: str | None = None,
         warmup_steps: int = 0,
         rollout_steps: int = 1,
+        episode_negatives: bool = False,
         seed: int = 0,
     ) -> None:
         check_trainer_values(
@@ -120,7 +123,7 @@ class WorldModelTrainer:
         self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
-        self.rollout_steps = rollout_steps
+        self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
         self.rng = np.random.default_rng(seed)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
@@ -283,7 +286,8 @@ class WorldModelTrainer:
         n_batches = max(1, len(starts) // self.batch_size)
         losses = []
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
-            batch = buffer.gather(starts[b * self.batch_size : (b + 1) * self.batch_size], k, self.model.device)
+            part = starts[b * self.batch_size : (b + 1) * self.batch_size]
+            batch = buffer.gather(part, k, self.model.device, self.rng if self.episode_negatives else None)
             losses.append(self.update(batch))
         return mean_finite(losses)
 
@@ -292,7 +296,11 @@ class WorldModelTrainer:
         self.model.train()
         return mean_finite(
             [
-                self.update(buffer.sample(self.batch_size, self.rollout_steps, self.model.device, self.rng))
+                self.update(
+                    buffer.sample(
+                        self.batch_size, self.rollout_steps, self.model.device, self.rng, self.episode_negatives
+                    )
+                )
                 for _ in range(steps)
             ]
         )

@@ -51,19 +51,23 @@ def random_actions(
 class SequenceBatch:
     """``k``-step sequences; ``k = 1`` gives plain transitions.
 
-    obs: float ``[B, k+1, Ci, Hi, Wi]`` in [0, 1]; actions: ``[B, k, *A]``; rewards: ``[B, k]``.
+    obs: float ``[B, k+1, Ci, Hi, Wi]`` in [0, 1]; actions: ``[B, k, *A]``; rewards: ``[B, k]``;
+    optional ``negatives``: float ``[B, Ci, Hi, Wi]``, another frame of each sequence's episode
+    (the loss's same-episode negative, see :meth:`worldmodels.world_model.WorldModel.loss`).
     """
 
     obs: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
+    negatives: torch.Tensor | None = None
 
     @property
     def steps(self) -> int:
         return self.actions.shape[1]
 
     def to(self, device: torch.device | str) -> SequenceBatch:
-        return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device))
+        negatives = None if self.negatives is None else self.negatives.to(device)
+        return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device), negatives)
 
 
 def to_float_images(images: torch.Tensor) -> torch.Tensor:

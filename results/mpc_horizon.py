@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 4, 8, 12])
     parser.add_argument("--episodes", type=int, default=5)
+    parser.add_argument("--terminal-weight", type=float, default=0.0, help="agent.terminal_weight")
+    parser.add_argument("--out", default="mpc_horizon.json", help="file name in RUN_DIR")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = OmegaConf.load(args.run / ".hydra" / "config.yaml")
@@ -45,11 +47,11 @@ def main() -> None:
     out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
     for h in args.horizons:
         planner = CEM(h, int(np.prod(env.action_space.shape)), 500, 50, 6, seed=cfg.seed)
-        agent = MPCAgent(model, planner, objective="reward")
+        agent = MPCAgent(model, planner, objective="reward", terminal_weight=args.terminal_weight)
         out[f"h{h}"] = evaluate_agent(env, EpisodeActor(agent, env, explore=False), runs)["return"]
         print(f"horizon {h:2d}: return {out[f'h{h}']:.2f} (zero torque {out['still']:.2f})", flush=True)
     env.close()
-    (args.run / "mpc_horizon.json").write_text(json.dumps(out, indent=2))
+    (args.run / args.out).write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

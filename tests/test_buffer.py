@@ -40,6 +40,22 @@ def test_ring_overwrite_never_mixes_episodes() -> None:
     assert sorted(buf.valid_starts(3).tolist()) == [4, 8]
 
 
+def test_same_episode_negatives_are_other_frames_of_the_episode() -> None:
+    """Frames are 10 * episode + t, so a negative's frame names its episode and time step."""
+    buf = _filled(capacity=10, episodes=3, T=3)  # ring: episode 0 keeps only its last 2 rows
+    rng = np.random.default_rng(0)
+    starts = np.repeat(buf.valid_starts(1), 50)
+    b = buf.gather(starts, 1, negatives_rng=rng)
+    first = (b.obs[:, 0, 0, 0, 0] * 255).round()
+    neg = (b.negatives[:, 0, 0, 0] * 255).round()
+    assert torch.equal(neg // 10, first // 10) and not torch.any(neg == first)
+    seen = {(int(f), int(n)) for f, n in zip(first, neg)}
+    assert {n for f, n in seen if f == 10} == {11, 12, 13}  # every other frame of episode 1 is drawn
+    assert {n for f, n in seen if f == 2} == {3}  # episode 0: only its stored rows
+    assert buf.sample(4, 1, rng=rng).negatives is None
+    assert buf.sample(4, 1, rng=rng, negatives=True).negatives.shape == (4, 1, 2, 2)
+
+
 def test_sample_is_seeded_and_on_device() -> None:
     buf = _filled(continuous=True)
     a = buf.sample(7, 2, rng=np.random.default_rng(1))

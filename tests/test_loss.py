@@ -47,6 +47,21 @@ def test_reward_from_next_reads_the_next_latent() -> None:
         assert not torch.allclose(m.reward(z, a), m.reward(z, a, z_next + 1.0))
 
 
+def test_same_episode_negative_by_hand() -> None:
+    """``batch.negatives`` adds max(0, hinge - E(z_0, z_neg)), encoded in the same call as the sequence."""
+    torch.manual_seed(0)
+    m = build_world_model("sen", cnn_channels=4, embed_hidden=8, latent=4, hidden=8).eval()
+    obs, actions, negatives = torch.rand(4, 2, 3, 50, 50), torch.randint(0, 20, (4, 1)), torch.rand(4, 3, 50, 50)
+    torch.manual_seed(1)
+    plain = m.loss(SequenceBatch(obs, actions, torch.zeros(4, 1)))
+    torch.manual_seed(1)
+    out = m.loss(SequenceBatch(obs, actions, torch.zeros(4, 1), negatives))
+    with torch.no_grad():
+        expected = torch.relu(1.0 - m.energy(m.encode(obs[:, 0]), m.encode(negatives))).mean()
+    assert out["negative_episode"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((plain["loss"] + expected).item(), rel=1e-5)
+
+
 def test_action_cost_is_added_analytically() -> None:
     """``action_cost = c`` subtracts the known ``c |a|^2`` from the head's output, so the head is
     trained on the rest of the reward; ``c = 0`` is the head alone."""

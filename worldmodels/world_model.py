@@ -120,15 +120,25 @@ class WorldModel(nn.Module):
         are trained to stay on the encoded states over k steps. With z_t the encoded frames:
         positive = E(rollout_t, z_t) for t = 1..k, negative = max(0, hinge - E(z_t, z[perm]_t)) for
         t = 0..k-1, each averaged, with E(x, y) = |x - y|^2 / (2 sigma^2) summed over channels and
-        averaged over slots.
+        averaged over slots. With ``batch.negatives`` (another frame of each sequence's episode), a
+        second hinge term ``max(0, hinge - E(z_0, z_neg))`` keeps states of one episode apart: with
+        random negatives alone, states that differ only in what the actions change (Reacher's arm,
+        not its goal) can collapse and an action-blind transition then scores well.
         """
         B, k = batch.actions.shape[:2]
-        z = self.encode(batch.obs[:, : k + 1].flatten(0, 1)).unflatten(0, (B, k + 1))  # B x k+1 x K x C
+        frames = batch.obs[:, : k + 1].flatten(0, 1)
+        if batch.negatives is not None:  # one encoder call, so batch norm sees all frames together
+            frames = torch.cat([frames, batch.negatives])
+        z_all = self.encode(frames)
+        z = z_all[: B * (k + 1)].unflatten(0, (B, k + 1))  # B x k+1 x K x C
         z_pred = self.rollout(z[:, 0], batch.actions)[:, 1:]  # B x k x K x C
         positive = self.energy(z_pred, z[:, 1:]).mean()
         perm = torch.randperm(B, device=z.device)
         negative = torch.relu(self.hinge - self.energy(z[:, :k], z[perm, :k])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
+        if batch.negatives is not None:
+            out["negative_episode"] = torch.relu(self.hinge - self.energy(z[:, 0], z_all[B * (k + 1) :])).mean()
+            out["loss"] = out["loss"] + out["negative_episode"]
         if self.reward_weight > 0:
             z_from = torch.cat([z[:, :1], z_pred[:, :-1]], 1)  # the latent each action is taken in
             flat = (z_from.flatten(0, 1), batch.actions.flatten(0, 1), z_pred.flatten(0, 1))
