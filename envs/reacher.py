@@ -176,6 +176,11 @@ class ReacherPixelsEnv(gym.Env):
     Actions: torques ``float32 [2]`` in [-1, 1]. Never terminates; truncates after
     ``episode_steps``. ``info`` has ``state`` (``[S]``, see module docstring),
     ``reward_dist`` and ``reward_ctrl``. ``fixed_goal=True`` puts the target at ``goal``.
+    ``action_repeat = n`` applies each action for n physics steps (0.02 s each) and returns the
+    sum of their rewards (and of each reward term in ``info``); ``episode_steps`` counts physics
+    steps, so an episode is ``ceil(episode_steps / n)`` env steps with the same return scale. One
+    step of full torque moves a joint from rest by 0.04 rad, about a pixel at the fingertip at
+    64 px; n = 2 makes it 0.16 rad (as PlaNet repeats actions on DeepMind Control's reacher).
     ``target_radius`` is the radius the target is drawn with (m; physics-free, Reacher-v5's is
     0.009): a larger target makes the goal easier to see for the embedding.
     """
@@ -193,8 +198,12 @@ class ReacherPixelsEnv(gym.Env):
         render_quality: str = "fast",
         render_mode: str | None = None,
         target_radius: float = TARGET_RADIUS,
+        action_repeat: int = 1,
     ) -> None:
         _check_args(image_size, frame_stack, episode_steps, goal, render_quality, render_mode)
+        if not isinstance(action_repeat, (int, np.integer)) or isinstance(action_repeat, bool) or action_repeat < 1:
+            raise ValueError(f"action_repeat must be an int >= 1, got {action_repeat!r}")
+        self.action_repeat = int(action_repeat)
         if not 0 < target_radius <= 0.05:
             raise ValueError(f"target_radius must be in (0, 0.05] m, got {target_radius!r}")
         self.fixed_goal = bool(fixed_goal)
@@ -239,11 +248,15 @@ class ReacherPixelsEnv(gym.Env):
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (2,):
             raise ValueError(f"action must have shape (2,), got {action.shape}")
-        _, reward, _, _, terms = self._sim.step(action)
+        reward, terms = 0.0, {"reward_dist": 0.0, "reward_ctrl": 0.0}
+        for _ in range(max(1, min(self.action_repeat, self.episode_steps - self._elapsed))):
+            _, r, _, _, step_terms = self._sim.step(action)
+            reward += float(r)
+            terms = {k: terms[k] + float(step_terms[k]) for k in terms}
+            self._elapsed += 1
         self._push(self._sim.data.qpos[:2], self._render(self._sim.data))
-        self._elapsed += 1
         info = {"state": self.get_state(), **terms}
-        return self._obs(), float(reward), False, self._elapsed >= self.episode_steps, info
+        return self._obs(), reward, False, self._elapsed >= self.episode_steps, info
 
     def render(self) -> np.ndarray | None:
         """Current frame ``uint8 [H, W, 3]`` when ``render_mode == "rgb_array"``."""

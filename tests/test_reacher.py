@@ -90,6 +90,7 @@ def test_reset_deterministic_and_truncation() -> None:
         dict(render_quality="best"),
         dict(render_mode="human"),
         dict(target_radius=0.0),
+        dict(action_repeat=0),
     ],
 )
 def test_invalid_args(kwargs: dict) -> None:
@@ -107,6 +108,26 @@ def test_target_radius_changes_only_the_drawing() -> None:
         sb, rb, *_, ib = large.step(np.array([0.7, -0.3]))[1:]
         assert ra == rb and np.array_equal(ia["state"], ib["state"])  # same physics and reward
     small.close(), large.close()
+
+
+def test_action_repeat_is_repeated_physics_with_summed_rewards() -> None:
+    """n = 2: one env step is two physics steps of the same torque (rewards and terms summed, the
+    frame of the second); 5 physics steps make an episode of 3 env steps, the last one short."""
+    one, two = (
+        ReacherPixelsEnv(image_size=16, episode_steps=5),
+        ReacherPixelsEnv(image_size=16, episode_steps=5, action_repeat=2),
+    )
+    one.reset(seed=3), two.reset(seed=3)
+    torques = [np.array([0.7, -0.3]), np.array([-1.0, 0.2]), np.array([0.4, 0.4])]
+    for i, a in enumerate(torques):
+        steps = [one.step(a) for _ in range(2 if i < 2 else 1)]
+        obs, reward, _, truncated, info = two.step(a)
+        np.testing.assert_array_equal(obs[3:], steps[-1][0][3:])
+        np.testing.assert_allclose(info["state"][-6:], steps[-1][4]["state"][-6:])
+        assert reward == pytest.approx(sum(s[1] for s in steps))
+        assert info["reward_dist"] == pytest.approx(sum(s[4]["reward_dist"] for s in steps))
+        assert truncated == (i == 2) == steps[-1][3]
+    one.close(), two.close()
 
 
 def test_fixed_and_random_goal() -> None:
