@@ -18,7 +18,11 @@ Sequences per start:
 Prints and writes ``RUN_DIR/plan_check.json``: mean true and predicted return per kind (and their
 distance terms: the prediction minus the known torque term), how often the model ranks ``pd``
 above ``zero`` (the simulator does on every start where reaching pays within the horizon), and
-the correlation of predicted and true returns (and distance terms) over all sequences. If the model
+the correlation of predicted and true returns (and distance terms) over all sequences.
+``pd_latent/*`` (latent norms after the PD plan, mean over starts): ``moved`` = |z_H - z_0| of the
+encoded frames, ``rollout_error`` = |rollout_H - z_H| of the open-loop rollout of the PD actions
+(``moved`` is what predicting no motion would score) and ``action_effect`` = |rollout_H -
+rollout_H(zero torques)|, which is about 0 for a transition that ignores its actions. If the model
 ranks ``pd`` above ``zero`` but ``cem`` finds neither, the search fails; if it ranks them wrongly,
 the model does.
 """
@@ -75,16 +79,27 @@ def true_return(env: gym.Env, seed: int, actions: np.ndarray) -> tuple[float, fl
     return float(sum(s[1] for s in steps)), float(sum(s[4]["reward_dist"] for s in steps))
 
 
-def pd_actions(env: gym.Env, seed: int, horizon: int) -> np.ndarray:
-    """The PD controller's actions ``[H, 2]`` run closed loop from the reset state of ``seed``."""
-    env.reset(seed=seed)
+def pd_episode(env: gym.Env, seed: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """The PD controller run closed loop from the reset state of ``seed``: its actions ``[H, 2]``
+    and the observations ``uint8 [H + 1, C, H_img, W_img]`` it sees."""
+    obs = [env.reset(seed=seed)[0]]
     sim = env.unwrapped._sim
     out = []
     for _ in range(horizon):
         a = pd_action(sim.data.qpos[:2], sim.data.qvel[:2], sim.data.qpos[2:4].copy())
         out.append(a)
-        env.step(a)
-    return np.asarray(out, dtype=np.float32)
+        obs.append(env.step(a)[0])
+    return np.asarray(out, dtype=np.float32), np.stack(obs)
+
+
+def action_sensitivity(model: torch.nn.Module, obs: np.ndarray, actions: np.ndarray) -> tuple[float, float, float]:
+    """Latent norms after the last of ``actions [H, 2]`` (obs ``[H + 1, ...]`` the frames seen):
+    how far the encoded state moved from the start, how far the open-loop rollout is from it, and
+    how far that rollout is from the rollout of zero torques (0: the transition ignores actions)."""
+    z = model.encode(to_float_images(torch.as_tensor(obs)))
+    a = torch.from_numpy(actions)[None]
+    rolled, still = model.rollout(z[:1], a)[0, -1], model.rollout(z[:1], torch.zeros_like(a))[0, -1]
+    return float((z[-1] - z[0]).norm()), float((rolled - z[-1]).norm()), float((rolled - still).norm())
 
 
 def main() -> None:
@@ -99,6 +114,7 @@ def main() -> None:
     model = load_world_model(final if final.is_file() else args.run / "checkpoint.pt").export()
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     rng = np.random.default_rng(0)
+    moves = []
     rows: dict[str, list[tuple[float, float, float]]] = {"zero": [], "pd": [], "cem": [], "random": []}
     for i in range(args.starts):
         seed = SEED_BASE + i
@@ -107,9 +123,11 @@ def main() -> None:
             z0 = model.encode(to_float_images(torch.as_tensor(obs)[None]))
             score = reward_objective(model, z0)
             planner = CEM(args.horizon, 2, 500, 50, 6, seed=i)
+            pd_plan, pd_obs = pd_episode(env, seed, args.horizon)
+            moves.append(action_sensitivity(model, pd_obs, pd_plan))
             plans = {
                 "zero": np.zeros((args.horizon, 2), np.float32),
-                "pd": pd_actions(env, seed, args.horizon),
+                "pd": pd_plan,
                 "cem": planner.plan(score).numpy(),
             }
             randoms = rng.uniform(-1, 1, (16, args.horizon, 2)).astype(np.float32)
@@ -130,6 +148,12 @@ def main() -> None:
     out["corr_return"] = float(np.corrcoef(every[:, 0], every[:, 2])[0, 1])
     # the distance part of the prediction: the prediction minus the (known) torque term
     out["corr_distance"] = float(np.corrcoef(every[:, 1], every[:, 2] - (every[:, 0] - every[:, 1]))[0, 1])
+    moved, error, effect = np.mean(moves, 0)
+    out |= {
+        "pd_latent/moved": float(moved),
+        "pd_latent/rollout_error": float(error),
+        "pd_latent/action_effect": float(effect),
+    }
     (args.run / "plan_check.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))
 

@@ -70,6 +70,8 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         (("agent=search", "env=cubes_goal", "agent.planner.population=0"), "population must be >= 1, got 0"),
         (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
         (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
+        (("agent=cem", "env=reacher", "agent.terminal_weight=-1"), "agent.terminal_weight must be >= 0, got -1"),
+        (("agent=search", "env=cubes_goal", "agent.terminal_weight=1"), "0 with a discrete planner"),
         (("agent=search", "env=cubes_goal", "agent.goal_discount=0"), "agent.goal_discount must be in"),
         (("agent=search", "env=cubes_goal", "agent.goal_reduce=min"), "unknown agent.goal_reduce 'min'"),
         (("agent=cem", "agent.planner.foo=1"), "Could not override 'agent.planner.foo'"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.mpc import MPCAgent, goal_objective, goal_values
+from agents.mpc import MPCAgent, goal_objective, goal_values, reward_objective
 from agents.planners import CEM, MPPI, DiscreteSearch
 from envs.block_pushing import BlockPushingEnv, step_states
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS
@@ -176,6 +176,21 @@ def test_mpc_reacher_continuous(reacher_model, objective: str, exploration_std: 
     assert planner.mean is not None
     agent.reset()
     assert planner.mean is None
+
+
+def test_terminal_value_adds_the_reward_of_holding_still_at_the_end(blocks_model, reacher_model) -> None:
+    """terminal_weight = w adds w x r(z_H, 0) to the sum of rewards along the plan."""
+    torch.manual_seed(0)
+    z0, plans = torch.randn(1, 1, reacher_model.latent_type.size), torch.rand(5, 3, 2) * 2 - 1
+    with torch.no_grad():
+        plain, valued = reward_objective(reacher_model, z0)(plans), reward_objective(reacher_model, z0, 2.5)(plans)
+        z_last = reacher_model.rollout(z0.expand(5, -1, -1), plans)[:, -1]
+        expected = plain + 2.5 * reacher_model.reward(z_last, torch.zeros(5, 2))
+    assert torch.allclose(valued, expected, atol=1e-6) and not torch.allclose(valued, plain)
+    with pytest.raises(ValueError, match="terminal_weight must be >= 0"):
+        MPCAgent(reacher_model, CEM(horizon=2, action_dim=2), terminal_weight=-1.0)
+    with pytest.raises(ValueError, match="0 with a discrete planner"):
+        MPCAgent(blocks_model, DiscreteSearch(1, 20), terminal_weight=1.0)
 
 
 def test_mpc_rejects_mismatched_setups(blocks_model, reacher_model) -> None:
