@@ -56,6 +56,7 @@ DERIVED = {
         "masks_per_slot",
         "reward_weight",
         "action_cost",
+        "inverse_weight",
     ),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),

@@ -7,7 +7,9 @@ else), encodes every observation with the run's model and fits ridge regressions
 (flattened, plus a bias) to parts of the underlying state, on the first 70% of the episodes;
 reports R^2 on the other 30% and writes ``RUN_DIR/probe.json``:
 
-- ``probe/angles``: sin and cos of both joint angles; ``probe/velocities``: joint velocities;
+- ``probe/angles``: sin and cos of both joint angles; ``probe/previous_angles``: the same in the
+  previous stacked frame (with ``angles``, what the motion is made of: a velocity is not a linear
+  function of sin and cos); ``probe/velocities``: joint velocities;
 - ``probe/fingertip`` and ``probe/goal``: positions (m); ``probe/distance``: |fingertip - goal|.
 
 A planner needs the first three to predict where an action takes the arm; a latent can tell
@@ -39,6 +41,7 @@ def targets(states: np.ndarray, frame_stack: int) -> dict[str, np.ndarray]:
     """Probe targets ``{name: [N, d]}`` from env states ``[N, S]`` (layout: envs/reacher.py)."""
     k = frame_stack
     q, dq, goal = states[:, 2 * (k - 1) : 2 * k], states[:, 2 * k : 2 * k + 2], states[:, -2:]
+    q_prev = states[:, 2 * (k - 2) : 2 * (k - 1)] if k > 1 else q
     tip = np.stack(
         [
             LINKS[0] * np.cos(q[:, 0]) + LINKS[1] * np.cos(q[:, 0] + q[:, 1]),
@@ -48,6 +51,7 @@ def targets(states: np.ndarray, frame_stack: int) -> dict[str, np.ndarray]:
     )
     return {
         "angles": np.concatenate([np.sin(q), np.cos(q)], 1),
+        "previous_angles": np.concatenate([np.sin(q_prev), np.cos(q_prev)], 1),
         "velocities": dq,
         "fingertip": tip,
         "goal": goal,

@@ -111,6 +111,22 @@ def test_full_embedding_is_equivariant_to_image_rotation(domain: str, execution:
     assert max(errs.values()) < TOL, errs
 
 
+@pytest.mark.parametrize("variant", ["sen", "full"])
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_inverse_dynamics_head_is_equivariant(variant: str, execution: str) -> None:
+    """inverse(g.z, g.z') = g.a: torques unchanged by rotations, negated by reflections."""
+    grp, enc, adim, slots, mps, ms, img, stride = DOMAINS["D4-reacher"]
+    m = build_world_model(
+        variant, grp, enc, adim, 3, img, slots, mps, ms, stride, 8, 32, latent=16, hidden=32, inverse_weight=1.0
+    )
+    m = set_execution(m.eval(), execution)
+    z = torch.randn(2, 3, 1, m.latent_type.size)
+    both = lambda g, x: torch.stack([m.act_latent(g, x[0]), m.act_latent(g, x[1])])  # noqa: E731
+    errs = check_equivariance(lambda x: m.inverse(x[0], x[1]), z, both, _act_action(m.symmetry, enc), m.symmetry)
+    assert max(errs.values()) < TOL, errs
+    assert m.inverse(z[0], z[1]).std() > 1e-4  # not trivially zero
+
+
 @pytest.mark.parametrize("domain", list(DOMAINS))
 def test_none_is_not_equivariant(domain: str) -> None:
     """The baseline's latents, read as regular fields of the group, do not commute with it."""

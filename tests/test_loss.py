@@ -62,6 +62,23 @@ def test_same_episode_negative_by_hand() -> None:
     assert out["loss"].item() == pytest.approx((plain["loss"] + expected).item(), rel=1e-5)
 
 
+def test_inverse_dynamics_loss_by_hand() -> None:
+    """``inverse_weight`` x the squared error of the torques predicted from each encoded pair."""
+    torch.manual_seed(0)
+    m = build_world_model(**REACHER_MODEL, **TINY_WIDTHS, inverse_weight=0.5).eval()
+    obs, actions = torch.rand(4, 3, 6, 64, 64), torch.rand(4, 2, 2) * 2 - 1
+    torch.manual_seed(1)
+    out = m.loss(SequenceBatch(obs, actions, torch.zeros(4, 2)))
+    with torch.no_grad():
+        z = [m.encode(obs[:, t]) for t in range(3)]
+        a_hat = torch.stack([m.inverse(z[t], z[t + 1]) for t in range(2)], 1)
+        expected = (a_hat - actions).pow(2).mean()
+    assert out["inverse"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((out["positive"] + out["negative"] + 0.5 * expected).item(), rel=1e-5)
+    with pytest.raises(ValueError, match="worldmodel.inverse_weight=1.0 needs continuous torque actions"):
+        build_world_model(**TINY_WIDTHS, inverse_weight=1.0)
+
+
 def test_action_cost_is_added_analytically() -> None:
     """``action_cost = c`` subtracts the known ``c |a|^2`` from the head's output, so the head is
     trained on the rest of the reward; ``c = 0`` is the head alone."""

@@ -21,7 +21,7 @@ from eqmbrl.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder
-from worldmodels.fields import action_type, element, make_gspace, regular, trivial
+from worldmodels.fields import action_type, element, make_gspace, mlp, regular, trivial
 from worldmodels.layers import EquivariantConv, check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
@@ -55,6 +55,7 @@ class WorldModel(nn.Module):
         reward_weight: float = 0.0,
         reward_from: str = "state",
         action_cost: float = 0.0,
+        inverse_weight: float = 0.0,
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -69,6 +70,9 @@ class WorldModel(nn.Module):
         a_type = action_type(gs, action_encoding, action_width(action_encoding, action_dim))
         self.transition = GNNTransition(self.latent_type, a_type, slots, hidden)
         self.reward_head = RewardHead(self.latent_type, a_type, hidden)
+        self.inverse_weight = inverse_weight
+        # inverse dynamics (z_t, z_t+1) -> encoded torques, only when trained (keeps old checkpoints loadable)
+        self.inverse_head = mlp(self.latent_type + self.latent_type, hidden, a_type) if inverse_weight > 0 else None
         self._map_type = trivial(make_gspace(symmetry), slots * maps_per_slot)
 
     @property
@@ -105,6 +109,14 @@ class WorldModel(nn.Module):
             r = r - self.action_cost * actions.flatten(1).pow(2).sum(1)
         return r
 
+    def inverse(self, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        """Torques ``[B, d]`` that took latents ``z [B, 1, C]`` to ``z_next [B, 1, C]`` (inverse
+        dynamics, equivariant: the head outputs the ``(tau, -tau)`` pairs of the action field)."""
+        if self.inverse_head is None:
+            raise ValueError("this world model has no inverse-dynamics head: build it with inverse_weight > 0")
+        pairs = self.inverse_head(torch.cat([z, z_next], dim=-1)).flatten(1)  # B x 2d
+        return (pairs[:, 0::2] - pairs[:, 1::2]) / 2
+
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
         zs = [z0]
@@ -123,7 +135,10 @@ class WorldModel(nn.Module):
         averaged over slots. With ``batch.negatives`` (another frame of each sequence's episode), a
         second hinge term ``max(0, hinge - E(z_0, z_neg))`` keeps states of one episode apart: with
         random negatives alone, states that differ only in what the actions change (Reacher's arm,
-        not its goal) can collapse and an action-blind transition then scores well.
+        not its goal) can collapse and an action-blind transition then scores well. With
+        ``inverse_weight > 0`` (torques only), ``inverse_weight`` x the squared error of the
+        inverse-dynamics head's torques from each pair of encoded frames (z_t, z_t+1): the latent
+        must then carry what an action changes.
         """
         B, k = batch.actions.shape[:2]
         frames = batch.obs[:, : k + 1].flatten(0, 1)
@@ -136,6 +151,10 @@ class WorldModel(nn.Module):
         perm = torch.randperm(B, device=z.device)
         negative = torch.relu(self.hinge - self.energy(z[:, :k], z[perm, :k])).mean()
         out = {"loss": positive + negative, "positive": positive, "negative": negative}
+        if self.inverse_head is not None:
+            a_hat = self.inverse(z[:, :k].flatten(0, 1), z[:, 1:].flatten(0, 1))
+            out["inverse"] = (a_hat - batch.actions.flatten(0, 1)).pow(2).mean()
+            out["loss"] = out["loss"] + self.inverse_weight * out["inverse"]
         if batch.negatives is not None:
             out["negative_episode"] = torch.relu(self.hinge - self.energy(z[:, 0], z_all[B * (k + 1) :])).mean()
             out["loss"] = out["loss"] + out["negative_episode"]
@@ -204,14 +223,16 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("hinge", "sigma"):
         if not v[name] > 0:
             raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    for name in ("reward_weight", "action_cost"):
+    for name in ("reward_weight", "action_cost", "inverse_weight"):
         if v[name] < 0:
             raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
-    if v["action_cost"] > 0 and kwargs.get("action_encoding", "torques") != "torques":
-        raise ValueError(
-            f"worldmodel.action_cost={v['action_cost']} needs continuous torque actions, but the env's "
-            f"actions are {v['action_encoding']!r}; use action_cost=0"
-        )
+        if v[name] > 0 and name != "reward_weight" and kwargs.get("action_encoding", "torques") != "torques":
+            raise ValueError(
+                f"worldmodel.{name}={v[name]} needs continuous torque actions, but the env's "
+                f"actions are {v['action_encoding']!r}; use {name}=0"
+            )
+    if v["inverse_weight"] > 0 and v["slots"] != 1:
+        raise ValueError(f"worldmodel.inverse_weight needs a single-slot model (Reacher), got slots={v['slots']}")
 
 
 def build_world_model(
@@ -236,6 +257,7 @@ def build_world_model(
     reward_weight: float = 0.0,
     reward_from: str = "state",
     action_cost: float = 0.0,
+    inverse_weight: float = 0.0,
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
@@ -245,6 +267,7 @@ def build_world_model(
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
     the latent before the action (``reward_from="state"``) or the predicted one after it
     (``"next"``), see :meth:`WorldModel.reward`; ``action_cost`` adds a known ``-c |a|^2`` to it.
+    ``inverse_weight > 0`` trains an inverse-dynamics head too (:meth:`WorldModel.loss`).
     The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
@@ -287,5 +310,6 @@ def build_world_model(
         reward_weight,
         reward_from,
         action_cost,
+        inverse_weight,
         build_kwargs,
     )
