@@ -37,13 +37,18 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--terminal-weight", type=float, default=0.0, help="agent.terminal_weight")
     parser.add_argument("--out", default="mpc_horizon.json", help="file name in RUN_DIR")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="env seeds 73,000,000 + i (used nowhere else) instead of the fixed eval seeds",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     cfg = OmegaConf.load(args.run / ".hydra" / "config.yaml")
     final = args.run / "checkpoint_final.pt"
     model = load_world_model(final if final.is_file() else args.run / "checkpoint.pt")
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    runs = eval_runs(args.episodes)
+    runs = [(73_000_000 + i, None) for i in range(args.episodes)] if args.fresh else eval_runs(args.episodes)
     out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
     for h in args.horizons:
         planner = CEM(h, int(np.prod(env.action_space.shape)), 500, 50, 6, seed=cfg.seed)
