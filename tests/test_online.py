@@ -82,3 +82,30 @@ def test_agent_config_errors(tmp_path: Path, overrides: tuple[str, ...], expecte
     with pytest.raises(Exception, match=expected.replace("(", r"\(")):
         run_in_process(tmp_path, "experiment=debug", *overrides)
     assert not (tmp_path / "buffer.npz").exists()  # failed before collecting anything
+
+
+def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
+    """``experiment=reacher_mpc`` (RESULTS.md §9) end to end at a tiny budget: episodes of 25 env
+    steps (2 physics steps each), the same-episode negatives and the known torque cost in use."""
+    tiny = (
+        "trainer.epochs=1",
+        "trainer.episodes=4",
+        "trainer.eval_episodes=4",
+        "trainer.eval_length=5",
+        "trainer.val_episodes=2",
+        "trainer.batch_size=16",
+        "worldmodel.latent=16",
+        "worldmodel.hidden=32",
+        "worldmodel.cnn_channels=8",
+        *TINY[1:],
+        "agent.max_steps=6",
+        "agent.planner.population=16",
+        "agent.planner.elites=4",
+        "agent.planner.iterations=1",
+        "agent.planner.horizon=2",
+    )
+    metrics = run_in_process(tmp_path, "experiment=reacher_mpc", *tiny)
+    seed = ReplayBuffer.load(tmp_path / "buffer.npz")
+    assert seed.num_episodes == 4 and len(seed) == 4 * (25 + 1)  # 50 physics steps = 25 env steps
+    assert {"pretrain/wm/negative_episode", "pretrain/wm/reward"} <= _tags(tmp_path)
+    assert np.isfinite([metrics["return"], metrics["still_return"]]).all()
