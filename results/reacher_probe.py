@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import OmegaConf
+from reacher_plan_check import LINKS  # results/ is the script's own directory
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from eqmbrl.report import find_runs
@@ -34,7 +35,6 @@ from worldmodels.persistence import load_world_model
 
 SEED_BASE = 80_000_000
 STEPS = 20
-LINKS = (0.1, 0.11)  # Reacher's upper arm and forearm-to-fingertip lengths (m)
 
 
 def targets(states: np.ndarray, frame_stack: int) -> dict[str, np.ndarray]:
