@@ -60,6 +60,10 @@ class WorldModelTrainer:
             while before they learn), and the best validation checkpoint is kept.
         train_directions: restrict training pushes to these directions (0 up, 1 left, 2 down,
             3 right) for the limited-actions experiment; evaluation always uses all actions.
+        train_action_low, train_action_high: the same for continuous actions: the random agent's
+            torques are drawn from this sub-box of the action space (one entry per action
+            dimension; None keeps the space's bound), e.g. ``train_action_low=[-1, 0]`` for SEN's
+            limited Reacher data (second joint's torque positive only).
         eval_every: evaluate every this many epochs (and after the last).
         twin_element: group element g whose twins measure EE and DIE (1 = a quarter turn).
         buffer_path: reuse a saved training buffer instead of collecting (it is never overwritten).
@@ -88,6 +92,8 @@ class WorldModelTrainer:
         min_epochs: int = 0,
         val_episodes: int = 20,
         train_directions: list[int] | None = None,
+        train_action_low: list[float] | None = None,
+        train_action_high: list[float] | None = None,
         eval_every: int = 1,
         twin_element: int = 1,
         buffer_path: str | None = None,
@@ -122,6 +128,12 @@ class WorldModelTrainer:
         self.epochs, self.batch_size, self.eval_every = epochs, batch_size, eval_every
         self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
+        self.train_box = (train_action_low, train_action_high)
+        if train_action_low is not None or train_action_high is not None:
+            try:
+                self.train_agent(0)
+            except ValueError as e:
+                raise ValueError(f"trainer.train_action_low/train_action_high: {e}") from None
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
         self.rng = np.random.default_rng(seed)
@@ -136,7 +148,7 @@ class WorldModelTrainer:
         if self.buffer_path or own.is_file():
             space = cast(gym.spaces.Box, self.env.observation_space)
             return ReplayBuffer.load(self.buffer_path or own, space, self.env.action_space)
-        agent = RandomAgent(self.env.action_space, self.seed, self.train_directions)
+        agent = self.train_agent(self.seed)
         buf = collect(
             self.env,
             agent,
@@ -149,9 +161,14 @@ class WorldModelTrainer:
         buf.save(self.out / "buffer.npz")
         return buf
 
+    def train_agent(self, seed: int) -> RandomAgent:
+        """The random agent of the training (and validation) data: all actions, or those allowed
+        by ``train_directions`` / ``train_action_low`` / ``train_action_high``."""
+        return RandomAgent(self.env.action_space, seed, self.train_directions, *self.train_box)
+
     def eval_data(self) -> EvalData:
         """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``."""
-        data = self._episodes(None, self.eval_episodes, self.eval_length, EVAL_DATA_AGENT, EVAL_DATA_ENV, "eval")
+        data = self._episodes(False, self.eval_episodes, self.eval_length, EVAL_DATA_AGENT, EVAL_DATA_ENV, "eval")
         twin_obs, twin_actions = twin_episodes(self.env, data["actions"], data["states"], self.twin_element)
         t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
         twins = {"twin_obs": torch.from_numpy(twin_obs), "twin_actions": torch.from_numpy(twin_actions)}
@@ -160,16 +177,19 @@ class WorldModelTrainer:
     def val_data(self) -> dict[str, torch.Tensor]:
         """Validation episodes of the training agent (``val_episodes`` x ``episode_length``, their
         own seeds): ``obs``, ``actions``, ``rewards`` and, where defined, ``successors``."""
-        data = self._episodes(
-            self.train_directions, self.val_episodes, self.episode_length, VAL_DATA_AGENT, VAL_DATA_ENV, "val"
-        )
+        data = self._episodes(True, self.val_episodes, self.episode_length, VAL_DATA_AGENT, VAL_DATA_ENV, "val")
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
 
     def _episodes(
-        self, directions: list[int] | None, episodes: int, length: int, agent_seed: int, env_seed: int, name: str
+        self, limited: bool, episodes: int, length: int, agent_seed: int, env_seed: int, name: str
     ) -> dict[str, np.ndarray]:
-        """Random-agent episodes as :func:`episode_tensors`, plus ``successors`` where defined."""
-        agent = RandomAgent(self.env.action_space, self.seed + agent_seed, directions)
+        """Random-agent episodes (the training agent's if ``limited``, else all actions) as
+        :func:`episode_tensors`, plus ``successors`` where defined."""
+        agent = (
+            self.train_agent(self.seed + agent_seed)
+            if limited
+            else RandomAgent(self.env.action_space, self.seed + agent_seed)
+        )
         buf = collect(
             self.env, agent, episodes, length, seed=self.seed + env_seed, warmup=self.warmup, desc=f"collect {name}"
         )

@@ -20,6 +20,25 @@ def test_limited_directions_agent() -> None:
         RandomAgent(gym.spaces.Box(-1, 1, (2,)), allowed_directions=[0])
 
 
+def test_limited_box_agent() -> None:
+    space = gym.spaces.Box(-1, 1, (2,), dtype=np.float32)
+    agent = RandomAgent(space, seed=0, low=[-1, 0])
+    actions = np.array([agent.act(None) for _ in range(500)])
+    assert actions.dtype == np.float32 and actions.shape == (500, 2)
+    assert actions[:, 1].min() >= 0 and actions[:, 0].min() < -0.9 and actions[:, 1].max() > 0.9
+    full, same = RandomAgent(space, seed=3), RandomAgent(space, seed=3, low=[-1, -1], high=[1, 1])
+    assert np.array_equal(full.act(None), same.act(None))  # explicit full bounds change nothing
+    for low, high, match in [
+        ([-1, 0, 0], None, "must have 2 entries"),
+        ([-2, 0], None, r"must satisfy \[-1.0, -1.0\] <= low <= high <= \[1.0, 1.0\]"),
+        ([0.5, 0], [0, 1], "<= low <= high <="),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            RandomAgent(space, low=low, high=high)
+    with pytest.raises(ValueError, match="need a Box action space"):
+        RandomAgent(gym.spaces.Discrete(4), low=[0])
+
+
 @pytest.mark.parametrize("g", [1, 2, 3])
 def test_twins_are_valid_rotated_episodes(g: int) -> None:
     env = gym.make("eqmbrl/BlockPushing-cubes-v0")

@@ -84,28 +84,54 @@ def test_agent_config_errors(tmp_path: Path, overrides: tuple[str, ...], expecte
     assert not (tmp_path / "buffer.npz").exists()  # failed before collecting anything
 
 
+REACHER_MPC_TINY = (
+    "trainer.epochs=1",
+    "trainer.episodes=4",
+    "trainer.eval_episodes=4",
+    "trainer.eval_length=5",
+    "trainer.val_episodes=2",
+    "trainer.batch_size=16",
+    "worldmodel.latent=16",
+    "worldmodel.hidden=32",
+    "worldmodel.cnn_channels=8",
+    *TINY[1:],
+    "agent.max_steps=6",
+    "agent.planner.population=16",
+    "agent.planner.elites=4",
+    "agent.planner.iterations=1",
+    "agent.planner.horizon=2",
+)
+
+
 def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
     """``experiment=reacher_mpc`` (RESULTS.md §9) end to end at a tiny budget: episodes of 25 env
     steps (2 physics steps each), the same-episode negatives and the known torque cost in use."""
-    tiny = (
-        "trainer.epochs=1",
-        "trainer.episodes=4",
-        "trainer.eval_episodes=4",
-        "trainer.eval_length=5",
-        "trainer.val_episodes=2",
-        "trainer.batch_size=16",
-        "worldmodel.latent=16",
-        "worldmodel.hidden=32",
-        "worldmodel.cnn_channels=8",
-        *TINY[1:],
-        "agent.max_steps=6",
-        "agent.planner.population=16",
-        "agent.planner.elites=4",
-        "agent.planner.iterations=1",
-        "agent.planner.horizon=2",
-    )
-    metrics = run_in_process(tmp_path, "experiment=reacher_mpc", *tiny)
+    metrics = run_in_process(tmp_path, "experiment=reacher_mpc", *REACHER_MPC_TINY)
     seed = ReplayBuffer.load(tmp_path / "buffer.npz")
     assert seed.num_episodes == 4 and len(seed) == 4 * (25 + 1)  # 50 physics steps = 25 env steps
     assert {"pretrain/wm/negative_episode", "pretrain/wm/reward"} <= _tags(tmp_path)
     assert np.isfinite([metrics["return"], metrics["still_return"]]).all()
+
+
+def test_reacher_limited_torques(tmp_path: Path) -> None:
+    """SEN's limited Reacher data: the training and validation torques of the second joint are
+    positive only; evaluation data and the MPC agent still use every torque."""
+    run_in_process(tmp_path, "experiment=reacher_mpc", *REACHER_MPC_TINY, "trainer.train_action_low=[-1,0]")
+    seed = ReplayBuffer.load(tmp_path / "buffer.npz")
+    rows = np.concatenate([np.arange(start, start + 25) for start in range(0, len(seed), 26)])
+    assert seed.actions[rows, 1].min() >= 0 and seed.actions[rows, 0].min() < -0.5
+    online = ReplayBuffer.load(tmp_path / "buffer_online.npz")
+    assert online.actions[len(seed) :, 1].min() < 0  # the planner acts with all torques
+
+
+@pytest.mark.parametrize(
+    "override,expected",
+    [
+        ("trainer.train_action_low=[-1,0,0]", r"trainer.train_action_low/train_action_high: .* must have 2 entries"),
+        ("trainer.train_action_high=[1,-2]", "<= low <= high <="),
+    ],
+)
+def test_limited_torque_errors(tmp_path: Path, override: str, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        run_in_process(tmp_path, "experiment=reacher_mpc", *REACHER_MPC_TINY, override)
+    assert not (tmp_path / "buffer.npz").exists()
