@@ -1,14 +1,16 @@
 """Reacher MPC return of a trained run's final world model, by planning horizon.
 
     .venv/bin/python results/mpc_horizon.py RUN_DIR [--horizons 1 2 4 8 12] [--episodes 5]
+        [--planner cem|mppi] [--population 500] [--iterations 6]
 
 Loads ``RUN_DIR/checkpoint_final.pt`` (an ``agent=cem`` run's model after its online phase) or,
-without one, ``RUN_DIR/checkpoint.pt`` (a world-model-only run), and the run's config, plans
-with CEM on the learned reward (population 500, 50 elites, 6 iterations: the ``agent=cem``
-defaults) for each horizon, without exploration noise, on the run's own fixed evaluation
-seeds (``eqmbrl.collect.eval_runs``), and prints the mean return per horizon next to the zero-torque return. Writes
-``RUN_DIR/mpc_horizon.json``. It separates the reward head from the rollouts: if short horizons
-reach and long ones do not, multi-step prediction is what fails.
+without one, ``RUN_DIR/checkpoint.pt`` (a world-model-only run), and the run's config. Plans on
+the learned reward, without exploration noise, for each horizon, with CEM (population 500, a
+tenth of it as elites, 6 iterations: the ``agent=cem`` defaults) or MPPI (``agent=mppi``'s
+defaults), on the run's own fixed evaluation seeds (``eqmbrl.collect.eval_runs``), and prints
+the mean return per horizon next to the zero-torque return. Writes ``RUN_DIR/mpc_horizon.json``
+(``--out``). It separates the reward head from the rollouts: if short horizons reach and long
+ones do not, multi-step prediction is what fails.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import MPCAgent
-from agents.planners import CEM
+from agents.planners import CEM, MPPI
 from eqmbrl.collect import StillAgent, eval_runs, evaluate_agent
 from eqmbrl.online import EpisodeActor
 from worldmodels.persistence import load_world_model
@@ -36,6 +38,9 @@ def main() -> None:
     parser.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 4, 8, 12])
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--terminal-weight", type=float, default=0.0, help="agent.terminal_weight")
+    parser.add_argument("--planner", choices=["cem", "mppi"], default="cem")
+    parser.add_argument("--population", type=int, default=500)
+    parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--out", default="mpc_horizon.json", help="file name in RUN_DIR")
     parser.add_argument(
         "--fresh",
@@ -51,7 +56,12 @@ def main() -> None:
     runs = [(73_000_000 + i, None) for i in range(args.episodes)] if args.fresh else eval_runs(args.episodes)
     out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
     for h in args.horizons:
-        planner = CEM(h, int(np.prod(env.action_space.shape)), 500, 50, 6, seed=cfg.seed)
+        dim = int(np.prod(env.action_space.shape))
+        planner = (
+            CEM(h, dim, args.population, args.population // 10, args.iterations, seed=cfg.seed)
+            if args.planner == "cem"
+            else MPPI(h, dim, args.population, args.iterations, seed=cfg.seed)
+        )
         agent = MPCAgent(model, planner, objective="reward", terminal_weight=args.terminal_weight)
         out[f"h{h}"] = evaluate_agent(env, EpisodeActor(agent, env, explore=False), runs)["return"]
         print(f"horizon {h:2d}: return {out[f'h{h}']:.2f} (zero torque {out['still']:.2f})", flush=True)
