@@ -10,7 +10,9 @@ speed does not depend on the weights):
   (``agents.sb3.LatentObservation``), MLP policy on the features (``agent.cache_latents=true``);
 - ``frozen extractor``: the same frozen world model inside SAC's actor, critic and target critic
   (``agent.cache_latents=false``), each encoding every batch;
-- ``nature_cnn``: SB3's NatureCNN, trained by SAC (the baseline).
+- ``nature_cnn``: SB3's NatureCNN, trained by SAC (the baseline);
+- ``env + encode only``: no SAC at all, random actions through the cached-latent env (MuJoCo step,
+  render and one encode per step): the ceiling of any SAC on cached latents.
 
 Each timing is ``--steps`` env steps after ``learning_starts`` (so gradient steps run), round-robin
 over the variants, ``--repeats`` times; prints the median steps/s and the ratio to ``nature_cnn``.
@@ -58,6 +60,23 @@ def make(variant: str, model: WorldModel, path: str) -> SAC:
     return SAC("CnnPolicy", env, policy_kwargs=policy_kwargs(features, "sac", **extractor), **common)
 
 
+def env_only(model: WorldModel, steps: int) -> Callable[[], float]:
+    """Random actions through the cached-latent env: step, render and encode, no learning."""
+    env = LatentObservation(gym.make("eqmbrl/Reacher-pixels-v0"), model)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            *_, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset()
+        return steps / (time.perf_counter() - start)
+
+    return run
+
+
 def timed(algo: SAC, steps: int) -> Callable[[], float]:
     algo.learn(STARTS + 10)  # fill past learning_starts; warm-up
 
@@ -80,8 +99,9 @@ def main() -> None:
     model = reacher_model(env)
     env.close()
     save_world_model(args.out, model)
-    variants = ("cached latents", "frozen extractor", "nature_cnn")
-    runs = {v: timed(make(v, model, args.out), args.steps) for v in variants}
+    variants = ("cached latents", "frozen extractor", "nature_cnn", "env + encode only")
+    runs = {v: timed(make(v, model, args.out), args.steps) for v in variants[:3]}
+    runs["env + encode only"] = env_only(model, args.steps)
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:
