@@ -132,6 +132,6 @@ def test_reacher_limited_torques(tmp_path: Path) -> None:
     ],
 )
 def test_limited_torque_errors(tmp_path: Path, override: str, expected: str) -> None:
-    with pytest.raises(ValueError, match=expected):
+    with pytest.raises(Exception, match=expected):  # the check needs the env: raised by Hydra's instantiate
         run_in_process(tmp_path, "experiment=reacher_mpc", *REACHER_MPC_TINY, override)
     assert not (tmp_path / "buffer.npz").exists()
