@@ -64,15 +64,14 @@ class RandomAgent:
             raise ValueError(
                 f"allowed_directions needs a Discrete({NUM_DIRECTIONS} * objects) action space, got {action_space}"
             )
-        self.box = action_box(action_space, low, high) if isinstance(action_space, gym.spaces.Box) else None
-        if self.box is None and (low is not None or high is not None):
-            raise ValueError(f"action low/high bounds need a Box action space, got {action_space}")
+        bounded = isinstance(action_space, gym.spaces.Box) or low is not None or high is not None
+        self.box = action_box(action_space, low, high) if bounded else None  # raises unless Box
 
     def act(self, obs: np.ndarray) -> np.ndarray | int:
         if isinstance(self.space, gym.spaces.Discrete):
             if self.directions is None:
                 return int(self.rng.integers(self.space.n))
             return int(random_actions(self.rng, 1, self.space.n // NUM_DIRECTIONS, self.directions)[0])
-        if isinstance(self.space, gym.spaces.Box) and self.box is not None:
+        if self.box is not None:
             return self.rng.uniform(*self.box).astype(self.space.dtype)
         raise ValueError(f"RandomAgent supports Discrete and Box action spaces, got {self.space}")

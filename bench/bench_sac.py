@@ -99,9 +99,10 @@ def main() -> None:
     model = reacher_model(env)
     env.close()
     save_world_model(args.out, model)
-    variants = ("cached latents", "frozen extractor", "nature_cnn", "env + encode only")
-    runs = {v: timed(make(v, model, args.out), args.steps) for v in variants[:3]}
+    sac = ("cached latents", "frozen extractor", "nature_cnn")
+    runs = {v: timed(make(v, model, args.out), args.steps) for v in sac}
     runs["env + encode only"] = env_only(model, args.steps)
+    variants = tuple(runs)
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:

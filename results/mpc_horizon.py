@@ -55,8 +55,8 @@ def main() -> None:
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     runs = [(73_000_000 + i, None) for i in range(args.episodes)] if args.fresh else eval_runs(args.episodes)
     out = {"still": evaluate_agent(env, StillAgent(env.action_space), runs)["return"]}
+    dim = int(np.prod(env.action_space.shape))
     for h in args.horizons:
-        dim = int(np.prod(env.action_space.shape))
         planner = (
             CEM(h, dim, args.population, args.population // 10, args.iterations, seed=cfg.seed)
             if args.planner == "cem"
