@@ -49,6 +49,8 @@ RENDER_QUALITIES = ("fast", "default")
 """``fast``: no multisampling (``offsamples = 0``, ~3x faster); ``default``: MuJoCo's 4x MSAA."""
 RENDER_MODES = (None, "rgb_array")
 JOINT1_LIMIT = 3.0
+RESET_OPTIONS = ("random_arm",)
+"""Keys ``reset(options=...)`` accepts."""
 
 
 def wrap_angle(angle: np.ndarray) -> np.ndarray:
@@ -229,12 +231,23 @@ class ReacherPixelsEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        """Reset arm (and goal unless fixed); fill the frame stack with the initial frame."""
+        """Reset arm (and goal unless fixed); fill the frame stack with the initial frame.
+
+        ``options={"random_arm": True}`` draws the joint angles uniformly over their whole ranges
+        (``q0`` in ``[-pi, pi)``, ``q1`` in ``[-3, 3]``) instead of Reacher's +-0.1 around the
+        stretched arm, e.g. so that data collected with limited torques still covers every pose.
+        """
         super().reset(seed=seed)
+        options = dict(options or {})
+        for key in options:
+            check_choice("reset option", key, RESET_OPTIONS)
         self._sim.reset(seed=seed)
-        if self.fixed_goal:
+        if self.fixed_goal or options.get("random_arm", False):
             qpos, qvel = self._sim.data.qpos.copy(), self._sim.data.qvel.copy()
-            qpos[2:] = self.goal
+            if self.fixed_goal:
+                qpos[2:] = self.goal
+            if options.get("random_arm", False):
+                qpos[:2] = self.np_random.uniform([-np.pi, -JOINT1_LIMIT], [np.pi, JOINT1_LIMIT])
             self._sim.set_state(qpos, qvel)
         self._sim.goal = self._sim.data.qpos[2:].copy()
         frame = self._render(self._sim.data)

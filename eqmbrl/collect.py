@@ -130,13 +130,14 @@ def collect(
     warmup: int = 0,
     buffer: ReplayBuffer | None = None,
     desc: str = "collect",
+    options: dict[str, Any] | None = None,
 ) -> ReplayBuffer:
-    """Run ``episodes`` episodes (env seeds ``seed``, ``seed + 1``, ...) of at most ``length``
-    recorded steps, after ``warmup`` unrecorded agent steps (SEN's Reacher data starts 50 steps in),
-    into ``buffer`` (default: a new one that fits them). Returns the buffer."""
+    """Run ``episodes`` episodes (env seeds ``seed``, ``seed + 1``, ...; reset ``options``) of at
+    most ``length`` recorded steps, after ``warmup`` unrecorded agent steps (SEN's Reacher data
+    starts 50 steps in), into ``buffer`` (default: a new one that fits them). Returns the buffer."""
     buffer = buffer if buffer is not None else empty_buffer(env, episodes * (length + 1))
     for ep in tqdm(range(episodes), desc=desc, unit="ep", leave=False):
-        run_episode(env, agent, length, seed + ep, warmup, buffer)
+        run_episode(env, agent, length, seed + ep, warmup, buffer, options)
     return buffer
 
 

@@ -39,6 +39,20 @@ def _field_type(tp: Any) -> Any:
     return Any
 
 
+def _is_dict(tp: Any) -> bool:
+    """Whether the annotation is ``dict[...]`` or ``dict[...] | None``."""
+    args = (
+        [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp)
+        in (
+            typing.Union,
+            types.UnionType,
+        )
+        else [tp]
+    )
+    return len(args) == 1 and (args[0] is dict or typing.get_origin(args[0]) is dict)
+
+
 def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
     """A dataclass with ``_target_`` and one field per parameter of ``target`` not in ``exclude``;
     parameters without a default are mandatory (``???``) in the config."""
@@ -49,6 +63,8 @@ def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
             continue
         default = MISSING if p.default is inspect.Parameter.empty else p.default
         default = list(default) if isinstance(default, tuple) else default
+        if default is None and _is_dict(hints.get(name, Any)):
+            default = {}  # an empty node, so that `key.sub=value` overrides merge (None would not)
         fields.append(
             (
                 name,

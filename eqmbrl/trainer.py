@@ -64,6 +64,9 @@ class WorldModelTrainer:
             torques are drawn from this sub-box of the action space (one entry per action
             dimension; None keeps the space's bound), e.g. ``train_action_low=[-1, 0]`` for SEN's
             limited Reacher data (second joint's torque positive only).
+        train_reset_options: ``env.reset`` options of the training and validation episodes (not
+            the evaluation's), e.g. ``{random_arm: true}`` on Reacher: every arm pose, so that
+            limited torques limit the actions and not the poses the data visits.
         eval_every: evaluate every this many epochs (and after the last).
         twin_element: group element g whose twins measure EE and DIE (1 = a quarter turn).
         buffer_path: reuse a saved training buffer instead of collecting (it is never overwritten).
@@ -94,6 +97,7 @@ class WorldModelTrainer:
         train_directions: list[int] | None = None,
         train_action_low: list[float] | None = None,
         train_action_high: list[float] | None = None,
+        train_reset_options: dict[str, Any] | None = None,
         eval_every: int = 1,
         twin_element: int = 1,
         buffer_path: str | None = None,
@@ -134,6 +138,12 @@ class WorldModelTrainer:
                 self.train_agent(0)
             except ValueError as e:
                 raise ValueError(f"trainer.train_action_low/train_action_high: {e}") from None
+        self.train_options = dict(train_reset_options or {})
+        if self.train_options:
+            try:
+                env.reset(seed=seed, options=self.train_options)
+            except ValueError as e:
+                raise ValueError(f"trainer.train_reset_options: {e}") from None
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
         self.rng = np.random.default_rng(seed)
@@ -157,6 +167,7 @@ class WorldModelTrainer:
             seed=self.seed,
             warmup=self.warmup,
             desc="collect train",
+            options=self.train_options,
         )
         buf.save(self.out / "buffer.npz")
         return buf
@@ -190,8 +201,16 @@ class WorldModelTrainer:
             if limited
             else RandomAgent(self.env.action_space, self.seed + agent_seed)
         )
+        options = self.train_options if limited else None
         buf = collect(
-            self.env, agent, episodes, length, seed=self.seed + env_seed, warmup=self.warmup, desc=f"collect {name}"
+            self.env,
+            agent,
+            episodes,
+            length,
+            seed=self.seed + env_seed,
+            warmup=self.warmup,
+            desc=f"collect {name}",
+            options=options,
         )
         data = episode_tensors(buf, length)
         successors = successor_sets(self.env, data["states"][:, :-1], data["actions"])

@@ -124,11 +124,31 @@ def test_reacher_limited_torques(tmp_path: Path) -> None:
     assert online.actions[len(seed) :, 1].min() < 0  # the planner acts with all torques
 
 
+def test_reacher_limited_torques_every_pose(tmp_path: Path) -> None:
+    """``trainer.train_reset_options={random_arm: true}``: training episodes start from every arm
+    pose (limited torques no longer limit the poses the data holds); evaluation keeps Reacher's."""
+    run_in_process(
+        tmp_path,
+        "experiment=reacher_mpc",
+        *REACHER_MPC_TINY,
+        "trainer.train_action_low=[-1,0]",
+        "trainer.episode_length=5",
+        "+trainer.train_reset_options.random_arm=true",
+        "agent.episodes=0",
+    )
+    seed = ReplayBuffer.load(tmp_path / "buffer.npz")
+    starts = seed.states[np.arange(0, len(seed), 6), 3]  # q1 at each episode's first frame
+    assert len(seed) == 4 * 6 and np.abs(starts).max() > 0.5
+    rows = np.concatenate([np.arange(start, start + 5) for start in range(0, len(seed), 6)])
+    assert seed.actions[rows, 1].min() >= 0
+
+
 @pytest.mark.parametrize(
     "override,expected",
     [
         ("trainer.train_action_low=[-1,0,0]", r"trainer.train_action_low/train_action_high: .* must have 2 entries"),
         ("trainer.train_action_high=[1,-2]", "<= low <= high <="),
+        ("+trainer.train_reset_options.random_pose=true", r"trainer.train_reset_options: .*'random_pose'.*random_arm"),
     ],
 )
 def test_limited_torque_errors(tmp_path: Path, override: str, expected: str) -> None:

@@ -142,6 +142,24 @@ def test_fixed_and_random_goal() -> None:
     fixed.close(), free.close()
 
 
+def test_random_arm_reset_option() -> None:
+    """``options={"random_arm": True}`` spreads both joints over their ranges (seeded, goal as
+    usual); the default start stays within +-0.1; unknown options are refused by name."""
+    e = ReacherPixelsEnv(image_size=16, fixed_goal=True)
+    starts = np.array([e.reset(seed=s, options={"random_arm": True})[1]["state"] for s in range(40)])
+    q0, q1 = starts[:, 2], starts[:, 3]  # the newest frame's angles
+    assert q0.min() < -2 and q0.max() > 2 and q1.min() < -2 and q1.max() > 2 and np.abs(q1).max() <= 3.0
+    np.testing.assert_allclose(starts[:, -2:], np.tile((0.2, 0.2), (40, 1)))
+    np.testing.assert_allclose(starts[:, :2], starts[:, 2:4])  # the frame stack holds the new pose
+    again = e.reset(seed=3, options={"random_arm": True})[1]["state"]
+    np.testing.assert_array_equal(again, starts[3])
+    default = np.array([e.reset(seed=s)[1]["state"] for s in range(10)])
+    assert np.abs(default[:, :4]).max() <= 0.1
+    with pytest.raises(ValueError, match="reset option 'random_pose'.*random_arm"):
+        e.reset(seed=0, options={"random_pose": True})
+    e.close()
+
+
 # ----------------------------------------------------------------------------- rendering
 def test_frames_real_and_distinct(env: ReacherPixelsEnv) -> None:
     obs = env.set_state(np.array([0.3, 0.5, 0.3, 0.5, 0.0, 0.0, -0.1, 0.15]))
