@@ -31,40 +31,55 @@ from omegaconf import OmegaConf
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from eqmbrl.report import find_runs
 from worldmodels.persistence import evaluating, load_world_model
+from worldmodels.world_model import WorldModel
 
 SEED_BASE = 70_000_000
 
 
-def evaluate(run: Path, episodes: int = 100) -> dict[str, float]:
-    """The reward split of ``run`` (module doc); also written to ``run/reward_eval.json``."""
+def random_transitions(env: gym.Env, episodes: int, seed_base: int = SEED_BASE) -> dict[str, np.ndarray]:
+    """``episodes`` random-torque episodes x 10 steps on env seeds ``seed_base + i``: ``obs`` and
+    ``next_obs`` uint8 ``[N, C, H, W]``, ``actions [N, 2]``, ``dist`` and ``ctrl`` (the reward's
+    two terms, ``[N]``) and ``states [N, S]`` (the state each transition starts from)."""
+    rows: dict[str, list] = {k: [] for k in ("obs", "next_obs", "actions", "dist", "ctrl", "states")}
+    for i in range(episodes):
+        obs, info = env.reset(seed=seed_base + i)
+        env.action_space.seed(seed_base + i)
+        for _ in range(10):
+            action = env.action_space.sample()
+            next_obs, _, _, _, next_info = env.step(action)
+            for key, value in zip(
+                rows,
+                (obs, next_obs, action, next_info["reward_dist"], next_info["reward_ctrl"], info["state"]),
+                strict=True,
+            ):
+                rows[key].append(value)
+            obs, info = next_obs, next_info
+    return {k: np.stack(v) if k in ("obs", "next_obs", "actions", "states") else np.array(v) for k, v in rows.items()}
+
+
+def load_run(run: Path) -> tuple[WorldModel, gym.Env]:
+    """A run's final world model (``checkpoint_final.pt``, else ``checkpoint.pt``) and its env."""
     torch.set_num_threads(1)
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     ckpt = run / "checkpoint_final.pt"
-    model = load_world_model(ckpt if ckpt.exists() else run / "checkpoint.pt")
-    env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    obs_list, acts, dist, ctrl = [], [], [], []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=SEED_BASE + i)
-        env.action_space.seed(SEED_BASE + i)
-        for _ in range(10):
-            action = env.action_space.sample()
-            next_obs, _, _, _, info = env.step(action)
-            (
-                obs_list.append(obs),
-                acts.append(action),
-                dist.append(info["reward_dist"]),
-                ctrl.append(info["reward_ctrl"]),
-            )
-            obs = next_obs
-    env.close()
-    x = torch.from_numpy(np.stack(obs_list)).float() / 255.0
-    a = torch.from_numpy(np.stack(acts)).float()
-    with evaluating(model):
-        r_hat = torch.cat([model.reward(model.encode(x[i : i + 256]), a[i : i + 256]) for i in range(0, len(x), 256)])
-    r_dist, r_ctrl = np.array(dist), np.array(ctrl)
-    est_dist = r_hat.numpy() - r_ctrl
+    return load_world_model(ckpt if ckpt.exists() else run / "checkpoint.pt"), gym.make(cfg.env.id, **cfg.env.kwargs)
+
+
+def predicted_rewards(model: WorldModel, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """The model's rewards ``[N]`` for uint8 ``obs [N, C, H, W]`` and ``actions [N, 2]``, in chunks of 256."""
+    x = torch.from_numpy(obs).float() / 255.0
+    a = torch.from_numpy(actions).float()
+    with evaluating(model), torch.inference_mode():
+        return torch.cat(
+            [model.reward(model.encode(x[i : i + 256]), a[i : i + 256]) for i in range(0, len(x), 256)]
+        ).numpy()
+
+
+def reward_split(r_hat: np.ndarray, r_dist: np.ndarray, r_ctrl: np.ndarray) -> dict[str, float]:
+    """The module doc's R^2 figures of predicted rewards ``r_hat`` against the terms ``[N]``."""
+    est_dist = r_hat - r_ctrl
     mse = float(np.mean((est_dist - r_dist) ** 2))
-    out = {
+    return {
         "mse": mse,
         "r2": 1.0 - mse / float(np.var(r_dist + r_ctrl)),
         "r2_distance": 1.0 - mse / float(np.var(r_dist)),
@@ -72,6 +87,14 @@ def evaluate(run: Path, episodes: int = 100) -> dict[str, float]:
         "std_distance": float(np.std(r_dist)),
         "std_ctrl": float(np.std(r_ctrl)),
     }
+
+
+def evaluate(run: Path, episodes: int = 100) -> dict[str, float]:
+    """The reward split of ``run`` (module doc); also written to ``run/reward_eval.json``."""
+    model, env = load_run(run)
+    data = random_transitions(env, episodes)
+    env.close()
+    out = reward_split(predicted_rewards(model, data["obs"], data["actions"]), data["dist"], data["ctrl"])
     (run / "reward_eval.json").write_text(json.dumps(out, indent=2))
     print(run.name, json.dumps(out), flush=True)
     return out
