@@ -23,15 +23,13 @@ Writes ``RUN_DIR/pose_split.json`` and prints one line per run.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from reacher_reward import load_run, predicted_rewards, random_transitions, reward_split
+from reacher_reward import for_each_run, load_run, predicted_rewards, random_transitions, reward_split
 
-from eqmbrl.report import find_runs
 from worldmodels.metrics import ranks
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
@@ -77,16 +75,5 @@ def split(run: Path, episodes: int = 100) -> dict[str, float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", type=Path, nargs="+", help="run dirs, or dirs of runs such as a Hydra sweep dir")
-    parser.add_argument("--episodes", type=int, default=100)
-    args = parser.parse_args()
-    runs = [r for p in args.runs for r in ([p] if (p / ".hydra").is_dir() else find_runs(p))]
-    for run in runs:
-        if (run / "metrics.json").is_file() and not (run / "FAILED").exists():
-            split(run, args.episodes)
-
-
 if __name__ == "__main__":
-    main()
+    for_each_run(__doc__.split("\n\n")[0], split)

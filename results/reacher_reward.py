@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -100,16 +101,18 @@ def evaluate(run: Path, episodes: int = 100) -> dict[str, float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def for_each_run(description: str, evaluate_run: Callable[[Path, int], object]) -> None:
+    """Command line ``RUN_OR_SWEEP_DIR... [--episodes N]``: ``evaluate_run(run, N)`` on every
+    finished run (``metrics.json``, no ``FAILED``) given or inside a given sweep dir."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("runs", type=Path, nargs="+", help="run dirs, or dirs of runs such as a Hydra sweep dir")
     parser.add_argument("--episodes", type=int, default=100)
     args = parser.parse_args()
     runs = [r for p in args.runs for r in ([p] if (p / ".hydra").is_dir() else find_runs(p))]
     for run in runs:
         if (run / "metrics.json").is_file() and not (run / "FAILED").exists():
-            evaluate(run, args.episodes)
+            evaluate_run(run, args.episodes)
 
 
 if __name__ == "__main__":
-    main()
+    for_each_run(__doc__.split("\n\n")[0], evaluate)
