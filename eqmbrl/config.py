@@ -41,16 +41,9 @@ def _field_type(tp: Any) -> Any:
 
 def _is_dict(tp: Any) -> bool:
     """Whether the annotation is ``dict[...]`` or ``dict[...] | None``."""
-    args = (
-        [a for a in typing.get_args(tp) if a is not type(None)]
-        if typing.get_origin(tp)
-        in (
-            typing.Union,
-            types.UnionType,
-        )
-        else [tp]
-    )
-    return len(args) == 1 and (args[0] is dict or typing.get_origin(args[0]) is dict)
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    rest = [a for a in (typing.get_args(tp) if union else (tp,)) if a is not type(None)]
+    return len(rest) == 1 and dict in (rest[0], typing.get_origin(rest[0]))
 
 
 def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:

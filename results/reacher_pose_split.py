@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from reacher_reward import for_each_run, load_run, predicted_rewards, random_transitions, reward_split
 
-from worldmodels.metrics import ranks
+from worldmodels.metrics import chunked, ranks
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
@@ -43,7 +43,7 @@ def successor_hits(model: WorldModel, obs: np.ndarray, next_obs: np.ndarray, act
     """bool ``[N]``: the 1-step prediction from ``obs[i]`` is closest to the encoding of ``next_obs[i]``
     among all ``next_obs`` (ties count as hits, as SEN's H@1)."""
     with evaluating(model), torch.inference_mode():
-        z, z_next = (model.encode(torch.from_numpy(x).float() / 255.0) for x in (obs, next_obs))
+        z, z_next = (chunked(model.encode, torch.from_numpy(x)) for x in (obs, next_obs))
         pred = model.step(z, torch.from_numpy(actions).float())
         return (ranks(pred, z_next) == 1).numpy()
 

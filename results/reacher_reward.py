@@ -31,6 +31,7 @@ from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from eqmbrl.report import find_runs
+from worldmodels.metrics import chunked
 from worldmodels.persistence import evaluating, load_world_model
 from worldmodels.world_model import WorldModel
 
@@ -67,13 +68,13 @@ def load_run(run: Path) -> tuple[WorldModel, gym.Env]:
 
 
 def predicted_rewards(model: WorldModel, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """The model's rewards ``[N]`` for uint8 ``obs [N, C, H, W]`` and ``actions [N, 2]``, in chunks of 256."""
-    x = torch.from_numpy(obs).float() / 255.0
-    a = torch.from_numpy(actions).float()
+    """The model's rewards ``[N]`` for uint8 ``obs [N, C, H, W]`` and ``actions [N, 2]``."""
+
+    def reward(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return model.reward(model.encode(x), a.float())
+
     with evaluating(model), torch.inference_mode():
-        return torch.cat(
-            [model.reward(model.encode(x[i : i + 256]), a[i : i + 256]) for i in range(0, len(x), 256)]
-        ).numpy()
+        return chunked(reward, torch.from_numpy(obs), torch.from_numpy(actions)).numpy()
 
 
 def reward_split(r_hat: np.ndarray, r_dist: np.ndarray, r_ctrl: np.ndarray) -> dict[str, float]:
