@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from eqmbrl.checkpoint import load_checkpoint
+from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.metrics import (
     equivariance_error,
     evaluate,
@@ -186,3 +187,19 @@ def test_reward_r2_by_hand() -> None:
     mse = (pred - rewards[:, 0]).pow(2).mean()
     assert out["reward_mse"] == pytest.approx(mse.item(), rel=1e-5)
     assert out["reward_r2"] == pytest.approx(1 - (mse / rewards[:, 0].var(unbiased=False)).item(), rel=1e-5)
+    assert "reward_head_r2" not in out  # no known torque cost
+
+
+def test_reward_head_r2_by_hand() -> None:
+    """With a known torque cost c, reward_head_r2 divides the same MSE by the variance of reward + c|a|^2."""
+    torch.manual_seed(0)
+    m = build_world_model(**REACHER_MODEL, **TINY_WIDTHS, reward_weight=1.0, action_cost=2.0).eval()
+    obs = (torch.rand(8, 2, 6, 64, 64) * 255).to(torch.uint8)
+    actions, rewards = torch.rand(8, 1, 2) * 2 - 1, -torch.rand(8, 1)
+    out = evaluate(m, obs, actions, rewards=rewards, steps=(1,))
+    with torch.no_grad():
+        pred = m.reward(m.encode(obs[:, 0].float() / 255), actions[:, 0])
+    mse = (pred - rewards[:, 0]).pow(2).mean()
+    distance = rewards[:, 0] + 2.0 * actions[:, 0].pow(2).sum(1)
+    assert out["reward_mse"] == pytest.approx(mse.item(), rel=1e-5)
+    assert out["reward_head_r2"] == pytest.approx(1 - (mse / distance.var(unbiased=False)).item(), rel=1e-5)

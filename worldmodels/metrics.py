@@ -101,7 +101,9 @@ def evaluate(
     ``g``; ``rewards [N, T]``. Keys: ``hits@k/{s}step``, ``mrr/{s}step`` for each s in ``steps``
     (s <= T); with twins ``ee`` and ``die/{s}step``; with rewards and a trained reward head
     (``reward_weight > 0``) ``reward_mse`` and ``reward_r2`` (1 - MSE / variance of the rewards:
-    the fraction of their variance the head explains) of the first step; with ``successors [N, T, A]`` (see
+    the fraction of their variance the head explains) of the first step, and with a known torque cost
+    (``action_cost = c > 0``) ``reward_head_r2``, the same MSE over the variance of the part the head
+    learns, ``reward + c |a|^2`` (Reacher's distance term); with ``successors [N, T, A]`` (see
     :class:`eqmbrl.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
     mode is restored afterwards.
     """
@@ -151,6 +153,9 @@ def _evaluate(
         r_true = rewards[:, 0].float()
         out["reward_mse"] = (r_pred.cpu() - r_true).pow(2).mean().item()
         out["reward_r2"] = 1.0 - out["reward_mse"] / max(r_true.var(unbiased=False).item(), 1e-12)
+        if model.action_cost > 0:  # the known -c|a|^2 is exact, so the error is the head's alone
+            learned = r_true + model.action_cost * actions[:, 0].float().flatten(1).pow(2).sum(1)
+            out["reward_head_r2"] = 1.0 - out["reward_mse"] / max(learned.var(unbiased=False).item(), 1e-12)
     return out
 
 
