@@ -1,14 +1,16 @@
 """SAC evaluation curves of ``agent=sac`` runs, finished or not: one PNG and a markdown table.
 
     .venv/bin/python results/sac_curves.py RUN_DIR [RUN_DIR ...] --out results/sac_reacher_100k.png
-        [--reference -9.0]
+        [--reference -9.0 | --reference-run NATURECNN_RUN_DIR]
 
 Reads each run's ``curve.json`` (a finished run) or ``sb3_progress.json`` (saved after every
 evaluation, so a run stopped by the clock still has its curve), labels it by ``worldmodel`` /
 ``agent.features`` and ``seed`` from its ``.hydra/config.yaml``, plots evaluation return against
 env steps, and prints per run: the last step reached, the first and last evaluation, the best, the
 mean of the last 3 evaluations and, with ``--reference R``, the first env step whose evaluation
-return is >= R (e.g. NatureCNN-SAC's final return, for the steps-to-reach ratio of issue #12).
+return is >= R. ``--reference-run RUN`` takes R from a run instead (its final return, as the mean
+of its last 3 evaluations), adds that run to the plot, and reports the ratio of its steps to reach R
+to each run's (issue #12's ratio against NatureCNN-SAC: 3.0 means three times fewer env steps).
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ def curve(run: Path) -> tuple[list[int], list[float]]:
     return [int(s) for s, _ in pairs], [float(r) for _, r in pairs]
 
 
+def mean_last3(returns: list[float]) -> float:
+    """The mean of the last (up to) 3 evaluation returns."""
+    return sum(returns[-3:]) / len(returns[-3:])
+
+
+def first_reaching(steps: list[int], returns: list[float], threshold: float) -> int | None:
+    """The first env step whose evaluation return is >= ``threshold`` (None if never)."""
+    return next((s for s, r in zip(steps, returns) if r >= threshold), None)
+
+
 def label(run: Path) -> str:
     """``features (seed N)``: the world-model variant, or ``nature_cnn``."""
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
@@ -45,24 +57,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--reference", type=float, help="report the first env step reaching this return")
+    ref = parser.add_mutually_exclusive_group()
+    ref.add_argument("--reference", type=float, help="report the first env step reaching this return")
+    ref.add_argument("--reference-run", type=Path, help="reference return and steps from this run (mean of last 3)")
     args = parser.parse_args()
+    runs, threshold, ref_steps = list(args.runs), args.reference, None
+    if args.reference_run is not None:
+        steps, returns = curve(args.reference_run)
+        threshold = mean_last3(returns)
+        ref_steps = first_reaching(steps, returns, threshold)
+        runs = [args.reference_run, *(r for r in runs if r.resolve() != args.reference_run.resolve())]
+        print(f"reference: {label(args.reference_run)}, mean of last 3 evals {threshold:.2f}, reached at {ref_steps}")
     fig, ax = plt.subplots(figsize=(6, 4))
-    print(
-        "| run | env steps | first eval | last eval | best | mean of last 3 |"
-        + (" steps to reach |" if args.reference is not None else "")
-    )
-    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if args.reference is not None else ""))
-    for run in args.runs:
+    head = "| run | env steps | first eval | last eval | best | mean of last 3 |"
+    rule = "|---|---:|---:|---:|---:|---:|"
+    if threshold is not None:
+        head, rule = head + f" steps to reach {threshold:.2f} |", rule + "---:|"
+    if ref_steps is not None:
+        head, rule = head + " reference steps / steps |", rule + "---:|"
+    print(head + "\n" + rule)
+    for run in runs:
         steps, returns = curve(run)
         name = label(run)
         ax.plot(steps, returns, marker=".", label=name)
-        last3 = sum(returns[-3:]) / len(returns[-3:])
-        row = f"| {name} | {steps[-1]} | {returns[0]:.2f} | {returns[-1]:.2f} | {max(returns):.2f} | {last3:.2f} |"
-        if args.reference is not None:
-            reached = next((s for s, r in zip(steps, returns) if r >= args.reference), None)
+        row = f"| {name} | {steps[-1]} | {returns[0]:.2f} | {returns[-1]:.2f} | {max(returns):.2f} |"
+        row += f" {mean_last3(returns):.2f} |"
+        if threshold is not None:
+            reached = first_reaching(steps, returns, threshold)
             row += f" {reached if reached is not None else 'not reached'} |"
+            if ref_steps is not None:
+                row += f" {ref_steps / reached:.1f} |" if reached else " – |"
         print(row)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("env steps")
     ax.set_ylabel("evaluation return (5 fixed episodes)")
     ax.legend(fontsize=8)
