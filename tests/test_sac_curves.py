@@ -1,0 +1,41 @@
+"""results/sac_curves.py: the steps-to-reach ratio against a reference run, on hand-made curves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+
+def fake_run(path: Path, features: str, seed: int, curve: list[tuple[int, float]]) -> Path:
+    """A run dir as an unfinished ``agent=sac`` run leaves it: its config and ``sb3_progress.json``."""
+    (path / ".hydra").mkdir(parents=True)
+    config = f"seed: {seed}\nworldmodel: {{variant: sen}}\nagent: {{features: {features}, freeze: true}}\n"
+    (path / ".hydra" / "config.yaml").write_text(config)
+    (path / "sb3_progress.json").write_text(json.dumps({"curve": curve, "metrics": {}}))
+    return path
+
+
+def test_ratio_against_reference_run(tmp_path: Path) -> None:
+    # reference: last 3 evaluations -12, -10, -11 -> threshold -11.0, first reached at step 2000 (-11.0)
+    ref_curve = [(1000, -13.0), (2000, -11.0), (3000, -12.0), (4000, -10.0), (5000, -11.0)]
+    ref = fake_run(tmp_path / "cnn", "nature_cnn", 0, ref_curve)
+    sen = fake_run(tmp_path / "sen", "worldmodel", 1, [(500, -12.0), (1000, -10.5), (1500, -8.0)])
+    slow = fake_run(tmp_path / "slow", "worldmodel", 2, [(1000, -14.0), (2000, -13.0)])
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "results" / "sac_curves.py"), str(sen), str(slow), "--out", str(tmp_path / "c.png")]
+        + ["--reference-run", str(ref)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines()[3:6]}
+    assert "mean of last 3 evals -11.00, reached at 2000" in out.splitlines()[0]
+    assert rows["nature_cnn (seed 0)"][-2:] == ["2000", "1.0"]
+    assert rows["sen frozen (seed 1)"][-2:] == ["1000", "2.0"]  # -10.5 >= -11 at step 1000: 2000 / 1000
+    assert rows["sen frozen (seed 2)"][-2:] == ["not reached", "–"]
+    assert (tmp_path / "c.png").stat().st_size > 0
