@@ -67,7 +67,8 @@ def main() -> None:
     torch.set_num_threads(1)
     env, eval_env = make_env(), make_env()
     model = SAC("MlpPolicy", env, batch_size=128, learning_starts=500, buffer_size=args.steps, seed=args.seed)
-    runs, curve = eval_runs(5), {"steps": [], "return": []}
+    runs = eval_runs(5)
+    curve: dict[str, list[float]] = {"steps": [], "return": []}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     while model.num_timesteps < args.steps:
         model.learn(args.eval_every, reset_num_timesteps=False, progress_bar=True)
