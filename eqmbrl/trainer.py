@@ -24,6 +24,7 @@ from tqdm import tqdm
 from agents.random_agent import RandomAgent
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.choices import check_choice
 from eqmbrl.collect import collect, episode_tensors, successor_sets, twin_episodes
 from eqmbrl.logger import Logger
 from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
@@ -34,6 +35,7 @@ from worldmodels.persistence import evaluating, load_weights, save_world_model
 from worldmodels.world_model import WorldModel
 
 MAX_BAD_STEPS = 5  # non-finite gradient steps in a row that stop the training
+LR_SCHEDULES = ("constant", "cosine")
 
 
 class DivergedError(RuntimeError):
@@ -50,6 +52,9 @@ class WorldModelTrainer:
         epochs, batch_size, lr: Adam on the contrastive hinge loss for at most ``epochs``; with
             ``patience=0`` the checkpoint kept is the one with the lowest training loss (as SEN),
             and final metrics are computed with it.
+        lr_schedule: ``constant`` (SEN's) or ``cosine``: epoch e trains at
+            ``lr * (1 + cos(pi * e / epochs)) / 2``, so the last epochs settle instead of jumping
+            between solutions at the full rate. Online refits always use ``lr``.
         patience, val_episodes: early stopping. With ``patience > 0``, ``val_episodes`` held-out
             episodes (the training agent's, so limited-action runs stay limited) are scored after
             every epoch: successor accuracy where the env has discrete known dynamics (it must rise),
@@ -91,6 +96,7 @@ class WorldModelTrainer:
         epochs: int = 10,
         batch_size: int = 256,
         lr: float = 5e-4,
+        lr_schedule: str = "constant",
         patience: int = 0,
         min_epochs: int = 0,
         val_episodes: int = 20,
@@ -114,6 +120,7 @@ class WorldModelTrainer:
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
+            lr_schedule=lr_schedule,
             eval_every=eval_every,
             warmup_steps=warmup_steps,
             rollout_steps=rollout_steps,
@@ -147,6 +154,7 @@ class WorldModelTrainer:
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
         self.rng = np.random.default_rng(seed)
+        self.lr, self.lr_schedule = lr, lr_schedule
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
 
@@ -320,6 +328,7 @@ class WorldModelTrainer:
     def fit_epoch(self, buffer: ReplayBuffer, epoch: int) -> float:
         """One pass over all transitions in random order; returns the mean loss."""
         self.model.train()
+        self.set_lr(self.epoch_lr(epoch))
         k = self.rollout_steps
         starts = self.rng.permutation(buffer.valid_starts(k))
         n_batches = max(1, len(starts) // self.batch_size)
@@ -331,8 +340,9 @@ class WorldModelTrainer:
         return mean_finite(losses)
 
     def refit(self, buffer: ReplayBuffer, steps: int) -> float:
-        """``steps`` gradient steps on random batches of ``buffer`` (online refits); mean loss."""
+        """``steps`` gradient steps on random batches of ``buffer`` (online refits, at ``lr``); mean loss."""
         self.model.train()
+        self.set_lr(self.lr)
         return mean_finite(
             [
                 self.update(
@@ -343,6 +353,18 @@ class WorldModelTrainer:
                 for _ in range(steps)
             ]
         )
+
+    def epoch_lr(self, epoch: int) -> float:
+        """The learning rate of (0-based) ``epoch`` under ``lr_schedule``."""
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        return self.lr
+
+    def set_lr(self, lr: float) -> None:
+        """Set the optimizer's learning rate (logged as ``train/lr``)."""
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.logger.record("train/lr", lr)
 
     def update(self, batch: SequenceBatch) -> float:
         """One gradient step of the world-model loss on ``batch``; logs ``wm/*``; returns the loss.
@@ -386,6 +408,7 @@ def check_trainer_values(
     epochs: int = 10,
     batch_size: int = 256,
     lr: float = 5e-4,
+    lr_schedule: str = "constant",
     eval_every: int = 1,
     warmup_steps: int = 0,
     patience: int = 0,
@@ -394,7 +417,8 @@ def check_trainer_values(
     rollout_steps: int = 1,
 ) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
-    them on the config): counts >= 1, ``warmup_steps`` and ``patience`` >= 0 and a positive learning rate."""
+    them on the config): counts >= 1, ``warmup_steps`` and ``patience`` >= 0, a positive learning rate
+    and a known ``lr_schedule``."""
     values = dict(
         episodes=episodes,
         episode_length=episode_length,
@@ -415,6 +439,7 @@ def check_trainer_values(
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
     if not lr > 0:
         raise ValueError(f"trainer.lr must be > 0, got {lr}")
+    check_choice("trainer.lr_schedule", lr_schedule, LR_SCHEDULES)
     if rollout_steps > episode_length:
         raise ValueError(
             f"trainer.rollout_steps must be <= trainer.episode_length ({episode_length}), got {rollout_steps}"

@@ -14,7 +14,13 @@ from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.resume import resume
 from tests.helpers import CLI_ENV, run_in_process
 
-TRAINING = ("experiment=debug", "env=shapes_goal", "trainer.epochs=40", "trainer.patience=0")
+TRAINING = (  # the cosine schedule: the resumed epochs must train at the rates the uninterrupted ones do
+    "experiment=debug",
+    "env=shapes_goal",
+    "trainer.epochs=40",
+    "trainer.patience=0",
+    "trainer.lr_schedule=cosine",
+)
 ONLINE = (  # online MPC: the kill comes after the world-model training, during the online episodes
     "experiment=debug",
     "env=shapes_goal",

@@ -2,15 +2,22 @@
 errors that name the problem before anything is built."""
 
 import json
+import math
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 from hydra.errors import HydraException
+from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
 
 from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.logger import Logger
+from eqmbrl.report import scalars
+from eqmbrl.run import env_model_kwargs
 from eqmbrl.trainer import DivergedError
 from tests.helpers import cli, cli_async, compose_config, run_in_process
+from worldmodels.world_model import build_world_model
 
 
 @pytest.mark.parametrize(
@@ -65,6 +72,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
     [
         ("device=tpu", "unknown device 'tpu'; allowed: auto, cpu, cuda, cuda:N"),
         ("trainer.lr=-1", "trainer.lr must be > 0, got -1"),
+        ("trainer.lr_schedule=step", "unknown trainer.lr_schedule 'step'; allowed: constant, cosine"),
         ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
@@ -125,6 +133,31 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
         "trainer.min_epochs=8",
     )
     assert 8 <= later["epochs"] < 20  # not before min_epochs, still early
+
+
+def test_cosine_lr_schedule_by_hand(tmp_path: Path) -> None:
+    """``trainer.lr_schedule=cosine`` trains epoch e at lr (1 + cos(pi e / epochs)) / 2; the loss still falls."""
+    metrics = run_in_process(tmp_path, "experiment=debug", "trainer.epochs=4", "trainer.lr_schedule=cosine")
+    steps, lrs = scalars(tmp_path, "train/lr")
+    assert steps.tolist() == [1, 2, 3, 4]
+    expected = [5e-4 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]  # 5e-4, 4.27e-4, 2.5e-4, 0.73e-4
+    assert lrs == pytest.approx(expected, rel=1e-6)
+    _, losses = scalars(tmp_path, "wm/loss")
+    assert losses[-1] < losses[0] and metrics["epochs"] == 4
+
+
+def test_refits_after_a_cosine_fit_use_the_base_lr(tmp_path: Path) -> None:
+    """Online refits train at ``trainer.lr``, not at the last cosine epoch's near-zero rate."""
+    cfg = compose_config("experiment=debug", "trainer.lr_schedule=cosine", "trainer.epochs=2")
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    kwargs = {**cfg.worldmodel, **env_model_kwargs(env), **cfg.env.model}  # as run.py merges them
+    model = build_world_model(**{k: v for k, v in kwargs.items() if k != "_target_"})
+    trainer = instantiate(cfg.trainer, env=env, model=model, logger=Logger(tmp_path / "tb"), out_dir=tmp_path, seed=0)
+    buffer = trainer.collect()
+    trainer.fit(buffer, trainer.eval_data())
+    assert trainer.opt.param_groups[0]["lr"] == pytest.approx(5e-4 * (1 + math.cos(math.pi / 2)) / 2)
+    trainer.refit(buffer, 1)
+    assert trainer.opt.param_groups[0]["lr"] == 5e-4
 
 
 def test_divergence_is_caught_and_the_run_marked_failed(tmp_path: Path) -> None:
