@@ -25,6 +25,7 @@ from stable_baselines3 import SAC
 import envs  # noqa: F401  (registers the eqmbrl envs)
 from agents.sb3 import LatentObservation
 from eqmbrl.collect import Agent, StillAgent
+from eqmbrl.rl import PolicyAgent
 from worldmodels.persistence import load_world_model
 
 FRESH = 73_000_000
@@ -38,16 +39,6 @@ class PD:
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return pd_action(self.data.qpos[:2], self.data.qvel[:2], self.data.qpos[2:4].copy())
-
-
-class Policy:
-    """An SB3 policy as an :class:`eqmbrl.collect.Agent` (deterministic actions)."""
-
-    def __init__(self, model: SAC) -> None:
-        self.model = model
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.model.predict(obs, deterministic=True)[0]
 
 
 def profile(env: gym.Env, agent: Agent, episodes: int) -> dict[str, float]:
@@ -85,7 +76,7 @@ def main() -> None:
         cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
         env = LatentObservation(gym.make(cfg.env.id, **cfg.env.kwargs), load_world_model(run / "world_model.pt"))
         name = f"SAC on {cfg.worldmodel.variant} (seed {cfg.seed})"
-        rows[name] = profile(env, Policy(SAC.load(run / "sb3_model.zip", device="cpu")), args.episodes)
+        rows[name] = profile(env, PolicyAgent(SAC.load(run / "sb3_model.zip", device="cpu")), args.episodes)
         if "zero torque" not in rows:
             image_env = env.unwrapped
             still = StillAgent(gym.spaces.Box(-1.0, 1.0, (2,)))  # Reacher's torque box

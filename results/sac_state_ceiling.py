@@ -26,6 +26,7 @@ from stable_baselines3 import SAC
 
 import envs  # noqa: F401  (registers the eqmbrl envs)
 from eqmbrl.collect import eval_runs, evaluate_agent
+from eqmbrl.rl import PolicyAgent
 
 
 class StateObservation(gym.ObservationWrapper):
@@ -47,16 +48,6 @@ def make_env() -> gym.Env:
     return StateObservation(gym.make("eqmbrl/Reacher-pixels-v0", target_radius=0.02, action_repeat=2))
 
 
-class Deterministic:
-    """An SB3 policy as an eqmbrl :class:`eqmbrl.collect.Agent` (deterministic actions)."""
-
-    def __init__(self, model: SAC) -> None:
-        self.model = model
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.model.predict(obs, deterministic=True)[0]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=100_000)
@@ -72,7 +63,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     while model.num_timesteps < args.steps:
         model.learn(args.eval_every, reset_num_timesteps=False, progress_bar=True)
-        ret = evaluate_agent(eval_env, Deterministic(model), runs)["return"]
+        ret = evaluate_agent(eval_env, PolicyAgent(model), runs)["return"]
         curve["steps"].append(int(model.num_timesteps))
         curve["return"].append(ret)
         args.out.write_text(json.dumps(curve))
