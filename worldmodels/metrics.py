@@ -154,7 +154,7 @@ def _evaluate(
         out["reward_mse"] = (r_pred.cpu() - r_true).pow(2).mean().item()
         out["reward_r2"] = 1.0 - out["reward_mse"] / max(r_true.var(unbiased=False).item(), 1e-12)
         if model.action_cost > 0:  # the known -c|a|^2 is exact, so the error is the head's alone
-            learned = r_true + model.action_cost * actions[:, 0].float().flatten(1).pow(2).sum(1)
+            learned = r_true + model.action_penalty(actions[:, 0]).cpu()
             out["reward_head_r2"] = 1.0 - out["reward_mse"] / max(learned.var(unbiased=False).item(), 1e-12)
     return out
 

@@ -105,9 +105,11 @@ class WorldModel(nn.Module):
         if self.reward_from == "next":
             z = self.step(z, actions) if z_next is None else z_next
         r = self.reward_head(z, a)
-        if self.action_cost > 0:
-            r = r - self.action_cost * actions.flatten(1).pow(2).sum(1)
-        return r
+        return r - self.action_penalty(actions) if self.action_cost > 0 else r
+
+    def action_penalty(self, actions: torch.Tensor) -> torch.Tensor:
+        """The known torque cost ``c |a|^2`` of torques ``actions [B, d]``: ``[B]``."""
+        return self.action_cost * actions.flatten(1).float().pow(2).sum(1)
 
     def inverse(self, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
         """Torques ``[B, d]`` that took latents ``z [B, 1, C]`` to ``z_next [B, 1, C]`` (inverse
