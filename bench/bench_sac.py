@@ -1,13 +1,17 @@
 """SAC env steps per second on Reacher from pixels, side by side (one torch thread).
 
-    .venv/bin/python bench/bench_sac.py [--steps 600] [--repeats 3]
+    .venv/bin/python bench/bench_sac.py [--steps 600] [--repeats 3] [--experiment reacher_mpc]
 
 Variants, each SAC with the default `agent=sac` settings (batch 128, one gradient step per env step)
 on `env=reacher` (6 x 64 x 64, the default world model of `worldmodel=sen`, randomly initialised:
-speed does not depend on the weights):
+speed does not depend on the weights), or with ``--experiment reacher_mpc`` that experiment's env
+(2 physics steps per action) and world model (64-dim latent, conv embedding), as in RESULTS.md:
 
 - ``cached latents``: frozen world model, each observation encoded once in the env
   (``agents.sb3.LatentObservation``), MLP policy on the features (``agent.cache_latents=true``);
+- ``cached latents, small & half``: the same with SAC's networks at 64 x 64 instead of SB3's
+  256 x 256 and one gradient step every 2 env steps
+  (``agent.policy.net_arch=[64,64] +agent.algo_kwargs.train_freq=2``, RESULTS.md §13);
 - ``frozen extractor``: the same frozen world model inside SAC's actor, critic and target critic
   (``agent.cache_latents=false``), each encoding every batch;
 - ``nature_cnn``: SB3's NatureCNN, trained by SAC (the baseline);
@@ -41,28 +45,40 @@ from worldmodels.world_model import WorldModel, build_world_model
 STARTS = 200
 
 
-def reacher_model(env: gym.Env) -> WorldModel:
-    """The default ``env=reacher worldmodel=sen`` world model (random weights)."""
+def reacher_setup(experiment: str | None) -> tuple[Callable[[], gym.Env], WorldModel]:
+    """An env factory and the (randomly initialised) world model of ``env=reacher worldmodel=sen``,
+    with ``experiment=EXPERIMENT`` on top if given (e.g. ``reacher_mpc``: its env kwargs and model)."""
+    overrides = ["env=reacher"] + ([f"experiment={experiment}"] if experiment else [])
     with initialize_config_module(config_module="configs", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["env=reacher"])
+        cfg = compose(config_name="config", overrides=overrides)
+    env_id, env_kwargs = cfg.env.id, cast(dict[str, Any], OmegaConf.to_container(cfg.env.kwargs))
+
+    def make_env() -> gym.Env:
+        return gym.make(env_id, **env_kwargs)
+
+    env = make_env()
     kwargs = {**cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel)), **env_model_kwargs(env), **cfg.env.model}
+    env.close()
     kwargs.pop("_target_")
-    return build_world_model(**kwargs)
+    return make_env, build_world_model(**kwargs)
 
 
-def make(variant: str, model: WorldModel, path: str) -> SAC:
-    env = gym.make("eqmbrl/Reacher-pixels-v0")
+def make(variant: str, make_env: Callable[[], gym.Env], model: WorldModel, path: str) -> SAC:
+    env = make_env()
     common: dict[str, Any] = dict(buffer_size=20_000, batch_size=128, learning_starts=STARTS, seed=0, verbose=0)
     if variant == "cached latents":
         return SAC("MlpPolicy", LatentObservation(env, model), **common)
+    if variant == "cached latents, small & half":
+        small = dict(policy_kwargs=dict(net_arch=[64, 64]), train_freq=2)
+        return SAC("MlpPolicy", LatentObservation(env, model), **common, **small)
     features = "worldmodel" if variant == "frozen extractor" else "nature_cnn"
     extractor = dict(checkpoint=path, freeze=True) if features == "worldmodel" else {}
     return SAC("CnnPolicy", env, policy_kwargs=policy_kwargs(features, "sac", **extractor), **common)
 
 
-def env_only(model: WorldModel, steps: int) -> Callable[[], float]:
+def env_only(make_env: Callable[[], gym.Env], model: WorldModel, steps: int) -> Callable[[], float]:
     """Random actions through the cached-latent env: step, render and encode, no learning."""
-    env = LatentObservation(gym.make("eqmbrl/Reacher-pixels-v0"), model)
+    env = LatentObservation(make_env(), model)
     env.reset(seed=0)
     env.action_space.seed(0)
 
@@ -92,23 +108,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--experiment", default=None, help="a configs/experiment file, e.g. reacher_mpc")
     parser.add_argument("--out", default="/tmp/bench_sac_world_model.pt")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    env = gym.make("eqmbrl/Reacher-pixels-v0")
-    model = reacher_model(env)
-    env.close()
+    make_env, model = reacher_setup(args.experiment)
     save_world_model(args.out, model)
-    sac = ("cached latents", "frozen extractor", "nature_cnn")
-    runs = {v: timed(make(v, model, args.out), args.steps) for v in sac}
-    runs["env + encode only"] = env_only(model, args.steps)
+    sac = ("cached latents", "cached latents, small & half", "frozen extractor", "nature_cnn")
+    runs = {v: timed(make(v, make_env, model, args.out), args.steps) for v in sac}
+    runs["env + encode only"] = env_only(make_env, model, args.steps)
     variants = tuple(runs)
     rates: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:
             rates[v].append(runs[v]())
     base = statistics.median(rates["nature_cnn"])
-    print(f"SAC on Reacher from pixels, 1 torch thread, {args.steps} steps x {args.repeats} (median)\n")
+    print(f"SAC on Reacher from pixels, experiment={args.experiment}, 1 torch thread, {args.steps} steps x {args.repeats} (median)\n")
     print("| variant | env steps/s | vs nature_cnn |\n|---|---:|---:|")
     for v in variants:
         med = statistics.median(rates[v])
