@@ -37,7 +37,7 @@ from eqmbrl.online import OnlineMPC, check_online_values
 from eqmbrl.rl import SB3Learner, check_sb3_values
 from eqmbrl.rundir import HYDRA_FILES, check_fresh
 from eqmbrl.symmetry import env_contract
-from eqmbrl.trainer import WorldModelTrainer, check_trainer_values
+from eqmbrl.trainer import WorldModelTrainer, check_reward_refit, check_trainer_values
 from worldmodels.world_model import build_world_model, check_world_model_values
 
 RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
@@ -175,6 +175,7 @@ def check_values(cfg: DictConfig) -> None:
     for section, check in sections:
         names = inspect.signature(build_world_model if check is check_world_model_values else check).parameters
         check(**{k: v for k, v in section.items() if k in names})
+    check_reward_refit(cfg.trainer.reward_refit_steps, sections[0][0].get("reward_weight", 0.0))
 
 
 def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:

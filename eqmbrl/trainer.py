@@ -81,6 +81,9 @@ class WorldModelTrainer:
             horizons, at about (k + 1) / 2 times the cost of a step).
         episode_negatives: add the same-episode negative of :meth:`WorldModel.loss` (each
             sequence's start against a random other frame of its episode) to training batches.
+        reward_refit_steps: after the last epoch, this many Adam steps (at ``lr``) on the reward
+            head alone, on the frozen model's latents of the training data (see
+            :meth:`fit_reward_head`); 0 (the default, SEN's) skips it. Needs a reward head.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class WorldModelTrainer:
         warmup_steps: int = 0,
         rollout_steps: int = 1,
         episode_negatives: bool = False,
+        reward_refit_steps: int = 0,
         seed: int = 0,
     ) -> None:
         check_trainer_values(
@@ -127,7 +131,9 @@ class WorldModelTrainer:
             patience=patience,
             min_epochs=min_epochs,
             val_episodes=val_episodes,
+            reward_refit_steps=reward_refit_steps,
         )
+        check_reward_refit(reward_refit_steps, model.reward_weight)
         group = env_contract(env).symmetry.group
         if twin_element not in group.elements:
             raise ValueError(
@@ -153,6 +159,7 @@ class WorldModelTrainer:
                 raise ValueError(f"trainer.train_reset_options: {e}") from None
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
+        self.reward_refit_steps = reward_refit_steps
         self.rng = np.random.default_rng(seed)
         self.lr, self.lr_schedule = lr, lr_schedule
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -273,8 +280,53 @@ class WorldModelTrainer:
             if stopped:
                 break
         load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
+        if self.reward_refit_steps and not progress.get("reward_refit", False):
+            self.fit_reward_head(buffer)
+            save_world_model(path, self.model, epoch=done - 1, loss=train_loss, reward_refit_steps=self.reward_refit_steps)
+            self.save_progress(
+                dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=True, reward_refit=True)
+            )
         metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
         return {**metrics, "train_loss": train_loss, "epochs": float(done)}
+
+    def fit_reward_head(self, buffer: ReplayBuffer) -> float:
+        """Refit the reward head alone on the frozen model: ``reward_refit_steps`` Adam steps (at
+        ``lr``, batches of ``batch_size``) of the reward loss of :meth:`WorldModel.loss` on every
+        ``rollout_steps``-step sequence of ``buffer``, encoded and rolled out once in eval mode.
+
+        Trained jointly, the head chases latents that move under it (batch statistics, a
+        contrastive loss that reshapes the space every step); on the final, fixed latents a short
+        refit fits it much better (RESULTS.md §13). Logs ``reward_refit/mse`` before and after;
+        returns the last batch's MSE."""
+        k, model = self.rollout_steps, self.model
+        starts = buffer.valid_starts(k)
+        parts: dict[str, list[torch.Tensor]] = {"z": [], "a": [], "z_next": [], "r": []}
+        with evaluating(model), torch.inference_mode():
+            for i in range(0, len(starts), self.batch_size):
+                batch = buffer.gather(starts[i : i + self.batch_size], k, model.device)
+                zs = model.rollout(model.encode(batch.obs[:, 0]), batch.actions)  # B x k+1 x K x C
+                for key, x in zip(parts, (zs[:, :-1], batch.actions, zs[:, 1:], batch.rewards[:, :k]), strict=True):
+                    parts[key].append(x.flatten(0, 1))
+        z, a, z_next, r = (torch.cat(parts[key]).clone() for key in parts)  # clone: out of inference mode
+        head = model.reward_head
+        opt = torch.optim.Adam(head.parameters(), lr=self.lr)
+        gen = torch.Generator().manual_seed(self.seed)
+
+        def mse(idx: torch.Tensor) -> torch.Tensor:
+            return (model.reward(z[idx], a[idx], z_next[idx]) - r[idx]).pow(2).mean()
+
+        with torch.no_grad():
+            self.logger.record("reward_refit/mse_before", mse(torch.arange(len(r))).item())
+        loss = torch.zeros(())
+        for _ in tqdm(range(self.reward_refit_steps), desc="reward head refit", unit="step", leave=False):
+            loss = mse(torch.randint(len(r), (self.batch_size,), generator=gen).to(z.device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            self.logger.record("reward_refit/mse_after", mse(torch.arange(len(r))).item())
+        self.logger.dump(self.steps)
+        return loss.item()
 
     def save_progress(self, progress: dict[str, Any]) -> None:
         """Write ``resume.pt``: weights, optimizer, the trainer's and torch's RNG states, step count
@@ -400,6 +452,14 @@ def mean_finite(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
+def check_reward_refit(reward_refit_steps: int, reward_weight: float) -> None:
+    """A reward-head refit needs a trained reward head (``reward_weight > 0``)."""
+    if reward_refit_steps and not reward_weight > 0:
+        raise ValueError(
+            f"trainer.reward_refit_steps={reward_refit_steps} needs a reward head: set env.model.reward_weight > 0"
+        )
+
+
 def check_trainer_values(
     episodes: int = 100,
     episode_length: int = 50,
@@ -415,6 +475,7 @@ def check_trainer_values(
     min_epochs: int = 0,
     val_episodes: int = 20,
     rollout_steps: int = 1,
+    reward_refit_steps: int = 0,
 ) -> None:
     """Value checks of the trainer's arguments, run before any env or model is built (run.py calls
     them on the config): counts >= 1, ``warmup_steps`` and ``patience`` >= 0, a positive learning rate
@@ -432,9 +493,10 @@ def check_trainer_values(
         min_epochs=min_epochs,
         val_episodes=val_episodes,
         rollout_steps=rollout_steps,
+        reward_refit_steps=reward_refit_steps,
     )
     for name, value in values.items():
-        low = 0 if name in ("warmup_steps", "patience", "min_epochs") else 1
+        low = 0 if name in ("warmup_steps", "patience", "min_epochs", "reward_refit_steps") else 1
         if value < low:
             raise ValueError(f"trainer.{name} must be >= {low}, got {value}")
     if not lr > 0:

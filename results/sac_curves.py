@@ -46,11 +46,17 @@ def first_reaching(steps: list[int], returns: list[float], threshold: float) -> 
 
 
 def label(run: Path) -> str:
-    """``features (seed N)``: the world-model variant, or ``nature_cnn``."""
+    """``features (seed N)``: the world-model variant, or ``nature_cnn``; SAC networks other than
+    SB3's default and fewer than one gradient step per env step are named too."""
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     features = cfg.worldmodel.variant if cfg.agent.features == "worldmodel" else cfg.agent.features
     frozen = "" if cfg.agent.features != "worldmodel" else (" frozen" if cfg.agent.freeze else " fine-tuned")
-    return f"{features}{frozen} (seed {cfg.seed})"
+    policy, algo = cfg.agent.get("policy") or {}, cfg.agent.get("algo_kwargs") or {}
+    extra = "".join(
+        [f", net {list(policy['net_arch'])}" if "net_arch" in policy else ""]
+        + [f", train_freq {algo['train_freq']}" if "train_freq" in algo else ""]
+    )
+    return f"{features}{frozen}{extra} (seed {cfg.seed})"
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
@@ -77,6 +78,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
         ("trainer.rollout_steps=0", "trainer.rollout_steps must be >= 1, got 0"),
+        ("trainer.reward_refit_steps=-1", "trainer.reward_refit_steps must be >= 0, got -1"),
         ("trainer.rollout_steps=99", r"trainer.rollout_steps must be <= trainer.episode_length \(10\), got 99"),
         ("worldmodel.variant=big", "unknown worldmodel.variant 'big'; allowed: sen, none, full"),
         ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
@@ -158,6 +160,26 @@ def test_refits_after_a_cosine_fit_use_the_base_lr(tmp_path: Path) -> None:
     assert trainer.opt.param_groups[0]["lr"] == pytest.approx(5e-4 * (1 + math.cos(math.pi / 2)) / 2)
     trainer.refit(buffer, 1)
     assert trainer.opt.param_groups[0]["lr"] == 5e-4
+
+
+def test_reward_head_refit_moves_only_the_head_and_lowers_its_error(tmp_path: Path) -> None:
+    """``trainer.reward_refit_steps``: after the epochs, the reward head alone is refit on the frozen
+    model; every other weight is the one the same run without the refit keeps."""
+    common = ("experiment=debug", "env=reacher", "trainer.epochs=2")
+    run_in_process(tmp_path / "plain", *common)
+    run_in_process(tmp_path / "refit", *common, "trainer.reward_refit_steps=200")
+    plain, refit = (load_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("plain", "refit"))
+    assert refit["reward_refit_steps"] == 200 and "reward_refit_steps" not in plain
+    head = [k for k in plain["model"] if k.startswith("reward_head.")]
+    assert head and all(not torch.equal(plain["model"][k], refit["model"][k]) for k in head if "weight" in k)
+    assert all(torch.equal(v, refit["model"][k]) for k, v in plain["model"].items() if k not in head)
+    (_, before), (_, after) = (scalars(tmp_path / "refit", f"reward_refit/mse_{w}") for w in ("before", "after"))
+    assert after[0] < 0.75 * before[0]  # the head fits the frozen latents better than joint training left it
+
+
+def test_reward_refit_needs_a_reward_head(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="trainer.reward_refit_steps=5 needs a reward head"):
+        run_in_process(tmp_path, "experiment=debug", "env=shapes", "trainer.reward_refit_steps=5")
 
 
 def test_divergence_is_caught_and_the_run_marked_failed(tmp_path: Path) -> None:
