@@ -123,7 +123,10 @@ def main() -> None:
         for v in variants:
             rates[v].append(runs[v]())
     base = statistics.median(rates["nature_cnn"])
-    print(f"SAC on Reacher from pixels, experiment={args.experiment}, 1 torch thread, {args.steps} steps x {args.repeats} (median)\n")
+    print(
+        f"SAC on Reacher from pixels, experiment={args.experiment}, 1 torch thread, "
+        f"{args.steps} steps x {args.repeats} (median)\n"
+    )
     print("| variant | env steps/s | vs nature_cnn |\n|---|---:|---:|")
     for v in variants:
         med = statistics.median(rates[v])

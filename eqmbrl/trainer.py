@@ -82,7 +82,7 @@ class WorldModelTrainer:
         episode_negatives: add the same-episode negative of :meth:`WorldModel.loss` (each
             sequence's start against a random other frame of its episode) to training batches.
         reward_refit_steps: after the last epoch, this many Adam steps (at ``lr``) on the reward
-            head alone, on the frozen model's latents of the training data (see
+            head alone, on the frozen model's latents of the training transitions (see
             :meth:`fit_reward_head`); 0 (the default, SEN's) skips it. Needs a reward head.
     """
 
@@ -282,23 +282,34 @@ class WorldModelTrainer:
         load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
         if self.reward_refit_steps and not progress.get("reward_refit", False):
             self.fit_reward_head(buffer)
-            save_world_model(path, self.model, epoch=done - 1, loss=train_loss, reward_refit_steps=self.reward_refit_steps)
+            save_world_model(
+                path, self.model, epoch=done - 1, loss=train_loss, reward_refit_steps=self.reward_refit_steps
+            )
             self.save_progress(
-                dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=True, reward_refit=True)
+                dict(
+                    best=best,
+                    since_best=since_best,
+                    train_loss=train_loss,
+                    epochs=done,
+                    stopped=True,
+                    reward_refit=True,
+                )
             )
         metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
         return {**metrics, "train_loss": train_loss, "epochs": float(done)}
 
-    def fit_reward_head(self, buffer: ReplayBuffer) -> float:
+    def fit_reward_head(self, buffer: ReplayBuffer, rollout_steps: int = 1) -> float:
         """Refit the reward head alone on the frozen model: ``reward_refit_steps`` Adam steps (at
         ``lr``, batches of ``batch_size``) of the reward loss of :meth:`WorldModel.loss` on every
-        ``rollout_steps``-step sequence of ``buffer``, encoded and rolled out once in eval mode.
+        ``rollout_steps``-step sequence of ``buffer``, encoded and rolled out once in eval mode
+        (1, the default: each transition from its encoded state, as the planner's first step and
+        the R² of RESULTS.md read it).
 
         Trained jointly, the head chases latents that move under it (batch statistics, a
         contrastive loss that reshapes the space every step); on the final, fixed latents a short
-        refit fits it much better (RESULTS.md §13). Logs ``reward_refit/mse`` before and after;
-        returns the last batch's MSE."""
-        k, model = self.rollout_steps, self.model
+        refit fits it better (RESULTS.md §13). Logs ``reward_refit/mse_before`` and ``_after``
+        (over all the sequences); returns the last batch's MSE."""
+        k, model = rollout_steps, self.model
         starts = buffer.valid_starts(k)
         parts: dict[str, list[torch.Tensor]] = {"z": [], "a": [], "z_next": [], "r": []}
         with evaluating(model), torch.inference_mode():

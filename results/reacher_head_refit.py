@@ -91,7 +91,11 @@ def refit(run: Path, episodes: int = 100, steps: int = 4000) -> dict[str, float]
     target = rewards + model.action_penalty(torch.from_numpy(buf.actions[rows]))
     fz, fa = head_inputs(model, fresh["obs"], fresh["actions"])
     penalty = model.action_penalty(torch.from_numpy(fresh["actions"])).numpy()
-    out = {"trained": reward_split(predicted_rewards(model, fresh["obs"], fresh["actions"]), fresh["dist"], fresh["ctrl"])["r2_distance"]}
+    out = {
+        "trained": reward_split(predicted_rewards(model, fresh["obs"], fresh["actions"]), fresh["dist"], fresh["ctrl"])[
+            "r2_distance"
+        ]
+    }
     in_type = model.reward_head.features[0][0].in_type  # latent + action fields
     a_type = action_type(in_type.gspace, model.action_encoding, a.shape[-1])
     hidden = model.reward_head.out.in_features * model.reward_head.order

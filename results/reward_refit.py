@@ -1,11 +1,13 @@
 """Refit the reward head of finished runs' world models: ``trainer.reward_refit_steps`` after the fact.
 
-    .venv/bin/python results/reward_refit.py RUN_OR_SWEEP_DIR... [--steps 4000] [--rollout-steps K] [--out results/runs/refit]
+    .venv/bin/python results/reward_refit.py RUN_OR_SWEEP_DIR... [--steps 4000] [--rollout-steps 1]
+        [--out results/runs/refit]
 
 For each finished run, writes a new run dir ``OUT/<run name>`` holding the run's ``.hydra``
 config and ``metrics.json`` (copies), its ``buffer.npz`` (a symlink) and a ``checkpoint.pt`` whose
 reward head :meth:`eqmbrl.trainer.WorldModelTrainer.fit_reward_head` refit for ``--steps`` steps
-on that buffer, with the run's own trainer config (lr, batch size, rollout steps, seed). The source
+on that buffer's transitions (or its ``--rollout-steps``-step rollouts), with the run's own trainer
+config (lr, batch size, seed). The source
 model is the pretrained ``checkpoint.pt`` (not an online run's ``checkpoint_final.pt``); the source
 run is never modified. ``results/mpc_horizon.py`` and ``results/reacher_pose_split.py`` then score
 the new dirs as they score any run. TensorBoard: ``OUT/<run name>/tb`` (``reward_refit/mse_*``).
@@ -29,14 +31,12 @@ from eqmbrl.report import find_runs
 from worldmodels.persistence import load_world_model, save_world_model
 
 
-def refit_run(run: Path, out: Path, steps: int, rollout_steps: int | None = None) -> None:
+def refit_run(run: Path, out: Path, steps: int, rollout_steps: int = 1) -> None:
     """The module doc's new run dir ``out`` for ``run``."""
     if out.exists():
         raise FileExistsError(f"{out} exists; refits never overwrite a run dir")
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     cfg.trainer.reward_refit_steps = steps
-    if rollout_steps is not None:
-        cfg.trainer.rollout_steps = rollout_steps
     out.mkdir(parents=True)
     shutil.copytree(run / ".hydra", out / ".hydra")
     shutil.copy(run / "metrics.json", out / "metrics.json")
@@ -44,7 +44,7 @@ def refit_run(run: Path, out: Path, steps: int, rollout_steps: int | None = None
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     model = load_world_model(run / "checkpoint.pt")
     trainer = instantiate(cfg.trainer, env=env, model=model, logger=Logger(out / "tb"), out_dir=out, seed=cfg.seed)
-    trainer.fit_reward_head(ReplayBuffer.load(run / "buffer.npz"))
+    trainer.fit_reward_head(ReplayBuffer.load(run / "buffer.npz"), rollout_steps)
     save_world_model(out / "checkpoint.pt", model, reward_refit_steps=steps)
     env.close()
     print(f"{run.name}: reward head refit for {steps} steps -> {out}", flush=True)
@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", help="run dirs, or dirs of runs such as a Hydra sweep dir")
     parser.add_argument("--steps", type=int, default=4000)
-    parser.add_argument("--rollout-steps", type=int, default=None, help="instead of the run's trainer.rollout_steps")
+    parser.add_argument("--rollout-steps", type=int, default=1, help="fit on k-step rollouts (1: each transition)")
     parser.add_argument("--out", type=Path, default=Path("results/runs/refit"))
     args = parser.parse_args()
     torch.set_num_threads(1)

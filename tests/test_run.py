@@ -12,6 +12,7 @@ from hydra.errors import HydraException
 from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
 
+import envs  # noqa: F401  (registers the eqmbrl/ ids for the tests that make envs directly)
 from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.logger import Logger
 from eqmbrl.report import scalars
