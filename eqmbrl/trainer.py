@@ -327,7 +327,7 @@ class WorldModelTrainer:
             return (model.reward(z[idx], a[idx], z_next[idx]) - r[idx]).pow(2).mean()
 
         with torch.no_grad():
-            self.logger.record("reward_refit/mse_before", mse(torch.arange(len(r))).item())
+            self.logger.record("reward_refit/mse_before", mse(torch.arange(len(r), device=z.device)).item())
         loss = torch.zeros(())
         for _ in tqdm(range(self.reward_refit_steps), desc="reward head refit", unit="step", leave=False):
             loss = mse(torch.randint(len(r), (self.batch_size,), generator=gen).to(z.device))
@@ -335,7 +335,7 @@ class WorldModelTrainer:
             loss.backward()
             opt.step()
         with torch.no_grad():
-            self.logger.record("reward_refit/mse_after", mse(torch.arange(len(r))).item())
+            self.logger.record("reward_refit/mse_after", mse(torch.arange(len(r), device=z.device)).item())
         self.logger.dump(self.steps)
         return loss.item()
 
