@@ -1,5 +1,5 @@
 """Uniform random agent, optionally restricted to some push directions or to a sub-box of a
-continuous action space (limited-actions data)."""
+continuous action space (limited-actions data), with an optional per-episode torque scale."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from collections.abc import Sequence
 import gymnasium as gym
 import numpy as np
 
+from eqmbrl.choices import check_choice
 from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions
+
+ACTION_SCALES = ("full", "episode")
 
 
 def action_box(
@@ -46,6 +49,11 @@ class RandomAgent:
     experiment; objects stay uniform. ``low``/``high`` (``Box`` action spaces only, one entry per
     action dimension, None for the space's bound) restrict continuous actions to a sub-box, e.g.
     ``low=[-1, 0]`` for SEN's limited Reacher data (second joint's torque positive only).
+
+    ``scale="episode"`` (``Box`` spaces whose box contains 0) multiplies every action of an
+    episode by one factor s ~ U(0, 1), drawn at :meth:`reset`: uniform torques keep a Reacher arm
+    spinning, while scaled-down episodes also visit the slow, settled arms that a controller
+    reaching a goal passes through (RESULTS.md §14). ``"full"`` (default) is plain uniform.
     """
 
     def __init__(
@@ -55,8 +63,10 @@ class RandomAgent:
         allowed_directions: Sequence[int] | None = None,
         low: Sequence[float] | None = None,
         high: Sequence[float] | None = None,
+        scale: str = "full",
     ) -> None:
         self.space, self.rng = action_space, np.random.default_rng(seed)
+        self.scale, self.factor = check_choice("action scale", scale, ACTION_SCALES), 1.0
         self.directions = None if allowed_directions is None else check_directions(allowed_directions)
         if self.directions is not None and (
             not isinstance(action_space, gym.spaces.Discrete) or action_space.n % NUM_DIRECTIONS
@@ -66,6 +76,16 @@ class RandomAgent:
             )
         bounded = isinstance(action_space, gym.spaces.Box) or low is not None or high is not None
         self.box = action_box(action_space, low, high) if bounded else None  # raises unless Box
+        if scale == "episode" and (self.box is None or np.any(self.box[0] > 0) or np.any(self.box[1] < 0)):
+            raise ValueError(
+                f"action scale 'episode' needs a Box action range that contains 0 (it scales torques towards 0), "
+                f"got {action_space if self.box is None else f'low={self.box[0].tolist()} high={self.box[1].tolist()}'}"
+            )
+
+    def reset(self) -> None:
+        """Start an episode: with ``scale="episode"``, draw its factor s ~ U(0, 1)."""
+        if self.scale == "episode":
+            self.factor = float(self.rng.uniform())
 
     def act(self, obs: np.ndarray) -> np.ndarray | int:
         if isinstance(self.space, gym.spaces.Discrete):
@@ -73,5 +93,5 @@ class RandomAgent:
                 return int(self.rng.integers(self.space.n))
             return int(random_actions(self.rng, 1, self.space.n // NUM_DIRECTIONS, self.directions)[0])
         if self.box is not None:
-            return self.rng.uniform(*self.box).astype(self.space.dtype)
+            return (self.factor * self.rng.uniform(*self.box)).astype(self.space.dtype)
         raise ValueError(f"RandomAgent supports Discrete and Box action spaces, got {self.space}")

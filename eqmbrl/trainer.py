@@ -69,6 +69,9 @@ class WorldModelTrainer:
             torques are drawn from this sub-box of the action space (one entry per action
             dimension; None keeps the space's bound), e.g. ``train_action_low=[-1, 0]`` for SEN's
             limited Reacher data (second joint's torque positive only).
+        train_action_scale: ``full`` (default: uniform torques) or ``episode``: every training
+            episode's torques are scaled by one factor s ~ U(0, 1) (:class:`agents.random_agent.RandomAgent`),
+            so the data also hold slow and settled arms, not only the fast spin of uniform torques.
         train_reset_options: ``env.reset`` options of the training and validation episodes (not
             the evaluation's), e.g. ``{random_arm: true}`` on Reacher: every arm pose, so that
             limited torques limit the actions and not the poses the data visits.
@@ -106,6 +109,7 @@ class WorldModelTrainer:
         train_directions: list[int] | None = None,
         train_action_low: list[float] | None = None,
         train_action_high: list[float] | None = None,
+        train_action_scale: str = "full",
         train_reset_options: dict[str, Any] | None = None,
         eval_every: int = 1,
         twin_element: int = 1,
@@ -145,12 +149,15 @@ class WorldModelTrainer:
         self.epochs, self.batch_size, self.eval_every = epochs, batch_size, eval_every
         self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
-        self.train_box = (train_action_low, train_action_high)
-        if train_action_low is not None or train_action_high is not None:
+        self.train_box, self.train_scale = (train_action_low, train_action_high), train_action_scale
+        for name, kwargs in (
+            ("train_action_low/train_action_high", {"low": train_action_low, "high": train_action_high}),
+            ("train_action_scale", {"low": train_action_low, "high": train_action_high, "scale": train_action_scale}),
+        ):
             try:
-                self.train_agent(0)
+                RandomAgent(env.action_space, **kwargs)  # type: ignore[arg-type]
             except ValueError as e:
-                raise ValueError(f"trainer.train_action_low/train_action_high: {e}") from None
+                raise ValueError(f"trainer.{name}: {e}") from None
         self.train_options = dict(train_reset_options or {})
         if self.train_options:
             try:
@@ -189,8 +196,9 @@ class WorldModelTrainer:
 
     def train_agent(self, seed: int) -> RandomAgent:
         """The random agent of the training (and validation) data: all actions, or those allowed
-        by ``train_directions`` / ``train_action_low`` / ``train_action_high``."""
-        return RandomAgent(self.env.action_space, seed, self.train_directions, *self.train_box)
+        by ``train_directions`` / ``train_action_low`` / ``train_action_high``, scaled by
+        ``train_action_scale``."""
+        return RandomAgent(self.env.action_space, seed, self.train_directions, *self.train_box, self.train_scale)
 
     def eval_data(self) -> EvalData:
         """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``."""

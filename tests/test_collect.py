@@ -53,3 +53,25 @@ def test_twins_are_valid_rotated_episodes(g: int) -> None:
         assert np.array_equal(step_states(twin_states[:, t], twin_actions[:, t]), twin_states[:, t + 1])
     assert np.array_equal(twin_obs[:, 0], base.render_states(twin_states[:, 0]))
     assert not np.array_equal(twin_obs, data["obs"])  # a real rotation of the scene, not the same frames
+
+
+def test_episode_scaled_agent() -> None:
+    space = gym.spaces.Box(-1, 1, (2,), dtype=np.float32)
+    agent = RandomAgent(space, seed=0, low=[-1, 0], scale="episode")
+    factors = []
+    for _ in range(50):
+        agent.reset()
+        actions = np.array([agent.act(None) for _ in range(200)])
+        assert actions[:, 1].min() >= 0  # scaling towards 0 keeps the limited box
+        peak = np.abs(actions).max()
+        assert 0.9 * agent.factor < peak <= agent.factor + 1e-6  # one factor bounds the whole episode
+        factors.append(agent.factor)
+    assert min(factors) < 0.1 and max(factors) > 0.9  # factors spread over (0, 1)
+    plain, scaled = RandomAgent(space, seed=5), RandomAgent(space, seed=5, scale="episode")
+    assert np.array_equal(plain.act(None), scaled.act(None))  # before reset(): factor 1, same stream
+    with pytest.raises(ValueError, match="needs a Box action range that contains 0"):
+        RandomAgent(space, low=[0.5, 0.5], scale="episode")
+    with pytest.raises(ValueError, match="needs a Box action range that contains 0"):
+        RandomAgent(gym.spaces.Discrete(4), scale="episode")
+    with pytest.raises(ValueError, match="action scale"):
+        RandomAgent(space, scale="half")

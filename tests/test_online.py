@@ -148,6 +148,7 @@ def test_reacher_limited_torques_every_pose(tmp_path: Path) -> None:
     [
         ("trainer.train_action_low=[-1,0,0]", r"trainer.train_action_low/train_action_high: .* must have 2 entries"),
         ("trainer.train_action_high=[1,-2]", "<= low <= high <="),
+        ("trainer.train_action_scale=half", r"trainer.train_action_scale: .*'half'.*full, episode"),
         ("+trainer.train_reset_options.random_pose=true", r"trainer.train_reset_options: .*'random_pose'.*random_arm"),
     ],
 )
