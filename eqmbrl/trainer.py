@@ -150,12 +150,9 @@ class WorldModelTrainer:
         self.patience, self.min_epochs, self.val_episodes = patience, min_epochs, val_episodes
         self.train_directions, self.twin_element = train_directions, twin_element
         self.train_box, self.train_scale = (train_action_low, train_action_high), train_action_scale
-        for name, kwargs in (
-            ("train_action_low/train_action_high", {"low": train_action_low, "high": train_action_high}),
-            ("train_action_scale", {"low": train_action_low, "high": train_action_high, "scale": train_action_scale}),
-        ):
-            try:
-                RandomAgent(env.action_space, **kwargs)  # type: ignore[arg-type]
+        for name, scale in (("train_action_low/train_action_high", "full"), ("train_action_scale", train_action_scale)):
+            try:  # the box alone first, so that each error names the option that caused it
+                RandomAgent(env.action_space, low=train_action_low, high=train_action_high, scale=scale)
             except ValueError as e:
                 raise ValueError(f"trainer.{name}: {e}") from None
         self.train_options = dict(train_reset_options or {})

@@ -12,9 +12,10 @@ seeds (``eqmbrl.collect.eval_runs``) or, with ``--fresh``, env seeds 73,000,000 
 ``experiment=reacher_mpc``'s env (random goal, 50 env steps). ``--terminal-weight w`` adds w times
 the distance reward of the plan's final state (a terminal value: staying there for w more steps).
 
-The figure is a ceiling on what the learned model can give this planner and objective: if the
-oracle misses a return, no world model will reach it with the same search. Prints the mean return
-per horizon and writes ``--out`` (JSON).
+Before planning it checks that the scorer reproduces the env's own return of a random plan (to
+1e-4; it prints the gap, about 2e-6). The figure is a ceiling on what the learned model can give
+this planner and objective: if the oracle misses a return, no world model will reach it with the
+same search. Prints the mean return per horizon and writes ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mujoco import rollout  # noqa: E402
+from reacher_plan_check import LINKS  # noqa: E402  (results/ is the script's own directory)
 
 from agents.planners import CEM  # noqa: E402
 from envs.reacher import ReacherPixelsEnv  # noqa: E402
 from eqmbrl.collect import eval_runs  # noqa: E402
 
-LINKS = (0.1, 0.11)  # Reacher's upper arm and forearm-to-fingertip lengths (m)
 FRESH_BASE = 73_000_000
 
 
@@ -76,6 +77,16 @@ class SimulatorScorer:
         return torch.as_tensor(returns, dtype=torch.float32)
 
 
+def check_scorer(env: ReacherPixelsEnv, scorer: SimulatorScorer, seed: int = 5) -> float:
+    """Largest gap between the scorer's return of a random 6-decision plan and the env's own return of it."""
+    env.reset(seed=seed)
+    scorer.set_start(env.mj_data)
+    plan = np.random.default_rng(seed).uniform(-1.0, 1.0, (1, 6, 2)).astype(np.float32)
+    predicted = float(scorer(torch.from_numpy(plan))[0])
+    true = sum(env.step(a)[1] for a in plan[0])
+    return abs(predicted - true)
+
+
 def run_episode(env: ReacherPixelsEnv, planner: CEM, scorer: SimulatorScorer, seed: int) -> float:
     """Return of one episode from env seed ``seed``, planning every decision on the simulator."""
     env.reset(seed=seed)
@@ -104,6 +115,10 @@ def main() -> None:
     torch.set_num_threads(1)
     env = ReacherPixelsEnv(image_size=16, target_radius=0.02, action_repeat=args.action_repeat)
     scorer = SimulatorScorer(env, args.terminal_weight)
+    gap = check_scorer(env, SimulatorScorer(env, 0.0))
+    print(f"scorer vs env return of a random plan: |difference| = {gap:.1e}", flush=True)
+    if gap > 1e-4:
+        raise RuntimeError(f"the simulator scorer disagrees with the env's return by {gap:.3g}")
     seeds = [FRESH_BASE + i for i in range(args.episodes)] if args.fresh else [s for s, _ in eval_runs(args.episodes)]
     out: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()}}
     for h in args.horizons:

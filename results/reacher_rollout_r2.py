@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from reacher_plan_check import pd_action  # results/ is the script's own directory
@@ -37,7 +38,7 @@ SEED_BASE = 75_000_000
 HORIZON = 12
 
 
-def play(env, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+def play(env: gym.Env, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First observation ``[C, H, W]``, actions ``[12, 2]`` and true distance terms ``[12]`` of one sequence."""
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
