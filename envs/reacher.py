@@ -49,6 +49,14 @@ RENDER_QUALITIES = ("fast", "default")
 """``fast``: no multisampling (``offsamples = 0``, ~3x faster); ``default``: MuJoCo's 4x MSAA."""
 RENDER_MODES = (None, "rgb_array")
 JOINT1_LIMIT = 3.0
+LINK_LENGTHS = (0.1, 0.11)
+"""Reacher's upper arm and forearm-to-fingertip lengths (m)."""
+STATE_POINTS = 5
+"""Planar vectors of :func:`state_points`: elbow, fingertip, goal, elbow velocity, fingertip velocity."""
+REACH = 0.21
+"""Length unit of :func:`state_points` (m): the arm's reach."""
+SPEED_UNIT = 1.5
+"""Velocity unit of :func:`state_points` (m/s): about the RMS fingertip speed under uniform torques."""
 RESET_OPTIONS = ("random_arm",)
 """Keys ``reset(options=...)`` accepts."""
 
@@ -61,6 +69,28 @@ def wrap_angle(angle: np.ndarray) -> np.ndarray:
 def state_size(frame_stack: int) -> int:
     """Length S of the flat state vector for ``frame_stack`` stacked frames."""
     return 2 * frame_stack + 4
+
+
+def state_points(states: np.ndarray, frame_stack: int) -> np.ndarray:
+    """The planar vectors that determine a Reacher state, ``[..., S] -> float32 [..., 5, 2]``:
+    elbow and fingertip positions and the goal (in units of the reach, :data:`REACH`), then the
+    elbow's and the fingertip's velocities (in :data:`SPEED_UNIT`), all relative to the arm base.
+
+    Each is a vector of the plane, so the symmetry acts on all five as on points
+    (``state_points(act_state(g, s)) == rotate_points(g, state_points(s))``): auxiliary targets
+    for an equivariant head (``worldmodel.state_weight``)."""
+    states = np.asarray(states, dtype=np.float64)
+    k2 = 2 * frame_stack
+    q0, q1, dq0, dq1 = (states[..., i] for i in (k2 - 2, k2 - 1, k2, k2 + 1))
+    l1, l2 = LINK_LENGTHS
+    u1 = np.stack([np.cos(q0), np.sin(q0)], -1)
+    u2 = np.stack([np.cos(q0 + q1), np.sin(q0 + q1)], -1)
+    perp1, perp2 = np.stack([-u1[..., 1], u1[..., 0]], -1), np.stack([-u2[..., 1], u2[..., 0]], -1)
+    elbow, elbow_v = l1 * u1, l1 * dq0[..., None] * perp1
+    tip, tip_v = elbow + l2 * u2, elbow_v + l2 * (dq0 + dq1)[..., None] * perp2
+    pos = np.stack([elbow, tip, states[..., k2 + 2 :]], -2) / REACH
+    vel = np.stack([elbow_v, tip_v], -2) / SPEED_UNIT
+    return np.concatenate([pos, vel], -2).astype(np.float32)
 
 
 class ReacherSymmetry:
@@ -189,6 +219,8 @@ class ReacherPixelsEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     observation_space: spaces.Box
+    num_state_points = STATE_POINTS
+    """How many planar vectors :meth:`state_points` gives per state."""
 
     def __init__(
         self,
@@ -290,6 +322,10 @@ class ReacherPixelsEnv(gym.Env):
     def state_dim(self) -> int:
         """Length S of :meth:`get_state`."""
         return state_size(self.frame_stack)
+
+    def state_points(self, states: np.ndarray) -> np.ndarray:
+        """States ``[..., S]`` -> their planar vectors ``float32 [..., 5, 2]`` (:func:`state_points`)."""
+        return state_points(states, self.frame_stack)
 
     @property
     def mj_model(self) -> mujoco.MjModel:

@@ -9,6 +9,7 @@ kept for rendering symmetric twins.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -153,9 +154,12 @@ class ReplayBuffer:
         steps: int,
         device: torch.device | str = "cpu",
         negatives_rng: np.random.Generator | None = None,
+        state_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> SequenceBatch:
         """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`);
-        with ``negatives_rng``, also a random other frame of each start's episode (``negatives``)."""
+        with ``negatives_rng``, also a random other frame of each start's episode (``negatives``);
+        with ``state_fn``, the features ``state_fn(states [B, steps+1, ...]) -> [B, steps+1, ...]``
+        of the stored states, flattened to ``states [B, steps+1, F]``."""
         rows = (starts[:, None] + np.arange(steps + 1)) % self.capacity
         obs = to_float_images(torch.from_numpy(self.obs[rows]).to(device))
         actions = torch.from_numpy(self.actions[rows[:, :-1]]).to(device)
@@ -165,7 +169,12 @@ class ReplayBuffer:
             negatives = to_float_images(
                 torch.from_numpy(self.obs[self.same_episode_rows(starts, negatives_rng)]).to(device)
             )
-        return SequenceBatch(obs, actions, rewards, negatives)
+        states = None
+        if state_fn is not None:
+            if self.states is None:
+                raise ValueError("this replay buffer stores no env states, so it has no state features to train on")
+            states = torch.from_numpy(np.asarray(state_fn(self.states[rows]), np.float32)).flatten(2).to(device)
+        return SequenceBatch(obs, actions, rewards, negatives, states)
 
     def sample(
         self,
@@ -174,14 +183,15 @@ class ReplayBuffer:
         device: torch.device | str = "cpu",
         rng: np.random.Generator | None = None,
         negatives: bool = False,
+        state_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> SequenceBatch:
         """``batch_size`` random ``steps``-step sequences (with replacement), with same-episode
-        ``negatives`` if asked (see :meth:`gather`)."""
+        ``negatives`` if asked and state features with ``state_fn`` (see :meth:`gather`)."""
         starts = self.valid_starts(steps)
         if len(starts) == 0:
             raise ValueError(f"no {steps}-step sequence in a buffer of {self.size} rows; add longer episodes")
         rng = rng if rng is not None else np.random.default_rng()
-        return self.gather(rng.choice(starts, batch_size), steps, device, rng if negatives else None)
+        return self.gather(rng.choice(starts, batch_size), steps, device, rng if negatives else None, state_fn)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""

@@ -57,6 +57,7 @@ DERIVED = {
         "reward_weight",
         "action_cost",
         "inverse_weight",
+        "state_points",
     ),
     "trainer": RUN_ARGS,
     "agent/mpc": (*RUN_ARGS, "trainer"),
@@ -124,6 +125,7 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
         image_size=obs_shape[-1],
         action_encoding="directions" if discrete else "torques",
         action_dim=1 if discrete else cast(tuple[int, ...], act.shape)[0],
+        state_points=int(getattr(env.unwrapped, "num_state_points", 0)),  # 0: no state head possible
     )
 
 

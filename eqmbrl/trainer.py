@@ -164,6 +164,8 @@ class WorldModelTrainer:
         self.buffer_path, self.warmup, self.seed = buffer_path, warmup_steps, seed
         self.rollout_steps, self.episode_negatives = rollout_steps, episode_negatives
         self.reward_refit_steps = reward_refit_steps
+        # the state head's targets: the env's planar vectors of the stored states (Reacher)
+        self.state_fn = getattr(env.unwrapped, "state_points", None) if model.state_head is not None else None
         self.rng = np.random.default_rng(seed)
         self.lr, self.lr_schedule = lr, lr_schedule
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -403,7 +405,8 @@ class WorldModelTrainer:
         losses = []
         for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.epochs}", unit="batch", leave=False):
             part = starts[b * self.batch_size : (b + 1) * self.batch_size]
-            batch = buffer.gather(part, k, self.model.device, self.rng if self.episode_negatives else None)
+            negatives_rng = self.rng if self.episode_negatives else None
+            batch = buffer.gather(part, k, self.model.device, negatives_rng, self.state_fn)
             losses.append(self.update(batch))
         return mean_finite(losses)
 
@@ -415,7 +418,12 @@ class WorldModelTrainer:
             [
                 self.update(
                     buffer.sample(
-                        self.batch_size, self.rollout_steps, self.model.device, self.rng, self.episode_negatives
+                        self.batch_size,
+                        self.rollout_steps,
+                        self.model.device,
+                        self.rng,
+                        self.episode_negatives,
+                        self.state_fn,
                     )
                 )
                 for _ in range(steps)

@@ -53,13 +53,16 @@ class SequenceBatch:
 
     obs: float ``[B, k+1, Ci, Hi, Wi]`` in [0, 1]; actions: ``[B, k, *A]``; rewards: ``[B, k]``;
     optional ``negatives``: float ``[B, Ci, Hi, Wi]``, another frame of each sequence's episode
-    (the loss's same-episode negative, see :meth:`worldmodels.world_model.WorldModel.loss`).
+    (the loss's same-episode negative, see :meth:`worldmodels.world_model.WorldModel.loss`);
+    optional ``states``: float ``[B, k+1, F]``, features of the underlying states (the targets of
+    the world model's state head, e.g. Reacher's planar vectors flattened).
     """
 
     obs: torch.Tensor
     actions: torch.Tensor
     rewards: torch.Tensor
     negatives: torch.Tensor | None = None
+    states: torch.Tensor | None = None
 
     @property
     def steps(self) -> int:
@@ -67,7 +70,8 @@ class SequenceBatch:
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         negatives = None if self.negatives is None else self.negatives.to(device)
-        return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device), negatives)
+        states = None if self.states is None else self.states.to(device)
+        return SequenceBatch(self.obs.to(device), self.actions.to(device), self.rewards.to(device), negatives, states)
 
 
 def to_float_images(images: torch.Tensor) -> torch.Tensor:

@@ -41,11 +41,12 @@ from omegaconf import OmegaConf
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import reward_objective
 from agents.planners import CEM
+from envs.reacher import LINK_LENGTHS
 from eqmbrl.types import to_float_images
 from worldmodels.persistence import evaluating, load_world_model
 
 SEED_BASE = 72_000_000
-LINKS = (0.1, 0.11)  # Reacher's upper arm and forearm-to-fingertip lengths (m)
+LINKS = LINK_LENGTHS  # Reacher's upper arm and forearm-to-fingertip lengths (m)
 PD_GAINS = (0.7, 0.1)
 
 

@@ -147,3 +147,19 @@ def test_continuous_actions_are_checked_against_the_bounds(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="field 'actions' must be finite and within the action bounds"):
         ReplayBuffer.load(path, None, gym.spaces.Box(-1.0, 1.0, (2,)))
     assert len(ReplayBuffer.load(path, None, gym.spaces.Box(0.0, 4.0, (2,)))) == len(_filled())
+
+
+def test_state_features_follow_the_sequence() -> None:
+    """``state_fn`` maps the stored states of each sequence's k+1 rows, flattened to ``[B, k+1, F]``."""
+    buf = _filled()
+    batch = buf.gather(buf.valid_starts(2), 2, state_fn=lambda s: np.stack([s, -s], -2))
+    assert batch.states is not None and batch.states.shape == (len(buf.valid_starts(2)), 3, 6)
+    assert batch.states.dtype == torch.float32
+    episode = torch.tensor([float(e) for e in buf.episode[buf.valid_starts(2)]])
+    assert torch.equal(batch.states[:, :, 0], episode[:, None].expand(-1, 3))
+    assert torch.equal(batch.states[:, :, 3], -episode[:, None].expand(-1, 3))
+    assert buf.gather(buf.valid_starts(2), 2).states is None
+    plain = ReplayBuffer(8, (1, 2, 2))
+    plain.add_episode(np.zeros((3, 1, 2, 2), np.uint8), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="stores no env states"):
+        plain.gather(plain.valid_starts(1), 1, state_fn=lambda s: s)

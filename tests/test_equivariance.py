@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from eqmbrl.symmetry import Group, check_equivariance
+from eqmbrl.symmetry import Group, check_equivariance, rotate_points
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.fields import element, make_gspace
 from worldmodels.layers import EXECUTIONS, set_execution
@@ -125,6 +125,40 @@ def test_inverse_dynamics_head_is_equivariant(variant: str, execution: str) -> N
     errs = check_equivariance(lambda x: m.inverse(x[0], x[1]), z, both, _act_action(m.symmetry, enc), m.symmetry)
     assert max(errs.values()) < TOL, errs
     assert m.inverse(z[0], z[1]).std() > 1e-4  # not trivially zero
+
+
+@pytest.mark.parametrize("variant", ["sen", "full"])
+@pytest.mark.parametrize("execution", EXECUTIONS)
+def test_state_head_is_equivariant(variant: str, execution: str) -> None:
+    """decode_state(g.z) = g.decode_state(z): the decoded planar vectors turn as points."""
+    grp, enc, adim, slots, mps, ms, img, stride = DOMAINS["D4-reacher"]
+    m = build_world_model(
+        variant,
+        grp,
+        enc,
+        adim,
+        3,
+        img,
+        slots,
+        mps,
+        ms,
+        stride,
+        8,
+        32,
+        latent=16,
+        hidden=32,
+        state_weight=1.0,
+        state_points=3,
+    )
+    m = set_execution(m.eval(), execution)
+    z = torch.randn(4, 1, m.latent_type.size)
+
+    def turn(g: int, p: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(rotate_points(g, m.symmetry, p.detach().unflatten(-1, (3, 2)).numpy())).flatten(-2)
+
+    errs = check_equivariance(m.decode_state, z, m.act_latent, turn, m.symmetry)
+    assert max(errs.values()) < TOL, errs
+    assert m.decode_state(z).std() > 1e-4  # not trivially zero
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))

@@ -116,3 +116,27 @@ def test_k_step_loss_by_hand() -> None:
     assert out["negative"].item() == pytest.approx(negative.item(), rel=1e-5)
     assert out["reward"].item() == pytest.approx(reward.item(), rel=1e-5)
     assert out["loss"].item() == pytest.approx((positive + negative + 0.5 * reward).item(), rel=1e-5)
+
+
+def test_state_head_loss_by_hand() -> None:
+    """``state_weight`` x the squared error of the planar vectors decoded from the k+1 encoded
+    latents and the k rollout latents; without ``batch.states`` the term is absent."""
+    torch.manual_seed(0)
+    m = build_world_model(**REACHER_MODEL, **TINY_WIDTHS, state_weight=0.5, state_points=5).eval()
+    obs, actions, states = torch.rand(4, 3, 6, 64, 64), torch.rand(4, 2, 2) * 2 - 1, torch.randn(4, 3, 10)
+    torch.manual_seed(1)
+    out = m.loss(SequenceBatch(obs, actions, torch.zeros(4, 2), states=states))
+    with torch.no_grad():
+        z = torch.stack([m.encode(obs[:, t]) for t in range(3)], 1)
+        rolled = m.rollout(z[:, 0], actions)[:, 1:]
+        errors = [(m.decode_state(z[:, t]) - states[:, t]).pow(2) for t in range(3)]
+        errors += [(m.decode_state(rolled[:, t]) - states[:, t + 1]).pow(2) for t in range(2)]
+        expected = torch.stack(errors).mean()
+    assert out["state"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out["loss"].item() == pytest.approx((out["positive"] + out["negative"] + 0.5 * expected).item(), rel=1e-5)
+    torch.manual_seed(1)
+    assert "state" not in m.loss(SequenceBatch(obs, actions, torch.zeros(4, 2)))
+    with pytest.raises(ValueError, match="needs an env whose unwrapped env has state_points"):
+        build_world_model(**REACHER_MODEL, **TINY_WIDTHS, state_weight=1.0, state_points=0)
+    with pytest.raises(ValueError, match="worldmodel.state_weight needs a single-slot model"):
+        build_world_model(**TINY_WIDTHS, state_weight=1.0, state_points=2)

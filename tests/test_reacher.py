@@ -300,3 +300,23 @@ def test_symmetry_validates_shapes() -> None:
         sym.act_state(1, np.zeros((2, 8)))
     with pytest.raises(ValueError, match="last dim 2"):
         sym.act_action(1, np.zeros((2, 3)))
+
+
+def test_state_points_by_hand_and_equivariant(env: ReacherPixelsEnv) -> None:
+    """Elbow, fingertip, goal (reach units) and their velocities (m/s / SPEED_UNIT); the group
+    acts on all five vectors as on points."""
+    from envs.reacher import REACH, SPEED_UNIT
+
+    k = env.frame_stack
+    state = np.zeros(2 * k + 4)
+    state[2 * k - 2 : 2 * k + 4] = [np.pi / 2, -np.pi / 2, 2.0, 1.0, 0.1, -0.05]
+    pts = env.state_points(state[None])[0]
+    expected = [[0, 0.1 / REACH], [0.11 / REACH, 0.1 / REACH], [0.1 / REACH, -0.05 / REACH]]
+    assert pts.shape == (env.num_state_points, 2) and pts.dtype == np.float32
+    np.testing.assert_allclose(pts[:3], expected, atol=1e-6)
+    # elbow moves at 0.1 m x 2 rad/s along -x; the forearm (along +x) turns at 3 rad/s: +y
+    np.testing.assert_allclose(pts[3:], [[-0.2 / SPEED_UNIT, 0], [-0.2 / SPEED_UNIT, 0.33 / SPEED_UNIT]], atol=1e-6)
+    states, group = random_states(env, 5, seed=7), env.symmetry.group
+    for g in group.elements:
+        twin = env.state_points(env.symmetry.act_state(g, states))
+        np.testing.assert_allclose(twin, rotate_points(g, group, env.state_points(states)), atol=1e-5)

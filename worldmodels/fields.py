@@ -45,6 +45,17 @@ def trivial(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
     return enn.FieldType(gspace, [gspace.trivial_repr] * channels)
 
 
+def planar(gspace: gspaces.GSpace2D, points: int) -> enn.FieldType:
+    """``points`` vectors of the plane (2 channels each), on which the group acts as on points
+    (:func:`eqmbrl.symmetry.rotate_points`): D4's and C4's 2-dimensional irreps, in escnn's
+    element order; plain pairs of scalars for the trivial group."""
+    name = gspace.fibergroup.name
+    if name == "C1":
+        return trivial(gspace, 2 * points)
+    rho = gspace.fibergroup.irrep(1, 1) if name == "D4" else gspace.fibergroup.irrep(1)
+    return enn.FieldType(gspace, [rho] * points)
+
+
 def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.FieldType:
     """Field type of an encoded per-slot action of ``width`` channels.
 

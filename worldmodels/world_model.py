@@ -21,7 +21,7 @@ from eqmbrl.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder
-from worldmodels.fields import action_type, element, make_gspace, mlp, regular, trivial
+from worldmodels.fields import action_type, element, make_gspace, mlp, planar, regular, trivial
 from worldmodels.layers import EquivariantConv, check_execution, set_execution
 from worldmodels.reward import RewardHead
 from worldmodels.transition import GNNTransition
@@ -56,6 +56,8 @@ class WorldModel(nn.Module):
         reward_from: str = "state",
         action_cost: float = 0.0,
         inverse_weight: float = 0.0,
+        state_weight: float = 0.0,
+        state_points: int = 0,
         build_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -73,6 +75,9 @@ class WorldModel(nn.Module):
         self.inverse_weight = inverse_weight
         # inverse dynamics (z_t, z_t+1) -> encoded torques, only when trained (keeps old checkpoints loadable)
         self.inverse_head = mlp(self.latent_type + self.latent_type, hidden, a_type) if inverse_weight > 0 else None
+        # state decoder z -> the env state's planar vectors, only when trained (as the inverse head)
+        self.state_weight = state_weight
+        self.state_head = mlp(self.latent_type, hidden, planar(gs, state_points)) if state_weight > 0 else None
         self._map_type = trivial(make_gspace(symmetry), slots * maps_per_slot)
 
     @property
@@ -119,6 +124,13 @@ class WorldModel(nn.Module):
         pairs = self.inverse_head(torch.cat([z, z_next], dim=-1)).flatten(1)  # B x 2d
         return (pairs[:, 0::2] - pairs[:, 1::2]) / 2
 
+    def decode_state(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents ``z [..., 1, C]`` -> the env state's planar vectors, flattened ``[..., 2P]``
+        (equivariant: the group acts on them as on points, see :func:`worldmodels.fields.planar`)."""
+        if self.state_head is None:
+            raise ValueError("this world model has no state head: build it with state_weight > 0")
+        return self.state_head(z.flatten(-2))
+
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Imagine N plans at once: z0 ``[N, K, C]``, actions ``[N, H, *A]`` -> ``[N, H+1, K, C]``."""
         zs = [z0]
@@ -140,7 +152,10 @@ class WorldModel(nn.Module):
         not its goal) can collapse and an action-blind transition then scores well. With
         ``inverse_weight > 0`` (torques only), ``inverse_weight`` x the squared error of the
         inverse-dynamics head's torques from each pair of encoded frames (z_t, z_t+1): the latent
-        must then carry what an action changes.
+        must then carry what an action changes. With ``state_weight > 0`` and ``batch.states``,
+        ``state_weight`` x the squared error of the state head's planar vectors decoded from every
+        encoded latent z_0..z_k and every rollout latent (:meth:`decode_state`): the rollout must
+        then keep the arm's positions and velocities, not only stay near the encoded frames.
         """
         B, k = batch.actions.shape[:2]
         frames = batch.obs[:, : k + 1].flatten(0, 1)
@@ -157,6 +172,10 @@ class WorldModel(nn.Module):
             a_hat = self.inverse(z[:, :k].flatten(0, 1), z[:, 1:].flatten(0, 1))
             out["inverse"] = (a_hat - batch.actions.flatten(0, 1)).pow(2).mean()
             out["loss"] = out["loss"] + self.inverse_weight * out["inverse"]
+        if self.state_head is not None and batch.states is not None:
+            decoded = self.decode_state(torch.cat([z, z_pred], 1))  # B x 2k+1 x 2P
+            out["state"] = (decoded - torch.cat([batch.states, batch.states[:, 1:]], 1)).pow(2).mean()
+            out["loss"] = out["loss"] + self.state_weight * out["state"]
         if batch.negatives is not None:
             out["negative_episode"] = torch.relu(self.hinge - self.energy(z[:, 0], z_all[B * (k + 1) :])).mean()
             out["loss"] = out["loss"] + out["negative_episode"]
@@ -225,16 +244,26 @@ def check_world_model_values(**kwargs: Any) -> None:
     for name in ("hinge", "sigma"):
         if not v[name] > 0:
             raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    for name in ("reward_weight", "action_cost", "inverse_weight"):
+    for name in ("reward_weight", "action_cost", "inverse_weight", "state_weight"):
         if v[name] < 0:
             raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
-        if v[name] > 0 and name != "reward_weight" and kwargs.get("action_encoding", "torques") != "torques":
+        if (
+            v[name] > 0
+            and name in ("action_cost", "inverse_weight")
+            and kwargs.get("action_encoding", "torques") != "torques"
+        ):
             raise ValueError(
                 f"worldmodel.{name}={v[name]} needs continuous torque actions, but the env's "
                 f"actions are {v['action_encoding']!r}; use {name}=0"
             )
-    if v["inverse_weight"] > 0 and v["slots"] != 1:
-        raise ValueError(f"worldmodel.inverse_weight needs a single-slot model (Reacher), got slots={v['slots']}")
+    for name in ("inverse_weight", "state_weight"):
+        if v[name] > 0 and v["slots"] != 1:
+            raise ValueError(f"worldmodel.{name} needs a single-slot model (Reacher), got slots={v['slots']}")
+    if v["state_weight"] > 0 and "state_points" in kwargs and v["state_points"] < 1:
+        raise ValueError(
+            "worldmodel.state_weight > 0 needs an env whose unwrapped env has state_points(states) (Reacher); "
+            "this one has none: use state_weight=0"
+        )
 
 
 def build_world_model(
@@ -260,6 +289,8 @@ def build_world_model(
     reward_from: str = "state",
     action_cost: float = 0.0,
     inverse_weight: float = 0.0,
+    state_weight: float = 0.0,
+    state_points: int = 0,
 ) -> WorldModel:
     """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
 
@@ -269,7 +300,9 @@ def build_world_model(
     ``reward_weight > 0`` trains the invariant reward head with the contrastive loss; it reads
     the latent before the action (``reward_from="state"``) or the predicted one after it
     (``"next"``), see :meth:`WorldModel.reward`; ``action_cost`` adds a known ``-c |a|^2`` to it.
-    ``inverse_weight > 0`` trains an inverse-dynamics head too (:meth:`WorldModel.loss`).
+    ``inverse_weight > 0`` trains an inverse-dynamics head too, ``state_weight > 0`` a state head
+    that decodes the env's ``state_points`` planar vectors from encoded and imagined latents
+    (:meth:`WorldModel.loss`; ``state_points`` comes from the env, see ``eqmbrl.run``).
     The model
     keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
     """
@@ -313,5 +346,7 @@ def build_world_model(
         reward_from,
         action_cost,
         inverse_weight,
+        state_weight,
+        state_points,
         build_kwargs,
     )
