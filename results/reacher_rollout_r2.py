@@ -18,6 +18,11 @@ Prints and writes ``RUN_DIR/rollout_r2.json``: per kind and step k, R² of the d
 the episodes, against the variance of the true term at that k), the correlation, the RMSE, and
 the mean and std of the true term and the mean of the predicted one. Under PD the true term's
 variance shrinks towards 0 as the arms arrive, so read the RMSE there, not the R².
+
+For a model with a state head (``worldmodel.state_weight > 0``) it also writes, per kind and
+k = 0..12, the RMSE of the decoded fingertip position and velocity (``tip_rmse``,
+``tip_speed_rmse``, in :func:`envs.reacher.state_points` units) against the simulator's, and the
+mean decoded and true fingertip speeds: does the imagined arm keep moving?
 """
 
 from __future__ import annotations
@@ -38,9 +43,11 @@ SEED_BASE = 75_000_000
 HORIZON = 12
 
 
-def play(env: gym.Env, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First observation ``[C, H, W]``, actions ``[12, 2]`` and true distance terms ``[12]`` of one sequence."""
-    obs, _ = env.reset(seed=seed)
+def play(env: gym.Env, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """First observation ``[C, H, W]``, actions ``[12, 2]``, true distance terms ``[12]`` and
+    states ``[13, S]`` of one sequence."""
+    obs, info = env.reset(seed=seed)
+    states = [info["state"]]
     rng = np.random.default_rng(seed)
     data = env.unwrapped.mj_data
     actions, dist = [], []
@@ -50,9 +57,10 @@ def play(env: gym.Env, seed: int, kind: str) -> tuple[np.ndarray, np.ndarray, np
         else:
             action = pd_action(data.qpos[:2].copy(), data.qvel[:2].copy(), data.qpos[2:4].copy())
         info = env.step(action.astype(np.float32))[4]
+        states.append(info["state"])
         actions.append(action)
         dist.append(info["reward_dist"])
-    return obs, np.asarray(actions, np.float32), np.asarray(dist)
+    return obs, np.asarray(actions, np.float32), np.asarray(dist), np.asarray(states)
 
 
 def rollout_r2(run: Path, episodes: int = 100) -> dict[str, dict[str, list[float]]]:
@@ -69,6 +77,7 @@ def rollout_r2(run: Path, episodes: int = 100) -> dict[str, dict[str, list[float
             flat = actions.flatten(0, 1)
             r_hat = model.reward(z[:, :-1].flatten(0, 1), flat, z[:, 1:].flatten(0, 1)).view(episodes, HORIZON)
             est = (r_hat + model.action_penalty(flat).view(episodes, HORIZON)).numpy()  # the distance term
+            decoded = None if model.state_head is None else model.decode_state(z).unflatten(-1, (-1, 2)).numpy()
         r2 = 1.0 - ((est - dist) ** 2).mean(0) / dist.var(0)
         corr = [float(np.corrcoef(est[:, k], dist[:, k])[0, 1]) for k in range(HORIZON)]
         rmse = np.sqrt(((est - dist) ** 2).mean(0))
@@ -80,8 +89,17 @@ def rollout_r2(run: Path, episodes: int = 100) -> dict[str, dict[str, list[float
             "true_std": [round(float(v), 4) for v in dist.std(0)],
             "predicted_mean": [round(float(v), 4) for v in est.mean(0)],
         }
+        if decoded is not None:  # [E, 13, P, 2]: tip is point 1, its velocity point 4
+            true = env.unwrapped.state_points(np.stack([r[3] for r in rows]))
+            for key, i in (("tip_rmse", 1), ("tip_speed_rmse", 4)):
+                err = np.sqrt(((decoded[:, :, i] - true[:, :, i]) ** 2).sum(-1).mean(0))
+                out[kind][key] = [round(float(v), 4) for v in err]
+            out[kind]["tip_speed_true"] = [round(float(v), 4) for v in np.linalg.norm(true[:, :, 4], axis=-1).mean(0)]
+            out[kind]["tip_speed_decoded"] = [
+                round(float(v), 4) for v in np.linalg.norm(decoded[:, :, 4], axis=-1).mean(0)
+            ]
         print(f"{run.name[:40]} {kind:6s} R² by step: {' '.join(f'{v:.2f}' for v in r2)}", flush=True)
-        for key in ("rmse", "true_mean", "true_std", "predicted_mean"):
+        for key in [k for k in out[kind] if k not in ("r2", "corr")]:
             print(f"{'':47s}{key:>14s}: {' '.join(f'{v:.3f}' for v in out[kind][key])}", flush=True)
     env.close()
     (run / "rollout_r2.json").write_text(json.dumps(out, indent=2))
