@@ -22,7 +22,9 @@ variance shrinks towards 0 as the arms arrive, so read the RMSE there, not the R
 For a model with a state head (``worldmodel.state_weight > 0``) it also writes, per kind and
 k = 0..12, the RMSE of the decoded fingertip position and velocity (``tip_rmse``,
 ``tip_speed_rmse``, in :func:`envs.reacher.state_points` units) against the simulator's, and the
-mean decoded and true fingertip speeds: does the imagined arm keep moving?
+mean decoded and true fingertip speeds (does the imagined arm keep moving?), and the RMSE of the
+distance term computed from the decoded fingertip and goal (``decoded_rmse``, k = 1..12, next to
+the reward head's ``rmse``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import torch
 from reacher_plan_check import pd_action  # results/ is the script's own directory
 from reacher_reward import for_each_run, load_run
 
+from envs.reacher import REACH
 from eqmbrl.types import to_float_images
 from worldmodels.persistence import evaluating
 
@@ -94,6 +97,8 @@ def rollout_r2(run: Path, episodes: int = 100) -> dict[str, dict[str, list[float
             for key, i in (("tip_rmse", 1), ("tip_speed_rmse", 4)):
                 err = np.sqrt(((decoded[:, :, i] - true[:, :, i]) ** 2).sum(-1).mean(0))
                 out[kind][key] = [round(float(v), 4) for v in err]
+            tip_to_goal = np.linalg.norm(decoded[:, 1:, 1] - decoded[:, 1:, 2], axis=-1) * REACH
+            out[kind]["decoded_rmse"] = [round(float(v), 4) for v in np.sqrt(((-tip_to_goal - dist) ** 2).mean(0))]
             out[kind]["tip_speed_true"] = [round(float(v), 4) for v in np.linalg.norm(true[:, :, 4], axis=-1).mean(0)]
             out[kind]["tip_speed_decoded"] = [
                 round(float(v), 4) for v in np.linalg.norm(decoded[:, :, 4], axis=-1).mean(0)
