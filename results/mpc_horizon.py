@@ -11,6 +11,11 @@ defaults), on the run's own fixed evaluation seeds (``eqmbrl.collect.eval_runs``
 the mean return per horizon next to the zero-torque return. Writes ``RUN_DIR/mpc_horizon.json``
 (``--out``). It separates the reward head from the rollouts: if short horizons reach and long
 ones do not, multi-step prediction is what fails.
+
+``--objective decoded`` (models with a state head, ``worldmodel.state_weight > 0``) scores plans by
+Reacher's own reward of the decoded states instead of the reward head: minus the decoded
+fingertip-to-goal distance summed over the action-repeat steps (linear between decisions, as
+``reacher_rollout_r2.py``'s ``decoded_rmse``), minus the known torque cost.
 """
 
 from __future__ import annotations
@@ -26,10 +31,30 @@ from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import MPCAgent
-from agents.planners import CEM, MPPI
+from agents.planners import CEM, MPPI, Scorer
+from envs.reacher import REACH
 from eqmbrl.collect import StillAgent, eval_runs, evaluate_agent
 from eqmbrl.online import EpisodeActor
 from worldmodels.persistence import load_world_model
+
+
+class DecodedMPC(MPCAgent):
+    """MPC on Reacher's reward of the states decoded along the rollout (module doc)."""
+
+    action_repeat = 1
+
+    def scorer(self, z0: torch.Tensor) -> Scorer:
+        model, n = self.model, self.action_repeat
+
+        def score(actions: torch.Tensor) -> torch.Tensor:
+            N, H = actions.shape[:2]
+            z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
+            points = model.decode_state(z).unflatten(-1, (-1, 2))  # N x H+1 x P x 2
+            d = (points[:, :, 1] - points[:, :, 2]).norm(dim=-1) * REACH
+            dist = ((n - 1) / 2 * d[:, :-1] + (n + 1) / 2 * d[:, 1:]).sum(1)
+            return -dist - model.action_penalty(actions.flatten(0, 1)).view(N, H).sum(1)
+
+        return score
 
 
 def main() -> None:
@@ -39,6 +64,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--terminal-weight", type=float, default=0.0, help="agent.terminal_weight")
     parser.add_argument("--planner", choices=["cem", "mppi"], default="cem")
+    parser.add_argument("--objective", choices=["reward", "decoded"], default="reward")
     parser.add_argument("--population", type=int, default=500)
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--out", default="mpc_horizon.json", help="file name in RUN_DIR")
@@ -62,7 +88,11 @@ def main() -> None:
             if args.planner == "cem"
             else MPPI(h, dim, args.population, args.iterations, seed=cfg.seed)
         )
-        agent = MPCAgent(model, planner, objective="reward", terminal_weight=args.terminal_weight)
+        if args.objective == "decoded":
+            agent: MPCAgent = DecodedMPC(model, planner)
+            agent.action_repeat = env.unwrapped.action_repeat
+        else:
+            agent = MPCAgent(model, planner, objective="reward", terminal_weight=args.terminal_weight)
         out[f"h{h}"] = evaluate_agent(env, EpisodeActor(agent, env, explore=False), runs)["return"]
         print(f"horizon {h:2d}: return {out[f'h{h}']:.2f} (zero torque {out['still']:.2f})", flush=True)
     env.close()
