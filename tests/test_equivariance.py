@@ -1,9 +1,11 @@
 """Every equivariant module commutes with every group element to 1e-4; the 'none' baseline does not."""
 
+import numpy as np
 import pytest
 import torch
 
-from eqmbrl.symmetry import Group, check_equivariance, rotate_points
+from eqmbrl.symmetry import Group, check_equivariance
+from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.fields import element, make_gspace
 from worldmodels.layers import EXECUTIONS, set_execution
@@ -130,7 +132,7 @@ def test_inverse_dynamics_head_is_equivariant(variant: str, execution: str) -> N
 @pytest.mark.parametrize("variant", ["sen", "full"])
 @pytest.mark.parametrize("execution", EXECUTIONS)
 def test_state_head_is_equivariant(variant: str, execution: str) -> None:
-    """decode_state(g.z) = g.decode_state(z): the decoded planar vectors turn as points."""
+    """decode_state(g.z) = g.decode_state(z): the decoded vectors turn as escnn turns the plane."""
     grp, enc, adim, slots, mps, ms, img, stride = DOMAINS["D4-reacher"]
     m = build_world_model(
         variant,
@@ -152,13 +154,29 @@ def test_state_head_is_equivariant(variant: str, execution: str) -> None:
     )
     m = set_execution(m.eval(), execution)
     z = torch.randn(4, 1, m.latent_type.size)
+    gs = m.latent_type.gspace
 
     def turn(g: int, p: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(rotate_points(g, m.symmetry, p.detach().unflatten(-1, (3, 2)).numpy())).flatten(-2)
+        rho = torch.as_tensor(gs.basespace_action(element(gs, g)), dtype=p.dtype)
+        return (p.unflatten(-1, (3, 2)) @ rho.T).flatten(-2)
 
     errs = check_equivariance(m.decode_state, z, m.act_latent, turn, m.symmetry)
     assert max(errs.values()) < TOL, errs
     assert m.decode_state(z).std() > 1e-4  # not trivially zero
+
+
+def test_escnn_reflection_flips_map_columns() -> None:
+    """escnn's element 4 flips a map's columns and element 1 is np.rot90, so in world coordinates
+    (x right, y up, row 0 on top) element 4 is x -> -x, as ``planar`` (basespace_action) has it;
+    Reacher's F (y -> -y, rows) is escnn's element 6."""
+    gs = make_gspace(Group("D4"))
+    maps = torch.arange(16.0).view(1, 1, 4, 4)
+    m = build_world_model(**{**REACHER_MODEL, **TINY_WIDTHS, "maps_per_slot": 1, "map_size": 4})
+    assert torch.equal(m.act_maps(4, maps), maps.flip(-1))
+    assert torch.equal(m.act_maps(6, maps), maps.flip(-2))
+    assert torch.equal(m.act_maps(1, maps)[0, 0], torch.from_numpy(np.rot90(maps[0, 0].numpy()).copy()))
+    x_mirror = torch.as_tensor(gs.basespace_action(element(gs, 4)), dtype=torch.float32)
+    assert torch.equal(x_mirror @ torch.tensor([0.3, 0.7]), torch.tensor([-0.3, 0.7]))
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))

@@ -46,14 +46,18 @@ def trivial(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
 
 
 def planar(gspace: gspaces.GSpace2D, points: int) -> enn.FieldType:
-    """``points`` vectors of the plane (2 channels each), on which the group acts as on points
-    (:func:`eqmbrl.symmetry.rotate_points`): D4's and C4's 2-dimensional irreps, in escnn's
-    element order; plain pairs of scalars for the trivial group."""
-    name = gspace.fibergroup.name
-    if name == "C1":
+    """``points`` vectors of the plane (2 channels each) in world coordinates (x right, y up),
+    turned by each element as escnn turns the pixels of a map under it (``gspace.basespace_action``;
+    plain pairs of scalars for the trivial group).
+
+    Under escnn's reflection (element 4) a map's columns flip: the world's x -> -x. The latent of a
+    model whose maps keep the image layout turns the same way, whichever element the env calls
+    its reflection (Reacher's F flips y, i.e. escnn's element 6), so vectors decoded from it must
+    use this representation (RESULTS.md §15: with D4's irrep, whose element 4 flips y, a state
+    head cannot fit a trained ``sen`` model's latents at all)."""
+    if gspace.fibergroup.name == "C1":
         return trivial(gspace, 2 * points)
-    rho = gspace.fibergroup.irrep(1, 1) if name == "D4" else gspace.fibergroup.irrep(1)
-    return enn.FieldType(gspace, [rho] * points)
+    return enn.FieldType(gspace, [gspace.basespace_action] * points)
 
 
 def action_type(gspace: gspaces.GSpace2D, encoding: str, width: int) -> enn.FieldType:
