@@ -22,8 +22,10 @@ Underlying state, a flat float64 vector of size ``S = 2 * frame_stack + 4``::
 
 ``q0`` (the unlimited base hinge) is wrapped into ``[-pi, pi)``; ``q1`` lies in its joint range
 ``[-3, 3]``. The symmetry acts on it as ``T_g = R^k F^f`` (:mod:`eqmbrl.symmetry` convention):
-F (y -> -y) negates all joint angles, velocities, torques and ``goal_y``; R adds ``pi/2`` to
-``q0`` in every frame and rotates the goal by 90°, leaving velocities and torques unchanged.
+F (x -> -x, the image's columns flip) maps ``q0`` to ``pi - q0`` in every frame, negates ``q1``,
+the velocities, the torques and ``goal_x``; R adds ``pi/2`` to ``q0`` in every frame and rotates
+the goal by 90°, leaving velocities and torques unchanged. Element g is escnn's element g, acting
+on the pixels of a map as on the image (:mod:`eqmbrl.symmetry`).
 """
 
 from __future__ import annotations
@@ -116,9 +118,10 @@ class ReacherSymmetry:
                 f"states must have last dim S={k2 + 4} for frame_stack={self.frame_stack}, got shape {states.shape}"
             )
         out = states.copy()
-        if self.group.reflection(g):
-            out[..., : k2 + 2] *= -1.0  # all joint angles and velocities
-        out[..., 0:k2:2] = wrap_angle(out[..., 0:k2:2] + self.group.rotation(g) * np.pi / 2)
+        f = self.group.reflection(g)
+        if f:
+            out[..., : k2 + 2] *= -1.0  # all joint angles and velocities; q0 -> pi - q0 below
+        out[..., 0:k2:2] = wrap_angle(out[..., 0:k2:2] + (2 * f + self.group.rotation(g)) * np.pi / 2)
         out[..., k2 + 2 :] = rotate_points(g, self.group, states[..., k2 + 2 :])
         return out
 

@@ -3,7 +3,9 @@
 Groups are the planar point groups used by SEN: ``C4`` (rotations by quarter turns) and ``D4``
 (quarter turns and reflections), plus ``trivial`` for non-equivariant baselines. Elements are
 integers ``g in range(order)``; for D4, ``g = 4 * f + k`` means *reflect f times, then rotate by k
-quarter turns counter-clockwise*, i.e. ``T_g = R^k F^f``. This is escnn's element order
+quarter turns counter-clockwise*, i.e. ``T_g = R^k F^f``, where F mirrors the plane's x axis
+(x -> -x, with x right and y up: an image's columns flip) and R turns it as ``np.rot90`` turns an
+image. This is escnn's element order and its action on the pixels of a map
 (``group.dihedral_group(4).elements[g]`` is ``(f, k)``), so composition agrees with escnn:
 ``(f1, k1)(f2, k2) = (f1 + f2, k1 + (-1)^f1 k2)``.
 
@@ -63,10 +65,10 @@ class Group:
 
 
 def rotate_points(g: int, group: Group, xy: np.ndarray) -> np.ndarray:
-    """Apply T_g = R^k F^f to planar points ``xy [..., 2]`` (x right, y up; F mirrors y -> -y)."""
+    """Apply T_g = R^k F^f to planar points ``xy [..., 2]`` (x right, y up; F mirrors x -> -x)."""
     x, y = xy[..., 0], xy[..., 1]
     if group.reflection(g):
-        y = -y
+        x = -x
     for _ in range(group.rotation(g)):
         x, y = -y, x
     return np.stack([x, y], axis=-1)

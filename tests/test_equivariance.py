@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eqmbrl.symmetry import Group, check_equivariance
+from eqmbrl.symmetry import Group, check_equivariance, rotate_points
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.fields import element, make_gspace
@@ -167,16 +167,17 @@ def test_state_head_is_equivariant(variant: str, execution: str) -> None:
 
 def test_escnn_reflection_flips_map_columns() -> None:
     """escnn's element 4 flips a map's columns and element 1 is np.rot90, so in world coordinates
-    (x right, y up, row 0 on top) element 4 is x -> -x, as ``planar`` (basespace_action) has it;
-    Reacher's F (y -> -y, rows) is escnn's element 6."""
+    (x right, y up, row 0 on top) element 4 is x -> -x: the convention of ``eqmbrl.symmetry``
+    (``rotate_points``) and of ``planar`` (escnn's basespace_action)."""
     gs = make_gspace(Group("D4"))
     maps = torch.arange(16.0).view(1, 1, 4, 4)
     m = build_world_model(**{**REACHER_MODEL, **TINY_WIDTHS, "maps_per_slot": 1, "map_size": 4})
     assert torch.equal(m.act_maps(4, maps), maps.flip(-1))
     assert torch.equal(m.act_maps(6, maps), maps.flip(-2))
     assert torch.equal(m.act_maps(1, maps)[0, 0], torch.from_numpy(np.rot90(maps[0, 0].numpy()).copy()))
-    x_mirror = torch.as_tensor(gs.basespace_action(element(gs, 4)), dtype=torch.float32)
-    assert torch.equal(x_mirror @ torch.tensor([0.3, 0.7]), torch.tensor([-0.3, 0.7]))
+    xy = np.array([0.3, 0.7])
+    for g in Group("D4").elements:
+        np.testing.assert_allclose(gs.basespace_action(element(gs, g)) @ xy, rotate_points(g, Group("D4"), xy))
 
 
 @pytest.mark.parametrize("domain", list(DOMAINS))

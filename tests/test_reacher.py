@@ -51,9 +51,9 @@ def assert_states_close(a: np.ndarray, b: np.ndarray, k: int, atol: float = 1e-6
 
 
 def transform_image(g: int, obs: np.ndarray) -> np.ndarray:
-    """Pixel version of T_g = R^k F^f on ``[C, H, W]`` (row 0 is +y, so F flips rows)."""
+    """Pixel version of T_g = R^k F^f on ``[C, H, W]`` (F: x -> -x flips the columns)."""
     if D4.reflection(g):
-        obs = obs[:, ::-1, :]
+        obs = obs[:, :, ::-1]
     return np.rot90(obs, D4.rotation(g), axes=(1, 2))
 
 
@@ -320,3 +320,24 @@ def test_state_points_by_hand_and_equivariant(env: ReacherPixelsEnv) -> None:
     for g in group.elements:
         twin = env.state_points(env.symmetry.act_state(g, states))
         np.testing.assert_allclose(twin, rotate_points(g, group, env.state_points(states)), atol=1e-5)
+
+
+def test_full_model_latents_follow_env_twins(env: ReacherPixelsEnv) -> None:
+    """The env's element g and the model's element g are the same transformation: a ``full``
+    model (steerable embedding, equivariant by construction) encodes the rendered twin of every
+    state as its latent acted on by g, reflections included, up to rasterisation."""
+    import torch
+
+    from tests.helpers import REACHER_MODEL, TINY_WIDTHS
+    from worldmodels.world_model import build_world_model
+
+    torch.manual_seed(0)
+    model = build_world_model("full", **REACHER_MODEL, **{**TINY_WIDTHS, "cnn_channels": 8}).eval()
+    states = random_states(env, 3, seed=8)
+    obs = torch.from_numpy(env.render_states(states)).float() / 255
+    with torch.no_grad():
+        z = model.encode(obs)
+        for g in D4.elements:
+            twin = torch.from_numpy(env.render_states(env.symmetry.act_state(g, states))).float() / 255
+            error = (model.encode(twin) - model.act_latent(g, z)).abs().max() / z.abs().max()
+            assert error < 1e-3, (g, float(error))  # measured: at most 4e-6; 1.56 for g = 4 before the fix

@@ -47,14 +47,13 @@ def trivial(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
 
 def planar(gspace: gspaces.GSpace2D, points: int) -> enn.FieldType:
     """``points`` vectors of the plane (2 channels each) in world coordinates (x right, y up),
-    turned by each element as escnn turns the pixels of a map under it (``gspace.basespace_action``;
-    plain pairs of scalars for the trivial group).
+    turned by each element as escnn turns the pixels of a map under it (``gspace.basespace_action``,
+    which is :func:`eqmbrl.symmetry.rotate_points`; plain pairs of scalars for the trivial group).
 
-    Under escnn's reflection (element 4) a map's columns flip: the world's x -> -x. The latent of a
-    model whose maps keep the image layout turns the same way, whichever element the env calls
-    its reflection (Reacher's F flips y, i.e. escnn's element 6), so vectors decoded from it must
-    use this representation (RESULTS.md §15: with D4's irrep, whose element 4 flips y, a state
-    head cannot fit a trained ``sen`` model's latents at all)."""
+    escnn's D4 irrep (1, 1) is the same up to a change of basis, but its element 4 flips y, not x:
+    the latent of a model whose maps keep the image layout turns with the image, so vectors decoded
+    from it must use this representation (RESULTS.md §15: with the irrep, a state head cannot fit
+    a trained ``sen`` model's latents at all)."""
     if gspace.fibergroup.name == "C1":
         return trivial(gspace, 2 * points)
     return enn.FieldType(gspace, [gspace.basespace_action] * points)
