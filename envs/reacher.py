@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -93,6 +94,16 @@ def state_points(states: np.ndarray, frame_stack: int) -> np.ndarray:
     pos = np.stack([elbow, tip, states[..., k2 + 2 :]], -2) / REACH
     vel = np.stack([elbow_v, tip_v], -2) / SPEED_UNIT
     return np.concatenate([pos, vel], -2).astype(np.float32)
+
+
+def distance_terms(points: Any, action_repeat: int = 1) -> Any:
+    """Reacher-v5's distance term of each decision from the planar vectors of successive states,
+    ``[..., T+1, 5, 2] -> [..., T]`` (numpy arrays or torch tensors): minus the fingertip-to-goal
+    distance (m) after each of the decision's ``action_repeat`` physics steps, summed, with the
+    distance taken as linear between the two states' (a decoded state has no sub-steps)."""
+    d = (((points[..., 1, :] - points[..., 2, :]) ** 2).sum(-1)) ** 0.5 * REACH  # [..., T+1]
+    n = action_repeat
+    return -((n - 1) / 2 * d[..., :-1] + (n + 1) / 2 * d[..., 1:])
 
 
 class ReacherSymmetry:

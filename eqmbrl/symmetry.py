@@ -98,7 +98,9 @@ class SymmetricEnv(Protocol):
     (twins are rendered from transformed states); ``episode_steps`` is the env's own step limit.
     Goal-conditioned envs set ``goal_conditioned`` and expose the goal image ``goal_obs``.
     Discrete envs with known dynamics may also expose ``step_states(states [B, ...], actions [B])
-    -> [B, ...]`` (the successor-accuracy metric uses it).
+    -> [B, ...]`` (the successor-accuracy metric uses it). Envs whose state is a set of planar
+    vectors may expose ``num_state_points`` and ``state_points(states [..., S]) -> [..., P, 2]``
+    (the world model's state head, ``worldmodel.state_weight``, trains on them).
     """
 
     symmetry: EnvSymmetry

@@ -166,6 +166,11 @@ class WorldModelTrainer:
         self.reward_refit_steps = reward_refit_steps
         # the state head's targets: the env's planar vectors of the stored states (Reacher)
         self.state_fn = getattr(env.unwrapped, "state_points", None) if model.state_head is not None else None
+        if model.state_head is not None and self.state_fn is None:
+            raise ValueError(
+                f"the world model has a state head (state_weight > 0), but {type(env.unwrapped).__name__} "
+                "has no state_points(states) to train it on; use state_weight=0"
+            )
         self.rng = np.random.default_rng(seed)
         self.lr, self.lr_schedule = lr, lr_schedule
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -31,28 +31,30 @@ from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import MPCAgent
-from agents.planners import CEM, MPPI, Scorer
-from envs.reacher import REACH
+from agents.planners import CEM, MPPI, Planner, Scorer
+from envs.reacher import distance_terms
 from eqmbrl.collect import StillAgent, eval_runs, evaluate_agent
 from eqmbrl.online import EpisodeActor
 from worldmodels.persistence import load_world_model
+from worldmodels.world_model import WorldModel
 
 
 class DecodedMPC(MPCAgent):
     """MPC on Reacher's reward of the states decoded along the rollout (module doc)."""
 
-    action_repeat = 1
+    def __init__(self, model: WorldModel, planner: Planner, action_repeat: int) -> None:
+        super().__init__(model, planner)
+        self.action_repeat = action_repeat
 
     def scorer(self, z0: torch.Tensor) -> Scorer:
-        model, n = self.model, self.action_repeat
+        model = self.model
 
         def score(actions: torch.Tensor) -> torch.Tensor:
             N, H = actions.shape[:2]
             z = model.rollout(z0.expand(N, *z0.shape[1:]), actions)  # N x H+1 x K x C
             points = model.decode_state(z).unflatten(-1, (-1, 2))  # N x H+1 x P x 2
-            d = (points[:, :, 1] - points[:, :, 2]).norm(dim=-1) * REACH
-            dist = ((n - 1) / 2 * d[:, :-1] + (n + 1) / 2 * d[:, 1:]).sum(1)
-            return -dist - model.action_penalty(actions.flatten(0, 1)).view(N, H).sum(1)
+            dist = distance_terms(points, self.action_repeat).sum(1)
+            return dist - model.action_penalty(actions.flatten(0, 1)).view(N, H).sum(1)
 
         return score
 
@@ -89,8 +91,7 @@ def main() -> None:
             else MPPI(h, dim, args.population, args.iterations, seed=cfg.seed)
         )
         if args.objective == "decoded":
-            agent: MPCAgent = DecodedMPC(model, planner)
-            agent.action_repeat = env.unwrapped.action_repeat
+            agent: MPCAgent = DecodedMPC(model, planner, env.unwrapped.action_repeat)
         else:
             agent = MPCAgent(model, planner, objective="reward", terminal_weight=args.terminal_weight)
         out[f"h{h}"] = evaluate_agent(env, EpisodeActor(agent, env, explore=False), runs)["return"]

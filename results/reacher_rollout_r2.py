@@ -39,7 +39,7 @@ import torch
 from reacher_plan_check import pd_action  # results/ is the script's own directory
 from reacher_reward import for_each_run, load_run
 
-from envs.reacher import REACH
+from envs.reacher import distance_terms
 from eqmbrl.types import to_float_images
 from worldmodels.persistence import evaluating
 
@@ -98,9 +98,7 @@ def rollout_r2(run: Path, episodes: int = 100) -> dict[str, dict[str, list[float
             for key, i in (("tip_rmse", 1), ("tip_speed_rmse", 4)):
                 err = np.sqrt(((decoded[:, :, i] - true[:, :, i]) ** 2).sum(-1).mean(0))
                 out[kind][key] = [round(float(v), 4) for v in err]
-            d = np.linalg.norm(decoded[:, :, 1] - decoded[:, :, 2], axis=-1) * REACH  # [E, 13]
-            n = env.unwrapped.action_repeat  # the term sums n physics steps: interpolate d between decisions
-            est_d = -((n - 1) / 2 * d[:, :-1] + (n + 1) / 2 * d[:, 1:])
+            est_d = distance_terms(decoded, env.unwrapped.action_repeat)  # [E, 12]
             out[kind]["decoded_rmse"] = [round(float(v), 4) for v in np.sqrt(((est_d - dist) ** 2).mean(0))]
             out[kind]["tip_speed_true"] = [round(float(v), 4) for v in np.linalg.norm(true[:, :, 4], axis=-1).mean(0)]
             out[kind]["tip_speed_decoded"] = [

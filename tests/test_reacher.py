@@ -341,3 +341,13 @@ def test_full_model_latents_follow_env_twins(env: ReacherPixelsEnv) -> None:
             twin = torch.from_numpy(env.render_states(env.symmetry.act_state(g, states))).float() / 255
             error = (model.encode(twin) - model.act_latent(g, z)).abs().max() / z.abs().max()
             assert error < 1e-3, (g, float(error))  # measured: at most 4e-6; 1.56 for g = 4 before the fix
+
+
+def test_distance_terms_by_hand() -> None:
+    """Minus the fingertip-to-goal distance after each physics step, linear between two states."""
+    from envs.reacher import REACH, distance_terms
+
+    points = np.zeros((2, 5, 2))
+    points[0, 1], points[1, 1] = [0.5, 0.0], [0.1, 0.0]  # fingertip; the goal stays at the origin
+    np.testing.assert_allclose(distance_terms(points), [-0.1 * REACH])
+    np.testing.assert_allclose(distance_terms(points, action_repeat=2), [-(0.5 * 0.5 + 1.5 * 0.1) * REACH])

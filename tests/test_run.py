@@ -208,3 +208,19 @@ def test_internal_schemas_are_not_choices() -> None:
     for override in ("worldmodel=schema", "agent=mpc", "agent=sb3", "trainer=schema"):
         with pytest.raises((HydraException, OmegaConfBaseException), match="Could not find"):
             compose_config("experiment=debug", override)
+
+
+def test_state_head_needs_env_state_points(tmp_path: Path) -> None:
+    """A trainer refuses a model with a state head on an env that has no state_points to train it on;
+    run.py derives state_points = 0 from such an env, so the build fails first."""
+    from eqmbrl.trainer import WorldModelTrainer
+
+    env = gym.make("eqmbrl/BlockPushing-shapes-v0")
+    assert env_model_kwargs(env)["state_points"] == 0
+    kwargs = {**env_model_kwargs(env), "slots": 1, "cnn_channels": 4, "embed_hidden": 8, "latent": 8, "hidden": 8}
+    with pytest.raises(ValueError, match="needs an env whose unwrapped env has state_points"):
+        build_world_model(**kwargs, state_weight=1.0)
+    model = build_world_model(**{**kwargs, "state_points": 2}, state_weight=1.0)
+    with pytest.raises(ValueError, match="BlockPushingEnv has no state_points"):
+        WorldModelTrainer(env, model, Logger(tmp_path / "tb"), tmp_path)
+    env.close()
