@@ -184,14 +184,24 @@ class ReplayBuffer:
         rng: np.random.Generator | None = None,
         negatives: bool = False,
         state_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+        recent_from: int = 0,
+        recent_fraction: float = 0.0,
     ) -> SequenceBatch:
         """``batch_size`` random ``steps``-step sequences (with replacement), with same-episode
-        ``negatives`` if asked and state features with ``state_fn`` (see :meth:`gather`)."""
+        ``negatives`` if asked and state features with ``state_fn`` (see :meth:`gather`).
+
+        With ``recent_fraction > 0``, that fraction of the batch starts at rows ``>= recent_from``
+        (e.g. the online episodes after the seed data; uniform over all rows while there are none)."""
         starts = self.valid_starts(steps)
         if len(starts) == 0:
             raise ValueError(f"no {steps}-step sequence in a buffer of {self.size} rows; add longer episodes")
         rng = rng if rng is not None else np.random.default_rng()
-        return self.gather(rng.choice(starts, batch_size), steps, device, rng if negatives else None, state_fn)
+        rows = rng.choice(starts, batch_size)
+        recent = starts[starts >= recent_from] if recent_fraction > 0 else starts[:0]
+        if len(recent):
+            n = int(round(recent_fraction * batch_size))
+            rows[:n] = rng.choice(recent, n)
+        return self.gather(rows, steps, device, rng if negatives else None, state_fn)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""

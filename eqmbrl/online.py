@@ -93,6 +93,10 @@ class OnlineMPC:
         max_steps: step budget of an episode (None: until the env ends it).
         refit_every, refit_steps: after each ``refit_every`` online env steps, ``refit_steps``
             gradient steps (trainer's batch size and learning rate); ``refit_every=0`` never refits.
+        refit_online_fraction: the fraction of each refit batch drawn from the online episodes
+            (the rest from the whole buffer; 0: uniform over the whole buffer). The seed data can
+            outnumber the agent's own episodes a hundredfold; this keeps the states the planner
+            visits in every batch.
         eval_episodes, eval_every: noise-free evaluation episodes, every ``eval_every`` episodes.
         goal_distances: goal distances (moves) of the goal objective's evaluation episodes;
             training episodes draw one of them at random.
@@ -117,6 +121,7 @@ class OnlineMPC:
         max_steps: int | None = None,
         refit_every: int = 50,
         refit_steps: int = 50,
+        refit_online_fraction: float = 0.0,
         eval_episodes: int = 5,
         eval_every: int = 5,
         goal_distances: tuple[int, ...] = (1, 2, 3),
@@ -126,6 +131,7 @@ class OnlineMPC:
             episodes=episodes,
             refit_every=refit_every,
             refit_steps=refit_steps,
+            refit_online_fraction=refit_online_fraction,
             eval_episodes=eval_episodes,
             eval_every=eval_every,
             max_steps=max_steps,
@@ -153,6 +159,7 @@ class OnlineMPC:
             terminal_weight,
         )
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
+        self.refit_online_fraction = refit_online_fraction
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
         self.limit = max_steps
@@ -187,7 +194,7 @@ class OnlineMPC:
             steps, since_refit = steps + length, since_refit + length
             self.record_episode(actor, ret, info, length)
             if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
-                self.trainer.refit(buffer, self.refit_steps)
+                self.trainer.refit(buffer, self.refit_steps, len(seed_data), self.refit_online_fraction)
                 self.agent.sync()
                 since_refit = 0
             if (ep + 1) % self.eval_every == 0 or ep + 1 == self.episodes:
@@ -290,6 +297,7 @@ def check_online_values(
     episodes: int = 10,
     refit_every: int = 50,
     refit_steps: int = 50,
+    refit_online_fraction: float = 0.0,
     eval_episodes: int = 5,
     eval_every: int = 5,
     max_steps: int | None = None,
@@ -304,6 +312,8 @@ def check_online_values(
         raise ValueError(f"agent.goal_discount must be in (0, 1], got {goal_discount}")
     if terminal_weight < 0:
         raise ValueError(f"agent.terminal_weight must be >= 0, got {terminal_weight}")
+    if not 0 <= refit_online_fraction <= 1:
+        raise ValueError(f"agent.refit_online_fraction must be in [0, 1], got {refit_online_fraction}")
     checks = (
         ("episodes", episodes, 0),
         ("refit_every", refit_every, 0),

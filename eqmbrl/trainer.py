@@ -415,8 +415,10 @@ class WorldModelTrainer:
             losses.append(self.update(batch))
         return mean_finite(losses)
 
-    def refit(self, buffer: ReplayBuffer, steps: int) -> float:
-        """``steps`` gradient steps on random batches of ``buffer`` (online refits, at ``lr``); mean loss."""
+    def refit(self, buffer: ReplayBuffer, steps: int, recent_from: int = 0, recent_fraction: float = 0.0) -> float:
+        """``steps`` gradient steps on random batches of ``buffer`` (online refits, at ``lr``), with
+        ``recent_fraction`` of each batch from rows ``>= recent_from`` (:meth:`ReplayBuffer.sample`);
+        returns the mean loss."""
         self.model.train()
         self.set_lr(self.lr)
         return mean_finite(
@@ -429,6 +431,8 @@ class WorldModelTrainer:
                         self.rng,
                         self.episode_negatives,
                         self.state_fn,
+                        recent_from,
+                        recent_fraction,
                     )
                 )
                 for _ in range(steps)

@@ -65,6 +65,17 @@ def test_sample_is_seeded_and_on_device() -> None:
         buf.sample(1, 6)
 
 
+def test_sample_draws_a_fraction_from_recent_rows() -> None:
+    """``recent_fraction`` of the batch starts at rows >= ``recent_from`` (here the last episode,
+    frames 20..25); the rest is uniform, and with no recent row the whole batch is uniform."""
+    buf = _filled()
+    rng = np.random.default_rng(0)
+    first = (buf.sample(200, 1, rng=rng, recent_from=12, recent_fraction=0.75).obs[:, 0, 0, 0, 0] * 255).round()
+    assert torch.all(first[:150] >= 20) and 0 < int((first[150:] < 20).sum()) < 50
+    uniform = buf.sample(200, 1, rng=rng, recent_from=100, recent_fraction=1.0).obs[:, 0, 0, 0, 0] * 255
+    assert int((uniform.round() < 20).sum()) > 100
+
+
 def test_save_load_round_trip(tmp_path: Path) -> None:
     buf = _filled()
     buf.save(tmp_path / "b.npz")

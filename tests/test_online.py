@@ -16,6 +16,7 @@ TINY = (
     "agent.eval_every=1",
     "agent.refit_every=5",
     "agent.refit_steps=3",
+    "agent.refit_online_fraction=0.5",
 )
 
 
@@ -71,6 +72,10 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
         (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
         (("agent=cem", "env=reacher", "agent.terminal_weight=-1"), "agent.terminal_weight must be >= 0, got -1"),
+        (
+            ("agent=cem", "env=reacher", "agent.refit_online_fraction=1.5"),
+            r"agent.refit_online_fraction must be in \[0, 1\], got 1.5",
+        ),
         (("agent=search", "env=cubes_goal", "agent.terminal_weight=1"), "0 with a discrete planner"),
         (("agent=search", "env=cubes_goal", "agent.goal_discount=0"), "agent.goal_discount must be in"),
         (("agent=search", "env=cubes_goal", "agent.goal_reduce=min"), "unknown agent.goal_reduce 'min'"),

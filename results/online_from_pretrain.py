@@ -1,0 +1,46 @@
+"""Run the online MPC phase on a finished world-model run's model and data, in a new run dir.
+
+    python results/online_from_pretrain.py PRETRAIN_RUN OUT agent.episodes=120 agent.refit_online_fraction=0.5 ...
+
+``PRETRAIN_RUN`` is an ``agent=cem`` run with ``agent.episodes=0`` (pretraining and one MPC
+evaluation). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied into ``OUT``
+(which must not exist), the dotlist overrides are applied to the config (saved as
+``OUT/.hydra/config.yaml``), and the run is continued there with :func:`eqmbrl.run.run` as
+``eqmbrl.resume`` would: the finished pretraining is not repeated (same weights, optimizer and RNG
+states), so only the online phase runs. ``PRETRAIN_RUN`` is only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from eqmbrl.run import run
+
+COPIED = ("buffer.npz", "resume.pt", "checkpoint.pt")
+
+
+def main() -> None:
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__.split("\n\n")[1])
+    pre, out, overrides = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+    missing = [name for name in (".hydra/config.yaml", *COPIED) if not (pre / name).is_file()]
+    if missing or (pre / "FAILED").exists():
+        raise SystemExit(f"{pre} is not a finished pretraining run (missing {missing} or FAILED)")
+    if out.exists():
+        raise SystemExit(f"{out} exists: give a new run dir")
+    cfg = OmegaConf.merge(OmegaConf.load(pre / ".hydra" / "config.yaml"), OmegaConf.from_dotlist(overrides))
+    assert isinstance(cfg, DictConfig)
+    (out / ".hydra").mkdir(parents=True)
+    for name in COPIED:
+        shutil.copy2(pre / name, out / name)
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    (out / "pretrain_run.txt").write_text(f"{pre.resolve()}\n{' '.join(overrides)}\n")
+    run(cfg, out, resume=True)
+
+
+if __name__ == "__main__":
+    main()
