@@ -191,14 +191,16 @@ class ReplayBuffer:
         ``negatives`` if asked and state features with ``state_fn`` (see :meth:`gather`).
 
         With ``recent_fraction > 0``, that fraction of the batch starts at rows ``>= recent_from``
-        (e.g. the online episodes after the seed data; uniform over all rows while there are none)."""
+        (e.g. the online episodes after the seed data; uniform over all rows while there are none).
+        Row indices mean age only while the ring has not wrapped (as in the online loop, whose
+        buffer holds every episode)."""
         starts = self.valid_starts(steps)
         if len(starts) == 0:
             raise ValueError(f"no {steps}-step sequence in a buffer of {self.size} rows; add longer episodes")
         rng = rng if rng is not None else np.random.default_rng()
         rows = rng.choice(starts, batch_size)
-        recent = starts[starts >= recent_from] if recent_fraction > 0 else starts[:0]
-        if len(recent):
+        recent = starts[starts >= recent_from] if recent_fraction > 0 else None
+        if recent is not None and len(recent):
             n = int(round(recent_fraction * batch_size))
             rows[:n] = rng.choice(recent, n)
         return self.gather(rows, steps, device, rng if negatives else None, state_fn)

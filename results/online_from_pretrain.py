@@ -5,9 +5,9 @@
 ``PRETRAIN_RUN`` is an ``agent=cem`` run with ``agent.episodes=0`` (pretraining and one MPC
 evaluation). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied into ``OUT``
 (which must not exist), the dotlist overrides are applied to the config (saved as
-``OUT/.hydra/config.yaml``), and the run is continued there with :func:`eqmbrl.run.run` as
-``eqmbrl.resume`` would: the finished pretraining is not repeated (same weights, optimizer and RNG
-states), so only the online phase runs. ``PRETRAIN_RUN`` is only read.
+``OUT/.hydra/config.yaml``), and the run is continued there by :func:`eqmbrl.resume.resume`:
+the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
+online phase runs. ``PRETRAIN_RUN`` is only read.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from eqmbrl.run import run
+from eqmbrl.resume import resume
 
 COPIED = ("buffer.npz", "resume.pt", "checkpoint.pt")
 
@@ -39,7 +39,7 @@ def main() -> None:
         shutil.copy2(pre / name, out / name)
     OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
     (out / "pretrain_run.txt").write_text(f"{pre.resolve()}\n{' '.join(overrides)}\n")
-    run(cfg, out, resume=True)
+    resume(out)
 
 
 if __name__ == "__main__":
