@@ -97,6 +97,10 @@ class OnlineMPC:
             (the rest from the whole buffer; 0: uniform over the whole buffer). The seed data can
             outnumber the agent's own episodes a hundredfold; this keeps the states the planner
             visits in every batch.
+        final_reward_refit: after the last online episode, refit the reward head alone on the
+            final latents of the whole buffer (``trainer.reward_refit_steps`` steps, as after the
+            seed phase: :meth:`WorldModelTrainer.fit_reward_head`), then evaluate again. The
+            online refits move the latents under the head (RESULTS.md §17).
         eval_episodes, eval_every: noise-free evaluation episodes, every ``eval_every`` episodes.
         goal_distances: goal distances (moves) of the goal objective's evaluation episodes;
             training episodes draw one of them at random.
@@ -122,6 +126,7 @@ class OnlineMPC:
         refit_every: int = 50,
         refit_steps: int = 50,
         refit_online_fraction: float = 0.0,
+        final_reward_refit: bool = False,
         eval_episodes: int = 5,
         eval_every: int = 5,
         goal_distances: tuple[int, ...] = (1, 2, 3),
@@ -159,7 +164,7 @@ class OnlineMPC:
             terminal_weight,
         )
         self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
-        self.refit_online_fraction = refit_online_fraction
+        self.refit_online_fraction, self.final_reward_refit = refit_online_fraction, final_reward_refit
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
         self.limit = max_steps
@@ -181,8 +186,11 @@ class OnlineMPC:
         buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
         baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0
-        if (self.out / "online_resume.pt").is_file():  # a resumed run (eqmbrl.resume)
+        if (self.out / "online_resume.pt").is_file():  # a resumed or continued run (eqmbrl.resume)
             start, steps, since_refit, buffer = self.load_progress()
+            need = len(seed_data) + self.episodes * (self.episode_cap() + 1)
+            if buffer.capacity < need:  # continued to more episodes (results/online_from_pretrain.py)
+                buffer = buffer.resized(need)
         self.agent.sync()
         bar = tqdm(range(start, self.episodes), desc="online MPC", unit="ep", initial=start, total=self.episodes)
         for ep in bar:
@@ -202,7 +210,11 @@ class OnlineMPC:
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
             self.save_progress(ep + 1, steps, since_refit, buffer)
-        final = self.evaluate(steps, baselines, eval_data) if self.episodes == 0 else self.last_eval
+        if self.final_reward_refit:
+            self.trainer.fit_reward_head(buffer)
+            self.agent.sync()
+        fresh = self.episodes == 0 or self.final_reward_refit
+        final = self.evaluate(steps, baselines, eval_data) if fresh else self.last_eval
         self.logger.dump(steps)
         save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
         buffer.save(self.out / "buffer_online.npz")

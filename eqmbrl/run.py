@@ -178,6 +178,8 @@ def check_values(cfg: DictConfig) -> None:
         names = inspect.signature(build_world_model if check is check_world_model_values else check).parameters
         check(**{k: v for k, v in section.items() if k in names})
     check_reward_refit(cfg.trainer.reward_refit_steps, sections[0][0].get("reward_weight", 0.0))
+    if cfg.agent is not None and cfg.agent.get("final_reward_refit") and not cfg.trainer.reward_refit_steps:
+        raise ValueError("agent.final_reward_refit=true needs trainer.reward_refit_steps > 0 (the refit's length)")
 
 
 def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:

@@ -1,9 +1,11 @@
-"""Run the online MPC phase on a finished world-model run's model and data, in a new run dir.
+"""Run the online MPC phase on a finished run's model and data, in a new run dir.
 
     python results/online_from_pretrain.py PRETRAIN_RUN OUT agent.episodes=120 agent.refit_online_fraction=0.5 ...
 
-``PRETRAIN_RUN`` is an ``agent=cem`` run with ``agent.episodes=0`` (pretraining and one MPC
-evaluation). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied into ``OUT``
+``PRETRAIN_RUN`` is a finished ``agent=cem`` run: with ``agent.episodes=0`` (pretraining and one
+MPC evaluation), or with an online phase, which ``OUT`` then continues from its last episode up to
+the new ``agent.episodes`` (its ``online_resume.pt``, ``buffer_online.npz`` and ``tb/`` are copied
+too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied into ``OUT``
 (which must not exist), the dotlist overrides are applied to the config (saved as
 ``OUT/.hydra/config.yaml``), and the run is continued there by :func:`eqmbrl.resume.resume`:
 the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
@@ -21,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from eqmbrl.resume import resume
 
 COPIED = ("buffer.npz", "resume.pt", "checkpoint.pt")
+ONLINE = ("online_resume.pt", "buffer_online.npz")  # copied when PRETRAIN_RUN had an online phase
 
 
 def main() -> None:
@@ -37,6 +40,10 @@ def main() -> None:
     (out / ".hydra").mkdir(parents=True)
     for name in COPIED:
         shutil.copy2(pre / name, out / name)
+    if (pre / ONLINE[0]).is_file():
+        for name in ONLINE:
+            shutil.copy2(pre / name, out / name)
+        shutil.copytree(pre / "tb", out / "tb")
     OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
     (out / "pretrain_run.txt").write_text(f"{pre.resolve()}\n{' '.join(overrides)}\n")
     resume(out)

@@ -1,13 +1,18 @@
 """The online MPC loop (``agent=cem|mppi|search``): end to end on tiny configs, logging, errors."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from eqmbrl.buffer import ReplayBuffer
-from tests.helpers import run_in_process
+from eqmbrl.run import run
+from tests.helpers import CLI_ENV, ROOT, compose_config, run_in_process
 
 TINY = (
     "experiment=debug",
@@ -21,9 +26,13 @@ TINY = (
 
 
 def _tags(out: Path) -> set[str]:
-    acc = EventAccumulator(str(next((out / "tb").glob("events.out.tfevents.*"))))
-    acc.Reload()
-    return set(acc.Tags()["scalars"]) | set(acc.Tags()["images"])
+    """Scalar and image tags of every event file in ``out/tb``."""
+    tags: set[str] = set()
+    for path in (out / "tb").glob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(path))
+        acc.Reload()
+        tags |= set(acc.Tags()["scalars"]) | set(acc.Tags()["images"])
+    return tags
 
 
 @pytest.mark.parametrize("agent,env", [("search", "cubes_goal"), ("cem", "reacher"), ("mppi", "reacher")])
@@ -76,6 +85,10 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
             ("agent=cem", "env=reacher", "agent.refit_online_fraction=1.5"),
             r"agent.refit_online_fraction must be in \[0, 1\], got 1.5",
         ),
+        (
+            ("agent=cem", "env=reacher", "agent.final_reward_refit=true"),
+            r"agent.final_reward_refit=true needs trainer.reward_refit_steps > 0",
+        ),
         (("agent=search", "env=cubes_goal", "agent.terminal_weight=1"), "0 with a discrete planner"),
         (("agent=search", "env=cubes_goal", "agent.goal_discount=0"), "agent.goal_discount must be in"),
         (("agent=search", "env=cubes_goal", "agent.goal_reduce=min"), "unknown agent.goal_reduce 'min'"),
@@ -116,6 +129,32 @@ def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
     assert seed.num_episodes == 4 and len(seed) == 4 * (25 + 1)  # 50 physics steps = 25 env steps
     assert {"pretrain/wm/negative_episode", "pretrain/wm/reward"} <= _tags(tmp_path)
     assert np.isfinite([metrics["return"], metrics["still_return"]]).all()
+
+
+def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> None:
+    """``results/online_from_pretrain.py`` on a finished online run continues its online phase to
+    more episodes in a new dir (the buffer grows past its old capacity), and
+    ``agent.final_reward_refit`` refits the reward head and evaluates again; the source is only read."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    cfg = compose_config("experiment=reacher_mpc", *REACHER_MPC_TINY, "trainer.reward_refit_steps=2")
+    (src / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, src / ".hydra" / "config.yaml")  # as Hydra's CLI leaves it
+    run(cfg, src)
+    before = {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "results" / "online_from_pretrain.py"), str(src), str(out)]
+        + ["agent.episodes=3", "agent.final_reward_refit=true"],
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
+    assert ReplayBuffer.load(out / "buffer_online.npz").num_episodes == 4 + 3  # seed data + 3 online
+    assert {"reward_refit/mse_before", "reward_refit/mse_after"} <= _tags(out)
+    assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
+    assert {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()} == before
 
 
 def test_reacher_limited_torques(tmp_path: Path) -> None:
