@@ -211,7 +211,7 @@ class OnlineMPC:
             self.logger.dump(steps)
             self.save_progress(ep + 1, steps, since_refit, buffer)
         if self.final_reward_refit:
-            self.trainer.fit_reward_head(buffer)
+            self.trainer.fit_reward_head(buffer, step=steps)
             self.agent.sync()
         fresh = self.episodes == 0 or self.final_reward_refit
         final = self.evaluate(steps, baselines, eval_data) if fresh else self.last_eval

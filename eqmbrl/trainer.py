@@ -293,7 +293,7 @@ class WorldModelTrainer:
                 break
         load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
         if self.reward_refit_steps and not progress.get("reward_refit", False):
-            self.fit_reward_head(buffer)
+            self.fit_reward_head(buffer, step=done)  # the pretraining's x-axis: epochs
             save_world_model(
                 path, self.model, epoch=done - 1, loss=train_loss, reward_refit_steps=self.reward_refit_steps
             )
@@ -310,7 +310,7 @@ class WorldModelTrainer:
         metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
         return {**metrics, "train_loss": train_loss, "epochs": float(done)}
 
-    def fit_reward_head(self, buffer: ReplayBuffer, rollout_steps: int = 1) -> float:
+    def fit_reward_head(self, buffer: ReplayBuffer, rollout_steps: int = 1, *, step: int | None = None) -> float:
         """Refit the reward head alone on the frozen model: ``reward_refit_steps`` Adam steps (at
         ``lr``, batches of ``batch_size``) of the reward loss of :meth:`WorldModel.loss` on every
         ``rollout_steps``-step sequence of ``buffer``, encoded and rolled out once in eval mode
@@ -320,7 +320,8 @@ class WorldModelTrainer:
         Trained jointly, the head chases latents that move under it (batch statistics, a
         contrastive loss that reshapes the space every step); on the final, fixed latents a short
         refit fits it better (RESULTS.md §13). Logs ``reward_refit/mse_before`` and ``_after``
-        (over all the sequences); returns the last batch's MSE."""
+        (over all the sequences) at TensorBoard step ``step`` (None: the trainer's gradient steps);
+        returns the last batch's MSE."""
         k, model = rollout_steps, self.model
         starts = buffer.valid_starts(k)
         parts: dict[str, list[torch.Tensor]] = {"z": [], "a": [], "z_next": [], "r": []}
@@ -348,7 +349,7 @@ class WorldModelTrainer:
             opt.step()
         with torch.no_grad():
             self.logger.record("reward_refit/mse_after", mse(torch.arange(len(r), device=z.device)).item())
-        self.logger.dump(self.steps)
+        self.logger.dump(self.steps if step is None else step)
         return loss.item()
 
     def save_progress(self, progress: dict[str, Any]) -> None:

@@ -25,14 +25,20 @@ TINY = (
 )
 
 
+def _accumulators(out: Path) -> list[EventAccumulator]:
+    """Every event file in ``out/tb``, loaded."""
+    accs = [EventAccumulator(str(path)) for path in (out / "tb").glob("events.out.tfevents.*")]
+    return [acc.Reload() for acc in accs]
+
+
 def _tags(out: Path) -> set[str]:
     """Scalar and image tags of every event file in ``out/tb``."""
-    tags: set[str] = set()
-    for path in (out / "tb").glob("events.out.tfevents.*"):
-        acc = EventAccumulator(str(path))
-        acc.Reload()
-        tags |= set(acc.Tags()["scalars"]) | set(acc.Tags()["images"])
-    return tags
+    return {tag for acc in _accumulators(out) for kind in ("scalars", "images") for tag in acc.Tags()[kind]}
+
+
+def _steps(out: Path, tag: str) -> list[int]:
+    """The TensorBoard steps of the scalar ``tag`` in every event file of ``out/tb``."""
+    return [e.step for acc in _accumulators(out) if tag in acc.Tags()["scalars"] for e in acc.Scalars(tag)]
 
 
 @pytest.mark.parametrize("agent,env", [("search", "cubes_goal"), ("cem", "reacher"), ("mppi", "reacher")])
@@ -153,6 +159,7 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
     assert ReplayBuffer.load(out / "buffer_online.npz").num_episodes == 4 + 3  # seed data + 3 online
     assert {"reward_refit/mse_before", "reward_refit/mse_after"} <= _tags(out)
+    assert _steps(out, "reward_refit/mse_after") == [max(_steps(out, "eval/return"))]  # by env step
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
     assert {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()} == before
 
