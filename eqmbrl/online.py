@@ -183,14 +183,16 @@ class OnlineMPC:
         seed_data = self.trainer.collect()
         pretrain = self.trainer.fit(seed_data, eval_data)
         self.trainer.logger = self.logger  # refits log wm/* by env step, with the online loop
-        buffer = seed_data.resized(len(seed_data) + self.episodes * (self.episode_cap() + 1))
+        capacity = len(seed_data) + self.episodes * (self.episode_cap() + 1)
+        buffer = seed_data.resized(capacity)
         baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0
         if (self.out / "online_resume.pt").is_file():  # a resumed or continued run (eqmbrl.resume)
             start, steps, since_refit, buffer = self.load_progress()
-            need = len(seed_data) + self.episodes * (self.episode_cap() + 1)
-            if buffer.capacity < need:  # continued to more episodes (results/online_from_pretrain.py)
-                buffer = buffer.resized(need)
+            if start > self.episodes:
+                raise ValueError(f"{self.out} has done {start} online episodes; agent.episodes={self.episodes} is less")
+            if buffer.capacity < capacity:  # continued to more episodes (results/online_from_pretrain.py)
+                buffer = buffer.resized(capacity)
         self.agent.sync()
         bar = tqdm(range(start, self.episodes), desc="online MPC", unit="ep", initial=start, total=self.episodes)
         for ep in bar:

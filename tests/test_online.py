@@ -147,14 +147,7 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     OmegaConf.save(cfg, src / ".hydra" / "config.yaml")  # as Hydra's CLI leaves it
     run(cfg, src)
     before = {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "results" / "online_from_pretrain.py"), str(src), str(out)]
-        + ["agent.episodes=3", "agent.final_reward_refit=true"],
-        env=CLI_ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _continue(src, out, "agent.episodes=3", "agent.final_reward_refit=true")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
     assert ReplayBuffer.load(out / "buffer_online.npz").num_episodes == 4 + 3  # seed data + 3 online
@@ -162,6 +155,20 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     assert _steps(out, "reward_refit/mse_after") == [max(_steps(out, "eval/return"))]  # by env step
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
     assert {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()} == before
+    fewer = _continue(out, tmp_path / "fewer", "agent.episodes=1")
+    assert fewer.returncode != 0 and "has done 3 online episodes; agent.episodes=1 is less" in fewer.stderr
+
+
+def _continue(src: Path, out: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """``results/online_from_pretrain.py src out *overrides`` in a subprocess."""
+    script = ROOT / "results" / "online_from_pretrain.py"
+    return subprocess.run(
+        [sys.executable, str(script), str(src), str(out), *overrides],
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_reacher_limited_torques(tmp_path: Path) -> None:
