@@ -45,16 +45,19 @@ def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:
 CLI_ENV = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
 
 
+def python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python *args`` in a subprocess with :data:`CLI_ENV`, output captured as text."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=CLI_ENV, capture_output=True, text=True, timeout=600)
+
+
 def cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m eqmbrl.run *overrides`` in a subprocess (for the CLI smoke tests)."""
-    return subprocess.run(
-        [sys.executable, "-m", "eqmbrl.run", *overrides],
-        cwd=cwd,
-        env=CLI_ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return python("-m", "eqmbrl.run", *overrides, cwd=cwd)
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """``python results/<name> *args`` in a subprocess, from the checkout's root."""
+    return python(str(ROOT / "results" / name), *args)
 
 
 def cli_async(*overrides: str, cwd: Path) -> subprocess.Popen:

@@ -1,8 +1,6 @@
 """The online MPC loop (``agent=cem|mppi|search``): end to end on tiny configs, logging, errors."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from eqmbrl.buffer import ReplayBuffer
 from eqmbrl.run import run
-from tests.helpers import CLI_ENV, ROOT, compose_config, run_in_process
+from tests.helpers import compose_config, run_in_process, script
 
 TINY = (
     "experiment=debug",
@@ -147,7 +145,7 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     OmegaConf.save(cfg, src / ".hydra" / "config.yaml")  # as Hydra's CLI leaves it
     run(cfg, src)
     before = {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()}
-    proc = _continue(src, out, "agent.episodes=3", "agent.final_reward_refit=true")
+    proc = script("online_from_pretrain.py", str(src), str(out), "agent.episodes=3", "agent.final_reward_refit=true")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
     assert ReplayBuffer.load(out / "buffer_online.npz").num_episodes == 4 + 3  # seed data + 3 online
@@ -155,20 +153,8 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     assert _steps(out, "reward_refit/mse_after") == [max(_steps(out, "eval/return"))]  # by env step
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
     assert {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()} == before
-    fewer = _continue(out, tmp_path / "fewer", "agent.episodes=1")
+    fewer = script("online_from_pretrain.py", str(out), str(tmp_path / "fewer"), "agent.episodes=1")
     assert fewer.returncode != 0 and "has done 3 online episodes; agent.episodes=1 is less" in fewer.stderr
-
-
-def _continue(src: Path, out: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """``results/online_from_pretrain.py src out *overrides`` in a subprocess."""
-    script = ROOT / "results" / "online_from_pretrain.py"
-    return subprocess.run(
-        [sys.executable, str(script), str(src), str(out), *overrides],
-        env=CLI_ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_reacher_limited_torques(tmp_path: Path) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -18,9 +15,9 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 import envs  # noqa: E402,F401  (registers the ids)
 from envs.reacher import ReacherPixelsEnv, ReacherSymmetry, wrap_angle  # noqa: E402
 from eqmbrl.symmetry import EnvSymmetry, Group, rotate_points  # noqa: E402
+from tests.helpers import python  # noqa: E402
 
 D4 = Group("D4")
-ROOT = Path(__file__).resolve().parents[1]
 IDS = ("eqmbrl/Reacher-pixels-v0", "eqmbrl/ReacherFixedGoal-pixels-v0")
 
 
@@ -189,8 +186,7 @@ def test_set_state_reproduces_observation_and_dynamics(env: ReacherPixelsEnv) ->
 def test_render_after_other_env_closed() -> None:
     """In a fresh process: the GL state this test is about must not come from other tests' envs."""
     code = "from tests.test_reacher import render_after_other_env_closed as f; f()"
-    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl"), "PYTHONWARNINGS": "ignore"}
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = python("-c", code)
     assert res.returncode == 0, res.stderr[-3000:]
 
 

@@ -3,8 +3,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.resume import resume
-from tests.helpers import CLI_ENV, run_in_process
+from tests.helpers import cli_async, run_in_process
 
 TRAINING = (  # the cosine schedule: the resumed epochs must train at the rates the uninterrupted ones do
     "experiment=debug",
@@ -36,13 +34,7 @@ ONLINE = (  # online MPC: the kill comes after the world-model training, during 
 
 def kill_when(overrides: tuple[str, ...], out: Path, state: str, counter: str, at: int) -> None:
     """Start the run as a CLI process and SIGKILL it once ``state``'s ``counter`` reaches ``at``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "eqmbrl.run", *overrides, f"hydra.run.dir={out}"],
-        cwd=out.parent,
-        env=CLI_ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = cli_async(*overrides, f"hydra.run.dir={out}", cwd=out.parent)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         path = out / state

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import script
 
 
 def fake_run(path: Path, features: str, seed: int, curve: list[tuple[int, float]]) -> Path:
@@ -25,14 +23,9 @@ def test_ratio_against_reference_run(tmp_path: Path) -> None:
     ref = fake_run(tmp_path / "cnn", "nature_cnn", 0, ref_curve)
     sen = fake_run(tmp_path / "sen", "worldmodel", 1, [(500, -12.0), (1000, -10.5), (1500, -8.0)])
     slow = fake_run(tmp_path / "slow", "worldmodel", 2, [(1000, -14.0), (2000, -13.0)])
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "results" / "sac_curves.py"), str(sen), str(slow), "--out", str(tmp_path / "c.png")]
-        + ["--reference-run", str(ref)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
+    proc = script("sac_curves.py", str(sen), str(slow), "--out", str(tmp_path / "c.png"), "--reference-run", str(ref))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines()[3:6]}
     assert "mean of last 3 evals -11.00, reached at 2000" in out.splitlines()[0]
     assert rows["nature_cnn (seed 0)"][-2:] == ["2000", "1.0"]

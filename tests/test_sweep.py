@@ -2,27 +2,25 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from eqmbrl.report import report
 from eqmbrl.rundir import MAX_NAME, short_name
-from tests.helpers import CLI_ENV
+from tests.helpers import cli
 
 
 def test_submitit_sweep_then_report(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    res = subprocess.run(
-        [sys.executable, "-m", "eqmbrl.run", "-m", "hydra/launcher=local", "experiment=debug", "trainer.epochs=1"]
-        + ["seed=0,1", f"hydra.sweep.dir={sweep}"],
+    res = cli(
+        "-m",
+        "hydra/launcher=local",
+        "experiment=debug",
+        "trainer.epochs=1",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
-        env=CLI_ENV,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     runs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
