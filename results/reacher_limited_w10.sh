@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # RESULTS §19: the §16 pretraining recipe (w = 10 state head, 1,000 random episodes, 10 epochs, reward-head
-# refit) on SEN's limited Reacher data (2nd joint's torque >= 0 only), then 20 fresh goals and the pose split.
+# refit) on SEN's limited Reacher data (2nd joint's torque >= 0 only), then 20 fresh goals, the pose split
+# and the reward along 12-decision rollouts (RUN/mpc_fresh.json, pose_split.json, rollout_r2.json).
 # usage: bash results/reacher_limited_w10.sh MODEL SEED     (MODEL = sen | none | full)
 set -euo pipefail
 M=$1; S=$2; RUN=results/runs/dagger/lim_w10_${M}_s$S
@@ -10,3 +11,4 @@ export MUJOCO_GL=egl
     'trainer.train_action_low=[-1,0]' hydra.run.dir=$RUN
 .venv/bin/python results/mpc_horizon.py $RUN --horizons 12 --episodes 20 --fresh --out mpc_fresh.json
 .venv/bin/python results/reacher_pose_split.py $RUN
+.venv/bin/python results/reacher_rollout_r2.py $RUN
