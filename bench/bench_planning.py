@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/bench_planning.py [--sizes 1000 10000] [--horizon 12] [--threads 1]
 
-Models: the D4 Reacher-sized model (6 x 64 x 64 input, 1 slot, 2 maps of 8 x 8, stride 4) and the
-C4 cubes model (5 slots, so the transition's edge model runs on 20 slot pairs), default widths
-(latent 8, hidden 128). Forms, all frozen with :meth:`WorldModel.export` and timed side by side:
+Models: those ``python -m eqmbrl.run env=reacher`` and ``env=cubes`` build (the D4 Reacher model:
+6 x 64 x 64 input, 1 slot, 2 maps of 8 x 8; the C4 cubes model: 5 slots, so the transition's edge
+model runs on 20 slot pairs), default widths (latent 8, hidden 128). Forms, all frozen with
+:meth:`WorldModel.export` and timed side by side:
 
 - ``sen fourier``: equivariant layers in the irrep basis (what ``MPCAgent`` plans with);
 - ``sen dense``: the same layers as dense matmuls on the expanded filters;
@@ -34,27 +35,11 @@ from torch import nn
 
 from agents.mpc import MPCAgent
 from agents.planners import CEM
+from eqmbrl.run import configured_model_kwargs
 from worldmodels.actions import encode_actions
 from worldmodels.world_model import WorldModel, build_world_model
 
-MODELS = {  # name: (build_world_model kwargs, observation shape)
-    "D4-reacher": (
-        dict(
-            group="D4",
-            action_encoding="torques",
-            action_dim=2,
-            in_channels=6,
-            image_size=64,
-            slots=1,
-            maps_per_slot=2,
-            map_size=8,
-            stride=4,
-            reward_weight=1.0,
-        ),
-        (6, 64, 64),
-    ),
-    "C4-cubes": ({}, (3, 50, 50)),
-}
+MODELS = {"D4-reacher": ("env=reacher",), "C4-cubes": ("env=cubes",)}  # name: ``eqmbrl.run`` overrides of its model
 FORMS = (("sen", "fourier"), ("sen", "dense"), ("sen", "escnn"), ("none", "dense"))
 
 
@@ -90,7 +75,8 @@ class PlainGNN(nn.Module):
 
 def forms(name: str, compiled: bool) -> dict[str, nn.Module]:
     """Every form of benchmark model ``name``, by label (seeded, frozen)."""
-    kwargs = MODELS[name][0]
+    kwargs = configured_model_kwargs(*MODELS[name])[0]
+    kwargs.pop("variant")
     out: dict[str, nn.Module] = {}
     for variant, execution in FORMS:
         torch.manual_seed(0)

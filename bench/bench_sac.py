@@ -32,13 +32,12 @@ from typing import Any, cast
 
 import gymnasium as gym
 import torch
-from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from stable_baselines3 import SAC
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.sb3 import LatentObservation, policy_kwargs
-from eqmbrl.run import env_model_kwargs
+from eqmbrl.run import compose_config, model_kwargs
 from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel, build_world_model
 
@@ -48,18 +47,15 @@ STARTS = 200
 def reacher_setup(experiment: str | None) -> tuple[Callable[[], gym.Env], WorldModel]:
     """An env factory and the (randomly initialised) world model of ``env=reacher worldmodel=sen``,
     with ``experiment=EXPERIMENT`` on top if given (e.g. ``reacher_mpc``: its env kwargs and model)."""
-    overrides = ["env=reacher"] + ([f"experiment={experiment}"] if experiment else [])
-    with initialize_config_module(config_module="configs", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose_config("env=reacher", *([f"experiment={experiment}"] if experiment else []))
     env_id, env_kwargs = cfg.env.id, cast(dict[str, Any], OmegaConf.to_container(cfg.env.kwargs))
 
     def make_env() -> gym.Env:
         return gym.make(env_id, **env_kwargs)
 
     env = make_env()
-    kwargs = {**cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel)), **env_model_kwargs(env), **cfg.env.model}
+    kwargs = model_kwargs(cfg, env)
     env.close()
-    kwargs.pop("_target_")
     return make_env, build_world_model(**kwargs)
 
 

@@ -25,28 +25,15 @@ from collections.abc import Callable
 
 import torch
 
+from eqmbrl.run import configured_model_kwargs
 from eqmbrl.types import SequenceBatch
 from worldmodels.layers import set_execution
 from worldmodels.world_model import build_world_model
 
-CUBES = dict(group="C4", action_encoding="directions", action_dim=1, in_channels=3, image_size=50)
-REACHER = dict(
-    group="D4",
-    action_encoding="torques",
-    action_dim=2,
-    in_channels=6,
-    image_size=64,
-    slots=1,
-    maps_per_slot=2,
-    map_size=8,
-    stride=4,
-    masks_per_slot=4,
-    reward_weight=1.0,
-)
-CONFIGS = {  # name: (build_world_model kwargs, batch size), as the env/experiment configs set them
-    "default-cubes": (CUBES, 256),
-    "default-reacher": (REACHER, 256),
-    "paper-cubes": (dict(CUBES, hidden=512, embed_hidden=512), 1024),
+CONFIGS = {  # name: the ``python -m eqmbrl.run`` overrides whose model and batch size are timed
+    "default-cubes": ("env=cubes",),
+    "default-reacher": ("env=reacher",),
+    "paper-cubes": ("experiment=paper_cubes",),
 }
 FORMS = (("sen", "escnn"), ("sen", "dense"), ("sen", "fourier"), ("none", "dense"), ("none", "escnn"))
 
@@ -79,11 +66,13 @@ def step_seconds(
     return time.perf_counter() - start
 
 
-def measure(config: str, repeats: int, device: str, compiled: bool = False) -> dict[tuple[str, str], float]:
-    """Median transitions/s of every form of ``config``'s model, timed round-robin. ``compiled``
+def measure(config: str, repeats: int, device: str, compiled: bool = False) -> tuple[int, dict[tuple[str, str], float]]:
+    """Batch size and median transitions/s of every form of ``config``'s model, timed round-robin. ``compiled``
     adds ``sen dense+compile``: the loss under ``torch.compile`` (inductor; its first call, which
     compiles, is the untimed warm-up)."""
-    kwargs, batch = CONFIGS[config]
+    kwargs, cfg = configured_model_kwargs(*CONFIGS[config])
+    kwargs.pop("variant")
+    batch = int(cfg.trainer.batch_size)
     data = batch_for(kwargs, batch, device)
     runs = {}
     for variant, execution in FORMS + ((("sen", "dense+compile"),) if compiled else ()):
@@ -96,7 +85,7 @@ def measure(config: str, repeats: int, device: str, compiled: bool = False) -> d
             seconds = step_seconds(loss_fn, opt, data, device)
             if i:  # the first step warms up allocators and escnn's bases (and compiles)
                 times.append(seconds)
-    return {form: batch / statistics.median(times) for form, (_, _, times) in runs.items()}
+    return batch, {form: batch / statistics.median(times) for form, (_, _, times) in runs.items()}
 
 
 def main() -> None:
@@ -111,11 +100,11 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}\n")
     print("| config | batch | model | execution | transitions/s | vs sen escnn |\n|---|---:|---|---|---:|---:|")
     for config in args.configs:
-        rates = measure(config, args.repeats, args.device, args.compile)
+        batch, rates = measure(config, args.repeats, args.device, args.compile)
         for (variant, execution), rate in rates.items():
             ratio = rate / rates["sen", "escnn"]
             print(
-                f"| {config} | {CONFIGS[config][1]} | {variant} | {execution} | {rate:,.0f} | {ratio:.2f}x |",
+                f"| {config} | {batch} | {variant} | {execution} | {rate:,.0f} | {ratio:.2f}x |",
                 flush=True,
             )
 

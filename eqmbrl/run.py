@@ -23,6 +23,7 @@ import gymnasium as gym
 import hydra
 import numpy as np
 import torch
+from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class, instantiate
@@ -129,6 +130,33 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
     )
 
 
+def model_kwargs(cfg: DictConfig, env: gym.Env) -> dict[str, Any]:
+    """``build_world_model`` kwargs of the composed ``cfg`` for ``env``: ``worldmodel.*`` (its
+    ``variant`` included), then what the env implies, then ``env.model.*`` (the env's layout wins)."""
+    worldmodel = cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel))
+    worldmodel.pop("_target_")
+    return {**worldmodel, **env_model_kwargs(env), **cfg.env.model}
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """The config ``python -m eqmbrl.run *overrides`` would run (composition errors raise here)."""
+    with initialize_config_module(config_module="configs", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def configured_model_kwargs(*overrides: str) -> tuple[dict[str, Any], DictConfig]:
+    """``build_world_model`` kwargs and the config of ``python -m eqmbrl.run *overrides`` (the env is
+    made once to read its spaces), e.g. for benchmarks that must time the models runs build."""
+    import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
+
+    cfg = compose_config(*overrides)
+    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    try:
+        return model_kwargs(cfg, env), cfg
+    finally:
+        env.close()
+
+
 def format_metrics(metrics: dict[str, float]) -> str:
     return "\n".join(f"  {k:<24} {v:10.4f}" for k, v in metrics.items())
 
@@ -213,10 +241,7 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
 
 def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
     start = time.monotonic()
-    worldmodel = cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel))
-    model_kwargs = {**worldmodel, **env_model_kwargs(env), **cfg.env.model}
-    model_kwargs.pop("_target_")
-    model = build_world_model(**model_kwargs).to(resolve_device(cfg.device))
+    model = build_world_model(**model_kwargs(cfg, env)).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
     # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from

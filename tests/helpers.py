@@ -9,10 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_module
-from omegaconf import DictConfig
-
-from eqmbrl.run import run
+from eqmbrl.run import compose_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 REACHER_MODEL: dict[str, Any] = dict(  # build_world_model kwargs of a Reacher-shaped model (6 x 64 x 64, D4)
@@ -28,12 +25,6 @@ REACHER_MODEL: dict[str, Any] = dict(  # build_world_model kwargs of a Reacher-s
     masks_per_slot=2,
 )
 TINY_WIDTHS: dict[str, Any] = dict(cnn_channels=4, embed_hidden=16, latent=8, hidden=16)  # fast test models
-
-
-def compose_config(*overrides: str) -> DictConfig:
-    """The config ``python -m eqmbrl.run *overrides`` would run (composition errors raise here)."""
-    with initialize_config_module(config_module="configs", version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
 
 
 def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import envs  # noqa: F401  (registers the eqmbrl/ ids for the tests that make en
 from eqmbrl.checkpoint import load_checkpoint
 from eqmbrl.logger import Logger
 from eqmbrl.report import scalars
-from eqmbrl.run import env_model_kwargs
+from eqmbrl.run import configured_model_kwargs, env_model_kwargs, model_kwargs
 from eqmbrl.trainer import DivergedError
 from tests.helpers import cli, cli_async, compose_config, run_in_process
 from worldmodels.world_model import build_world_model
@@ -34,6 +34,10 @@ def test_run_end_to_end(tmp_path: Path, variant: str, env: str, extra: list[str]
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     if env == "reacher":
         assert metrics["reward_mse"] > 0.0  # the reward head is trained and evaluated on Reacher
+    # the model benchmarks time for these overrides is the one the run built and saved
+    configured = configured_model_kwargs("experiment=debug", f"worldmodel={variant}", f"env={env}", *extra)[0]
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")["model_kwargs"]
+    assert {k: saved[k] for k in configured} == configured
 
 
 def test_cli_smoke(tmp_path: Path) -> None:
@@ -153,8 +157,7 @@ def test_refits_after_a_cosine_fit_use_the_base_lr(tmp_path: Path) -> None:
     """Online refits train at ``trainer.lr``, not at the last cosine epoch's near-zero rate."""
     cfg = compose_config("experiment=debug", "trainer.lr_schedule=cosine", "trainer.epochs=2")
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    kwargs = {**cfg.worldmodel, **env_model_kwargs(env), **cfg.env.model}  # as run.py merges them
-    model = build_world_model(**{k: v for k, v in kwargs.items() if k != "_target_"})
+    model = build_world_model(**model_kwargs(cfg, env))
     trainer = instantiate(cfg.trainer, env=env, model=model, logger=Logger(tmp_path / "tb"), out_dir=tmp_path, seed=0)
     buffer = trainer.collect()
     trainer.fit(buffer, trainer.eval_data())
