@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# RESULTS §20: §16's online phase (MPC episodes with all torques, half of every refit batch from them), cut to
-# 40 episodes, then the reward-head refit (§17), on §19's limited-torque pretrained model; then the same scoring
-# as §19 (RUN/mpc_fresh.json, pose_split.json, rollout_r2.json).
-# usage: bash results/reacher_limited_online.sh MODEL SEED     (MODEL = sen | none | full; needs §19's run dir)
+# RESULTS §20: §16's online phase (MPC episodes with all torques, half of every refit batch from them) on §19's
+# limited-torque pretrained model, cut to EPISODES (default 40), then the reward-head refit (§17); then the same
+# scoring as §19 (RUN/mpc_fresh.json, pose_split.json, rollout_r2.json). FROM (default §19's run dir) may be an
+# online run to continue (its episodes count towards EPISODES), e.g. results/runs/dagger/lim_online40_sen_s0.
+# usage: bash results/reacher_limited_online.sh MODEL SEED [EPISODES [FROM]]     (MODEL = sen | none | full)
 set -euo pipefail
-M=$1; S=$2; PRE=results/runs/dagger/lim_w10_${M}_s$S; RUN=results/runs/dagger/lim_online40_${M}_s$S
+M=$1; S=$2; EP=${3:-40}; PRE=${4:-results/runs/dagger/lim_w10_${M}_s$S}; RUN=results/runs/dagger/lim_online${EP}_${M}_s$S
 export MUJOCO_GL=egl
-.venv/bin/python results/online_from_pretrain.py $PRE $RUN agent.episodes=40 agent.refit_every=50 \
+.venv/bin/python results/online_from_pretrain.py $PRE $RUN agent.episodes=$EP agent.refit_every=50 \
     agent.refit_steps=15 agent.refit_online_fraction=0.5 agent.final_reward_refit=true agent.eval_every=40
 .venv/bin/python results/mpc_horizon.py $RUN --horizons 12 --episodes 20 --fresh --out mpc_fresh.json
 .venv/bin/python results/reacher_pose_split.py $RUN
