@@ -9,6 +9,4 @@ M=$1; S=$2; EP=${3:-40}; PRE=${4:-results/runs/dagger/lim_w10_${M}_s$S}; RUN=res
 export MUJOCO_GL=egl
 .venv/bin/python results/online_from_pretrain.py $PRE $RUN agent.episodes=$EP agent.refit_every=50 \
     agent.refit_steps=15 agent.refit_online_fraction=0.5 agent.final_reward_refit=true agent.eval_every=40
-.venv/bin/python results/mpc_horizon.py $RUN --horizons 12 --episodes 20 --fresh --out mpc_fresh.json
-.venv/bin/python results/reacher_pose_split.py $RUN
-.venv/bin/python results/reacher_rollout_r2.py $RUN
+bash results/score_reacher_run.sh $RUN

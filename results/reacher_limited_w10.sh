@@ -9,6 +9,4 @@ export MUJOCO_GL=egl
 .venv/bin/python -m eqmbrl.run experiment=reacher_mpc agent.episodes=0 trainer.episodes=1000 \
     trainer.epochs=10 trainer.reward_refit_steps=4000 worldmodel=$M seed=$S +env.model.state_weight=10.0 \
     'trainer.train_action_low=[-1,0]' hydra.run.dir=$RUN
-.venv/bin/python results/mpc_horizon.py $RUN --horizons 12 --episodes 20 --fresh --out mpc_fresh.json
-.venv/bin/python results/reacher_pose_split.py $RUN
-.venv/bin/python results/reacher_rollout_r2.py $RUN
+bash results/score_reacher_run.sh $RUN
