@@ -2,7 +2,7 @@
 
     .venv/bin/python results/limited_online_table.py [--root results/runs/dagger] [--seeds 0 1 2]
 
-Reads ``ROOT/lim_w10_MODEL_sS`` (pretrained, §19) and ``ROOT/lim_onlineN_MODEL_sS`` (+ N = 40, 80
+Reads ``ROOT/lim_w10_MODEL_sS`` (pretrained, §19) and ``ROOT/lim_onlineN_MODEL_sS`` (+ N = 40, 80, 120
 online episodes and the reward refit, ``results/reacher_limited_online.sh``): ``metrics.json``'s ``return``
 (fixed eval seeds), ``mpc_fresh.json`` (20 fresh goals), ``pose_split.json`` (all-torque episodes)
 and ``rollout_r2.json`` (12-decision rollouts), and for the online runs the mean return of the
@@ -21,7 +21,10 @@ import numpy as np
 
 from eqmbrl.report import scalars
 
-PHASES = (("pretrained", "lim_w10"), ("+ 40 online + refit", "lim_online40"), ("+ 80 online + refit", "lim_online80"))
+PHASES = (
+    ("pretrained", "lim_w10"),
+    *((f"+ {n} online + refit", f"lim_online{n}") for n in (40, 80, 120)),
+)
 COLUMNS = {  # column: (file, reader)
     "MPC fixed": ("metrics.json", lambda d: d["return"]),
     "MPC fresh": ("mpc_fresh.json", lambda d: d["h12"]),
