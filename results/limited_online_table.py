@@ -46,7 +46,7 @@ def row(run: Path) -> dict[str, float] | None:
     if len(returns):  # a run with online episodes
         out["online episodes"] = float(np.mean(returns))
         with np.load(run / "buffer.npz") as seed:
-            first_online = int(seed["episode"].max()) + 1  # episode ids after the seed episodes'
+            first_online = int(seed["episode"].max()) + 1  # episode ids after the seed episodes
         with np.load(run / "buffer_online.npz") as data:
             online = (data["episode"] >= first_online) & data["has_next"].astype(bool)
             out["online τ₁<0 share"] = float(np.mean(data["actions"][online, 1] < 0))
