@@ -2,7 +2,7 @@
 
     .venv/bin/python results/limited_online_table.py [--root results/runs/dagger] [--seeds 0 1 2]
 
-Reads ``ROOT/lim_w10_MODEL_sS`` (pretrained, §19) and ``ROOT/lim_onlineN_MODEL_sS`` (+ N = 40, 80, 120
+Reads ``ROOT/lim_w10_MODEL_sS`` (pretrained, §19) and ``ROOT/lim_onlineN_MODEL_sS`` (+ N = 40, 80, 120, 240
 online episodes and the reward refit, ``results/reacher_limited_online.sh``): ``metrics.json``'s ``return``
 (fixed eval seeds), ``mpc_fresh.json`` (20 fresh goals), ``pose_split.json`` (all-torque episodes)
 and ``rollout_r2.json`` (12-decision rollouts), and for the online runs the mean return of the
@@ -23,7 +23,7 @@ from eqmbrl.report import scalars
 
 PHASES = (
     ("pretrained", "lim_w10"),
-    *((f"+ {n} online + refit", f"lim_online{n}") for n in (40, 80, 120)),
+    *((f"+ {n} online + refit", f"lim_online{n}") for n in (40, 80, 120, 240)),
 )
 COLUMNS = {  # column: (file, reader)
     "MPC fixed": ("metrics.json", lambda d: d["return"]),

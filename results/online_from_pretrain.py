@@ -9,11 +9,14 @@ too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied
 (which must not exist), the dotlist overrides are applied to the config (saved as
 ``OUT/.hydra/config.yaml``), and the run is continued there by :func:`eqmbrl.resume.resume`:
 the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
-online phase runs. ``PRETRAIN_RUN`` is only read.
+online phase runs. ``PRETRAIN_RUN`` is only read. The files are hard links where the filesystem
+allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a file by renaming a
+new one over it (``eqmbrl.checkpoint.atomic_write``), never by writing into it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +27,14 @@ from eqmbrl.resume import resume
 
 COPIED = ("buffer.npz", "resume.pt", "checkpoint.pt")
 ONLINE = ("online_resume.pt", "buffer_online.npz")  # copied when PRETRAIN_RUN had an online phase
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst``, or copy it where links are not possible (another filesystem)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def main() -> None:
@@ -38,12 +49,11 @@ def main() -> None:
     cfg = OmegaConf.merge(OmegaConf.load(pre / ".hydra" / "config.yaml"), OmegaConf.from_dotlist(overrides))
     assert isinstance(cfg, DictConfig)
     (out / ".hydra").mkdir(parents=True)
-    for name in COPIED:
-        shutil.copy2(pre / name, out / name)
-    if (pre / ONLINE[0]).is_file():
-        for name in ONLINE:
-            shutil.copy2(pre / name, out / name)
-        shutil.copytree(pre / "tb", out / "tb")
+    online = (pre / ONLINE[0]).is_file()
+    for name in (*COPIED, *ONLINE) if online else COPIED:
+        link_or_copy(pre / name, out / name)
+    if online:
+        shutil.copytree(pre / "tb", out / "tb")  # the curves so far (small)
     OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
     (out / "pretrain_run.txt").write_text(f"{pre.resolve()}\n{' '.join(overrides)}\n")
     resume(out)

@@ -144,7 +144,7 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     (src / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, src / ".hydra" / "config.yaml")  # as Hydra's CLI leaves it
     run(cfg, src)
-    before = {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()}
+    before = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in src.rglob("*") if f.is_file()}
     proc = script("online_from_pretrain.py", str(src), str(out), "agent.episodes=3", "agent.final_reward_refit=true")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
@@ -152,7 +152,9 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     assert {"reward_refit/mse_before", "reward_refit/mse_after"} <= _tags(out)
     assert _steps(out, "reward_refit/mse_after") == [max(_steps(out, "eval/return"))]  # by env step
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
-    assert {f: f.stat().st_mtime_ns for f in src.rglob("*") if f.is_file()} == before
+    assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in src.rglob("*") if f.is_file()} == before
+    assert (out / "buffer.npz").samefile(src / "buffer.npz")  # linked, not copied, and never written
+    assert not (out / "buffer_online.npz").samefile(src / "buffer_online.npz")  # replaced by the new run
     fewer = script("online_from_pretrain.py", str(out), str(tmp_path / "fewer"), "agent.episodes=1")
     assert fewer.returncode != 0 and "has done 3 online episodes; agent.episodes=1 is less" in fewer.stderr
 
