@@ -4,13 +4,13 @@
 
 ``PRETRAIN_RUN`` is a finished ``agent=cem`` run: with ``agent.episodes=0`` (pretraining and one
 MPC evaluation), or with an online phase, which ``OUT`` then continues from its last episode up to
-the new ``agent.episodes`` (its ``online_resume.pt``, ``buffer_online.npz`` and ``tb/`` are copied
-too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are copied into ``OUT``
+the new ``agent.episodes`` (its ``online_resume.pt``, ``buffer_online.npz`` and ``tb/`` are taken
+too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are put into ``OUT``
 (which must not exist), the dotlist overrides are applied to the config (saved as
 ``OUT/.hydra/config.yaml``), and the run is continued there by :func:`eqmbrl.resume.resume`:
 the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
-online phase runs. ``PRETRAIN_RUN`` is only read. The files are hard links where the filesystem
-allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a file by renaming a
+online phase runs. ``PRETRAIN_RUN`` is only read. The files are hard links (``tb/`` a copy) where
+the filesystem allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a file by renaming a
 new one over it (``eqmbrl.checkpoint.atomic_write``), never by writing into it.
 """
 
@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from eqmbrl.resume import resume
 
 COPIED = ("buffer.npz", "resume.pt", "checkpoint.pt")
-ONLINE = ("online_resume.pt", "buffer_online.npz")  # copied when PRETRAIN_RUN had an online phase
+ONLINE = ("online_resume.pt", "buffer_online.npz")  # taken too when PRETRAIN_RUN had an online phase
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
