@@ -10,8 +10,8 @@ too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are put in
 ``OUT/.hydra/config.yaml``), and the run is continued there by :func:`eqmbrl.resume.resume`:
 the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
 online phase runs. ``PRETRAIN_RUN`` is only read. The files are hard links (``tb/`` a copy) where
-the filesystem allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a file by renaming a
-new one over it (``eqmbrl.checkpoint.atomic_write``), never by writing into it.
+the filesystem allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a
+file by renaming a new one over it (``eqmbrl.checkpoint.atomic_write``), never by writing into it.
 """
 
 from __future__ import annotations
