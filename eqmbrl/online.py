@@ -12,8 +12,10 @@
    trainer's evaluation data, and an image strip of one evaluation episode.
 
 Writes ``checkpoint_final.pt`` (the model after the online phase, with the kwargs that rebuild it)
-and ``buffer_online.npz`` (seed and online data); returns the final evaluation, the world-model
-metrics and the pretraining metrics under ``pretrain/`` (run.py writes them to ``metrics.json``).
+and ``buffer_online.npz`` (seed and online data; with ``online_resume.pt``, every ``save_every``
+episodes and after the last, so that ``eqmbrl.resume`` continues a killed run); returns the final
+evaluation, the world-model metrics and the pretraining metrics under ``pretrain/`` (run.py writes
+them to ``metrics.json``).
 TensorBoard tags, by online env step: ``episode/`` (return, predicted_return, success, length),
 ``planner/`` (seconds_per_action, plan_value), ``wm/`` (refit losses), ``eval/`` (return;
 random_return and still_return of the baselines; success and success_d<k>; world-model metrics)
@@ -102,6 +104,10 @@ class OnlineMPC:
             seed phase: :meth:`WorldModelTrainer.fit_reward_head`), then evaluate again. The
             online refits move the latents under the head (RESULTS.md §17).
         eval_episodes, eval_every: noise-free evaluation episodes, every ``eval_every`` episodes.
+        save_every: write the resume state (``online_resume.pt`` and the whole buffer,
+            ``buffer_online.npz``) every ``save_every`` episodes and after the last one. A killed
+            run resumes from the last save and replays the episodes after it exactly; the buffer
+            is about 1 GB on Reacher, so saving it after every episode is costly.
         goal_distances: goal distances (moves) of the goal objective's evaluation episodes;
             training episodes draw one of them at random.
     """
@@ -131,6 +137,7 @@ class OnlineMPC:
         eval_every: int = 5,
         goal_distances: tuple[int, ...] = (1, 2, 3),
         terminal_weight: float = 0.0,
+        save_every: int = 10,
     ) -> None:
         check_online_values(
             episodes=episodes,
@@ -144,6 +151,7 @@ class OnlineMPC:
             goal_reduce=goal_reduce,
             goal_discount=goal_discount,
             terminal_weight=terminal_weight,
+            save_every=save_every,
         )
         if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(
@@ -167,7 +175,7 @@ class OnlineMPC:
         self.refit_online_fraction, self.final_reward_refit = refit_online_fraction, final_reward_refit
         self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
-        self.limit = max_steps
+        self.limit, self.save_every = max_steps, save_every
         self.last_eval: dict[str, float] = {}
 
     @property
@@ -211,7 +219,8 @@ class OnlineMPC:
                 self.evaluate(steps, baselines, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
-            self.save_progress(ep + 1, steps, since_refit, buffer)
+            if (ep + 1) % self.save_every == 0 or ep + 1 == self.episodes:
+                self.save_progress(ep + 1, steps, since_refit, buffer)
         if self.final_reward_refit:
             self.trainer.fit_reward_head(buffer, step=steps)
             self.agent.sync()
@@ -219,11 +228,12 @@ class OnlineMPC:
         final = self.evaluate(steps, baselines, eval_data) if fresh else self.last_eval
         self.logger.dump(steps)
         save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
-        buffer.save(self.out / "buffer_online.npz")
+        if not self.episodes:  # otherwise saved after the last episode
+            buffer.save(self.out / "buffer_online.npz")
         return {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
 
     def save_progress(self, episodes: int, steps: int, since_refit: int, buffer: ReplayBuffer) -> None:
-        """After each online episode: the buffer (``buffer_online.npz``) and ``online_resume.pt``
+        """Every ``save_every`` online episodes: the buffer (``buffer_online.npz``) and ``online_resume.pt``
         (weights, optimizer, every RNG of the loop, counters, last evaluation)."""
         buffer.save(self.out / "buffer_online.npz")
         save_checkpoint(
@@ -319,6 +329,7 @@ def check_online_values(
     goal_reduce: str = "discounted",
     goal_discount: float = 0.9,
     terminal_weight: float = 0.0,
+    save_every: int = 10,
 ) -> None:
     """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
     check_choice("agent.goal_reduce", goal_reduce, GOAL_REDUCTIONS)
@@ -334,6 +345,7 @@ def check_online_values(
         ("refit_steps", refit_steps, 0),
         ("eval_episodes", eval_episodes, 1),
         ("eval_every", eval_every, 1),
+        ("save_every", save_every, 1),
         ("max_steps", 1 if max_steps is None else max_steps, 1),
     )
     for name, value, low in checks:

@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.online import OnlineMPC
 from eqmbrl.run import run
 from tests.helpers import compose_config, run_in_process, script
 
@@ -85,6 +86,7 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
         (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
         (("agent=cem", "env=reacher", "agent.terminal_weight=-1"), "agent.terminal_weight must be >= 0, got -1"),
+        (("agent=cem", "env=reacher", "agent.save_every=0"), "agent.save_every must be >= 1, got 0"),
         (
             ("agent=cem", "env=reacher", "agent.refit_online_fraction=1.5"),
             r"agent.refit_online_fraction must be in \[0, 1\], got 1.5",
@@ -123,6 +125,34 @@ REACHER_MPC_TINY = (
     "agent.planner.iterations=1",
     "agent.planner.horizon=2",
 )
+
+
+def test_online_state_is_saved_every_k_episodes_and_after_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``agent.save_every=2`` over 5 episodes: the resume state and the buffer are written after
+    episodes 2, 4 and 5 (the last), and the saved buffer holds all 5."""
+    saved: list[int] = []
+    original = OnlineMPC.save_progress
+
+    def record(self: OnlineMPC, episodes: int, *args: object) -> None:
+        saved.append(episodes)
+        original(self, episodes, *args)
+
+    monkeypatch.setattr(OnlineMPC, "save_progress", record)
+    overrides = [o for o in TINY if not o.startswith(("agent.episodes", "agent.eval_every"))]
+    run_in_process(
+        tmp_path,
+        *overrides,
+        "agent=search",
+        "env=cubes_goal",
+        "agent.planner.horizon=1",
+        "agent.episodes=5",
+        "agent.eval_every=5",
+        "agent.save_every=2",
+    )
+    assert saved == [2, 4, 5]
+    assert ReplayBuffer.load(tmp_path / "buffer_online.npz").num_episodes == 8 + 5  # 8 seed episodes (debug)
 
 
 def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ ONLINE = (  # online MPC: the kill comes after the world-model training, during 
     "agent.eval_episodes=1",
     "agent.refit_every=10",
     "agent.refit_steps=3",
+    "agent.save_every=3",  # the kill comes after the save at 3: the resumed run replays from there
 )
 
 
