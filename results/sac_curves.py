@@ -1,7 +1,7 @@
 """SAC evaluation curves of ``agent=sac`` runs, finished or not: one PNG and a markdown table.
 
     .venv/bin/python results/sac_curves.py RUN_DIR [RUN_DIR ...] --out results/sac_reacher_100k.png
-        [--reference -9.0 | --reference-run NATURECNN_RUN_DIR]
+        [--reference -9.0 | --reference-run NATURECNN_RUN_DIR] [--at 1000 2000 ...]
 
 Reads each run's ``curve.json`` (a finished run) or ``sb3_progress.json`` (saved after every
 evaluation, so a run stopped by the clock still has its curve), labels it by ``worldmodel`` /
@@ -11,12 +11,16 @@ mean of the last 3 evaluations and, with ``--reference R``, the first env step w
 return is >= R. ``--reference-run RUN`` takes R from a run instead (its final return, as the mean
 of its last 3 evaluations), adds that run to the plot, and reports the ratio of its steps to reach R
 to each run's (issue #12's ratio against NatureCNN-SAC: 3.0 means three times fewer env steps).
+``--at S ...`` adds a table of each run's evaluation return at those env steps, and of the mean ±
+population std over the seeds of each variant (runs whose labels differ only in the seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -59,6 +63,26 @@ def label(run: Path) -> str:
     return f"{features}{frozen}{extra} (seed {cfg.seed})"
 
 
+def returns_at(runs: list[Path], at: list[int]) -> str:
+    """Markdown: each run's evaluation return at the env steps ``at`` (blank where it has none),
+    then the mean ± population std over the seeds of each variant, at the steps all its seeds reached."""
+    head = "| run | " + " | ".join(f"{s}" for s in at) + " |\n|---|" + "---:|" * len(at)
+    rows, groups = [head], {}
+    for run in runs:
+        steps, returns = curve(run)
+        by_step = dict(zip(steps, returns))
+        rows.append(f"| {label(run)} | " + " | ".join(f"{by_step[s]:.2f}" if s in by_step else "" for s in at) + " |")
+        groups.setdefault(re.sub(r" \(seed \d+\)$", "", label(run)), []).append(by_step)
+    for name, seeds in groups.items():
+        cells = []
+        for s in at:
+            values = [seed[s] for seed in seeds if s in seed]
+            ok = len(values) == len(seeds)
+            cells.append(f"{statistics.mean(values):.2f} ± {statistics.pstdev(values):.2f}" if ok else "")
+        rows.append(f"| **{name}, {len(seeds)} seeds** | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
@@ -66,6 +90,7 @@ def main() -> None:
     ref = parser.add_mutually_exclusive_group()
     ref.add_argument("--reference", type=float, help="report the first env step reaching this return")
     ref.add_argument("--reference-run", type=Path, help="reference return and steps from this run (mean of last 3)")
+    parser.add_argument("--at", type=int, nargs="+", help="also tabulate the returns at these env steps")
     args = parser.parse_args()
     runs, threshold, ref_steps = list(args.runs), args.reference, None
     if args.reference_run is not None:
@@ -102,6 +127,8 @@ def main() -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
+    if args.at:
+        print("\n" + returns_at(runs, args.at))
     print(f"wrote {args.out}")
 
 

@@ -32,3 +32,16 @@ def test_ratio_against_reference_run(tmp_path: Path) -> None:
     assert rows["sen frozen (seed 1)"][-2:] == ["1000", "2.0"]  # -10.5 >= -11 at step 1000: 2000 / 1000
     assert rows["sen frozen (seed 2)"][-2:] == ["not reached", "–"]
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_returns_at_given_steps_with_seed_means(tmp_path: Path) -> None:
+    a = fake_run(tmp_path / "a", "worldmodel", 0, [(1000, -12.0), (2000, -10.0), (3000, -9.0)])
+    b = fake_run(tmp_path / "b", "worldmodel", 1, [(1000, -14.0), (2000, -12.0)])
+    proc = script("sac_curves.py", str(a), str(b), "--out", str(tmp_path / "c.png"), "--at", "1000", "2000", "3000")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = [line for line in proc.stdout.split("\n\n")[1].splitlines() if line.startswith("|")]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table[2:]}
+    assert rows["sen frozen (seed 0)"] == ["-12.00", "-10.00", "-9.00"]
+    assert rows["sen frozen (seed 1)"] == ["-14.00", "-12.00", ""]
+    # mean ± population std over the 2 seeds; blank at 3000, which seed 1 did not reach
+    assert rows["**sen frozen, 2 seeds**"] == ["-13.00 ± 1.00", "-11.00 ± 1.00", ""]
