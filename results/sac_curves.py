@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +27,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
+
+from eqmbrl.report import summarize  # noqa: E402
 
 
 def curve(run: Path) -> tuple[list[int], list[float]]:
@@ -63,23 +64,22 @@ def label(run: Path) -> str:
     return f"{features}{frozen}{extra} (seed {cfg.seed})"
 
 
-def returns_at(runs: list[Path], at: list[int]) -> str:
-    """Markdown: each run's evaluation return at the env steps ``at`` (blank where it has none),
-    then the mean ± population std over the seeds of each variant, at the steps all its seeds reached."""
+def returns_at(curves: list[tuple[str, list[int], list[float]]], at: list[int]) -> str:
+    """Markdown: each ``(label, steps, returns)`` curve's evaluation return at the env steps ``at``
+    (blank where it has none), then the mean ± population std over the seeds of each variant
+    (:func:`eqmbrl.report.summarize`), at the steps all its seeds reached."""
     head = "| run | " + " | ".join(f"{s}" for s in at) + " |\n|---|" + "---:|" * len(at)
     rows, groups = [head], {}
-    for run in runs:
-        steps, returns = curve(run)
+    for name, steps, returns in curves:
         by_step = dict(zip(steps, returns))
-        rows.append(f"| {label(run)} | " + " | ".join(f"{by_step[s]:.2f}" if s in by_step else "" for s in at) + " |")
-        groups.setdefault(re.sub(r" \(seed \d+\)$", "", label(run)), []).append(by_step)
-    for name, seeds in groups.items():
+        rows.append(f"| {name} | " + " | ".join(f"{by_step[s]:.2f}" if s in by_step else "" for s in at) + " |")
+        groups.setdefault(re.sub(r" \(seed \d+\)$", "", name), []).append(by_step)
+    for variant, seeds in groups.items():
         cells = []
         for s in at:
-            values = [seed[s] for seed in seeds if s in seed]
-            ok = len(values) == len(seeds)
-            cells.append(f"{statistics.mean(values):.2f} ± {statistics.pstdev(values):.2f}" if ok else "")
-        rows.append(f"| **{name}, {len(seeds)} seeds** | " + " | ".join(cells) + " |")
+            stats = summarize([seed[s] for seed in seeds if s in seed])
+            cells.append(f"{stats['mean']:.2f} ± {stats['std']:.2f}" if stats["n"] == len(seeds) else "")
+        rows.append(f"| **{variant}, {len(seeds)} seeds** | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -107,9 +107,11 @@ def main() -> None:
     if ref_steps is not None:
         head, rule = head + " reference steps / steps |", rule + "---:|"
     print(head + "\n" + rule)
+    curves = []
     for run in runs:
         steps, returns = curve(run)
         name = label(run)
+        curves.append((name, steps, returns))
         ax.plot(steps, returns, marker=".", label=name)
         row = f"| {name} | {steps[-1]} | {returns[0]:.2f} | {returns[-1]:.2f} | {max(returns):.2f} |"
         row += f" {mean_last3(returns):.2f} |"
@@ -128,7 +130,7 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
     if args.at:
-        print("\n" + returns_at(runs, args.at))
+        print("\n" + returns_at(curves, args.at))
     print(f"wrote {args.out}")
 
 
