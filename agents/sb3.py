@@ -32,6 +32,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from escnn import nn as enn
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
@@ -82,19 +83,25 @@ def fibre_size(latent_type: enn.FieldType) -> int:
     return sizes.pop()
 
 
-def latent_features(z: torch.Tensor, fibre: int = 1, pool: str | None = None) -> torch.Tensor:
+def latent_features(z: torch.Tensor, fibre: int = 1, pool: str | None = None, normalize: bool = False) -> torch.Tensor:
     """Latents ``[B, K, C]`` -> features ``[B, K * C]`` (``pool=None``) or ``[B, K * C / fibre]``.
 
     ``pool`` (``"max"`` or ``"mean"``) reduces each field's ``fibre`` consecutive channels; on
     regular fields a group element permutes the fibre, so pooled features are G-invariant.
+    ``normalize``: layer-normalise each feature vector (zero mean, unit variance, no learned
+    affine), which bounds its norm by sqrt(features) whatever the encoder does. A group element
+    only permutes the channels of regular fields, so the mean and variance are invariant and the
+    normalised features stay equivariant (or invariant, when pooled).
     """
     if pool is None:
-        return z.flatten(1)
-    check_choice("pool", pool, POOLS)
-    if fibre < 1 or z.shape[-1] % fibre:
-        raise ValueError(f"latent width {z.shape[-1]} is not a multiple of the fibre size {fibre}")
-    fields = z.unflatten(-1, (-1, fibre))
-    return (fields.amax(-1) if pool == "max" else fields.mean(-1)).flatten(1)
+        features = z.flatten(1)
+    else:
+        check_choice("pool", pool, POOLS)
+        if fibre < 1 or z.shape[-1] % fibre:
+            raise ValueError(f"latent width {z.shape[-1]} is not a multiple of the fibre size {fibre}")
+        fields = z.unflatten(-1, (-1, fibre))
+        features = (fields.amax(-1) if pool == "max" else fields.mean(-1)).flatten(1)
+    return F.layer_norm(features, features.shape[-1:]) if normalize else features
 
 
 def _resolve_model(
@@ -135,6 +142,8 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         freeze: bool = True,
         invariant: bool = False,
         pool: str = "max",
+        normalize: bool = False,
+        fixed_batchnorm: bool = False,
     ) -> None:
         check_choice("pool", pool, POOLS)
         model = _resolve_model(world_model, checkpoint, model_kwargs)
@@ -143,6 +152,7 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         super().__init__(observation_space, model.slots * model.latent_type.size // fibre)
         self.world_model = model
         self.freeze, self.invariant, self.pool, self.fibre = bool(freeze), bool(invariant), pool, fibre
+        self.normalize, self.fixed_batchnorm = bool(normalize), bool(fixed_batchnorm)
         model.requires_grad_(not self.freeze).train(not self.freeze)  # frozen: eval mode for good
         self.train(self.training)
 
@@ -151,11 +161,15 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         self.training = bool(mode)
         if not self.freeze:
             self.world_model.train(mode)
+            if self.fixed_batchnorm:
+                for module in self.world_model.modules():
+                    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                        module.eval()
         return self
 
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """Latents ``[B, K, C]`` -> features ``[B, features_dim]``."""
-        return latent_features(z, self.fibre, self.pool if self.invariant else None)
+        return latent_features(z, self.fibre, self.pool if self.invariant else None, self.normalize)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``."""
@@ -171,16 +185,19 @@ class LatentObservation(gym.ObservationWrapper):
     wrapped env stores features (not images) in its replay buffer and never runs the encoder in its
     networks (SAC's actor, critic and target critic would each run their own copy of a frozen
     :class:`WorldModelExtractor`). Features as :class:`WorldModelExtractor`'s: ``[K * C]`` float32,
-    or ``[K * C / |G|]`` with ``invariant=True``. The world model is copied and kept in eval mode.
+    or ``[K * C / |G|]`` with ``invariant=True``, layer-normalised with ``normalize=True``. The
+    world model is copied and kept in eval mode.
     """
 
-    def __init__(self, env: gym.Env, world_model: WorldModel, invariant: bool = False, pool: str = "max") -> None:
+    def __init__(
+        self, env: gym.Env, world_model: WorldModel, invariant: bool = False, pool: str = "max", normalize: bool = False
+    ) -> None:
         super().__init__(env)
         check_choice("pool", pool, POOLS)
         self.world_model = clone_world_model(world_model).eval().requires_grad_(False)
         check_observation_space(env.observation_space, self.world_model)
         self.fibre = fibre_size(self.world_model.latent_type) if invariant else 1
-        self.pool = pool if invariant else None
+        self.pool, self.normalize = (pool if invariant else None), bool(normalize)
         dim = self.world_model.slots * self.world_model.latent_type.size // self.fibre
         self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
 
@@ -188,7 +205,7 @@ class LatentObservation(gym.ObservationWrapper):
         """uint8 image ``[C, H, W]`` -> features float32 ``[features_dim]``."""
         with torch.inference_mode():
             x = to_float_images(torch.as_tensor(observation, device=self.world_model.device)[None])
-            return latent_features(self.world_model.encode(x), self.fibre, self.pool)[0].cpu().numpy()
+            return latent_features(self.world_model.encode(x), self.fibre, self.pool, self.normalize)[0].cpu().numpy()
 
 
 # --------------------------------------------------------------------------- policy kwargs

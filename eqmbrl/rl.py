@@ -158,6 +158,10 @@ class SB3Learner:
             checkpoint is given; otherwise the features come from a randomly initialised model.
         freeze: keep the world model fixed (``True``) or fine-tune it with the RL loss.
         invariant: features pooled over the group (see :class:`agents.sb3.WorldModelExtractor`).
+        normalize_features: layer-normalise the features (:func:`agents.sb3.latent_features`),
+            which bounds them however fine-tuning moves the encoder.
+        fixed_batchnorm: when fine-tuning, keep the world model's BatchNorm on its running
+            statistics (see :class:`agents.sb3.WorldModelExtractor`).
         cache_latents: with a frozen world model, encode each observation once, in the env
             (:class:`agents.sb3.LatentObservation`): the policy is an ``MlpPolicy`` on latent
             features and the replay buffer holds features, not images. ``False`` runs the frozen
@@ -185,6 +189,8 @@ class SB3Learner:
         pretrain: bool = True,
         freeze: bool = True,
         invariant: bool = False,
+        normalize_features: bool = False,
+        fixed_batchnorm: bool = False,
         cache_latents: bool = True,
         aux_weight: float = 0.0,
         aux_batch_size: int = 256,
@@ -213,6 +219,7 @@ class SB3Learner:
         self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
         self.seed, self.algo_name, self.features = seed, algo, features
         self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
+        self.normalize_features, self.fixed_batchnorm = normalize_features, fixed_batchnorm
         self.cached = cache_latents and freeze and features == "worldmodel"
         self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
         self.aux_weight, self.aux_batch_size, self.aux_lr = aux_weight, aux_batch_size, aux_lr
@@ -252,6 +259,8 @@ class SB3Learner:
                     checkpoint=str((self.out / "world_model.pt").resolve()),
                     freeze=self.freeze,
                     invariant=self.invariant,
+                    normalize=self.normalize_features,
+                    fixed_batchnorm=self.fixed_batchnorm,
                 )
                 if self.features == "worldmodel"
                 else {}
@@ -301,8 +310,8 @@ class SB3Learner:
         pretrain = self.prepare_world_model(eval_data) if self.features == "worldmodel" else {}
         if self.cached:
             frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
-            self.sb3_env = LatentObservation(self.env, frozen, self.invariant)
-            self.eval_env = LatentObservation(self.eval_env, frozen, self.invariant)
+            self.sb3_env = LatentObservation(self.env, frozen, self.invariant, normalize=self.normalize_features)
+            self.eval_env = LatentObservation(self.eval_env, frozen, self.invariant, normalize=self.normalize_features)
         self.baselines = {
             f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
         }

@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.sb3 import LatentObservation, WorldModelExtractor
 from eqmbrl.checkpoint import load_checkpoint
-from tests.helpers import run_in_process
+from tests.helpers import run_in_process, script
 from worldmodels.persistence import load_world_model
 
 PPO_TINY = (
@@ -66,19 +66,36 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
         assert torch.equal(v, saved[k]), k
 
 
-def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stable", [False, True])
+def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -> None:
+    """``stable``: layer-normalised features and BatchNorm kept on its running statistics."""
+    flags = ("agent.normalize_features=true", "agent.fixed_batchnorm=true") if stable else ()
     out, metrics = _ok(
-        tmp_path, *SAC_TINY, "agent.freeze=false", "agent.aux_weight=1.0", "agent.aux_batch_size=16", "worldmodel=none"
+        tmp_path,
+        *SAC_TINY,
+        "agent.freeze=false",
+        "agent.aux_weight=1.0",
+        "agent.aux_batch_size=16",
+        "worldmodel=none",
+        *flags,
     )
     assert {"aux/loss", "eval/return", "eval/hits@1/1step", "train/critic_loss"} <= _tags(out)
     assert "hits@1/1step" in metrics and "still_return" in metrics  # metrics of the trained world model
     algo = SAC.load(out / "sb3_model.zip")
-    tuned = algo.policy.critic.features_extractor.world_model.train().state_dict()
+    extractor = algo.policy.critic.features_extractor
+    assert (extractor.normalize, extractor.fixed_batchnorm) == (stable, stable)
+    tuned = extractor.world_model.train().state_dict()
     start = load_checkpoint(out / "world_model.pt")["model"]
     assert any(not torch.equal(tuned[k], start[k]) for k in start)  # the RL and auxiliary losses trained it
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(tuned[k], start[k]) for k in stats) == stable
     resumable = SAC.load(out / "sb3_resume.zip")  # the resume state after the last evaluation (step 60)
     resumable.load_replay_buffer(out / "sb3_replay.pkl")
     assert resumable.num_timesteps == 60 and resumable.replay_buffer.size() == 60
+    diag = json.loads(script("sac_finetune_diagnose.py", str(out), "--batch", "16").stdout)
+    assert diag["steps"] == 60 and all(np.isfinite(v) for k, v in diag.items() if k != "run")
+    # fixed BatchNorm: the critic's training forward (train mode) sees what the target critic sees
+    assert (diag["bn"] == 0 and diag["Q train"] == diag["Q eval"]) == stable
 
 
 def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from stable_baselines3 import PPO, SAC  # noqa: E402
 from torch import nn  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers the ids)
-from agents.sb3 import WorldModelExtractor, latent_features, policy_kwargs  # noqa: E402
+from agents.sb3 import LatentObservation, WorldModelExtractor, latent_features, policy_kwargs  # noqa: E402
 from eqmbrl.checkpoint import save_checkpoint  # noqa: E402
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS  # noqa: E402
 from worldmodels.persistence import load_world_model, save_world_model  # noqa: E402
@@ -186,6 +186,51 @@ def test_invariant_features(case: str, pool: str, request: pytest.FixtureRequest
             assert not torch.allclose(plain.features(gz), plain.features(z))
     obs = torch.rand(3, *env.observation_space.shape)
     assert extractor(obs).shape == (3, extractor.features_dim)
+
+
+def test_normalized_features_by_hand() -> None:
+    z = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])  # [B=1, K=2, C=2]: mean 2.5, variance 1.25
+    want = (torch.tensor([[1.0, 2.0, 3.0, 4.0]]) - 2.5) / (1.25 + 1e-5) ** 0.5
+    torch.testing.assert_close(latent_features(z, normalize=True), want)
+    big = latent_features(1000 * torch.randn(5, 2, 8), normalize=True)  # bounded whatever the scale
+    torch.testing.assert_close(big.norm(dim=1), torch.full((5,), 16**0.5), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["block", "reacher"])
+def test_normalized_features_stay_equivariant(case: str, request: pytest.FixtureRequest) -> None:
+    """Layer norm commutes with the channel permutations of regular fields, under every group element."""
+    model: WorldModel = request.getfixturevalue(f"{case}_model")
+    K, C, G = model.slots, model.latent_type.size, model.group.order
+    z = torch.randn(4, K, C)
+    norm = latent_features(z, normalize=True).view(4, K, C)
+    for g in model.group.elements:
+        gz = model.act_latent(g, z)
+        torch.testing.assert_close(
+            latent_features(gz, normalize=True).view(4, K, C), model.act_latent(g, norm), atol=1e-4, rtol=0
+        )
+        pooled = latent_features(gz, G, "max", normalize=True)
+        torch.testing.assert_close(pooled, latent_features(z, G, "max", normalize=True), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_fixed_batchnorm_keeps_running_statistics(reacher_env: gym.Env, reacher_model: WorldModel, fixed: bool) -> None:
+    """Fine-tuning with ``fixed_batchnorm``: BatchNorm stays in eval mode (its statistics are not
+    updated by train-mode forwards), the rest follows SB3's mode, and the weights still get gradients."""
+    extractor = WorldModelExtractor(
+        reacher_env.observation_space, world_model=reacher_model, freeze=False, fixed_batchnorm=fixed
+    ).train()
+    norms = [m for m in wm(extractor).modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.training != fixed for m in norms) and wm(extractor).training
+    before = [m.running_mean.clone() for m in norms]
+    extractor(torch.rand(4, *reacher_env.observation_space.shape)).square().sum().backward()
+    assert all(torch.equal(m.running_mean, b) for m, b in zip(norms, before)) == fixed
+    assert all(p.grad is not None for p in wm(extractor).embedding.parameters())
+
+
+def test_latent_observation_normalizes(reacher_env: gym.Env, reacher_model: WorldModel) -> None:
+    env = LatentObservation(reacher_env, reacher_model, normalize=True)
+    obs = env.reset(seed=0)[0]
+    assert abs(obs.mean()) < 1e-5 and abs(obs.var() - 1) < 1e-3
 
 
 def test_latent_features_rejects_bad_arguments() -> None:
