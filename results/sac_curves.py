@@ -13,6 +13,8 @@ of its last 3 evaluations), adds that run to the plot, and reports the ratio of 
 to each run's (issue #12's ratio against NatureCNN-SAC: 3.0 means three times fewer env steps).
 ``--at S ...`` adds a table of each run's evaluation return at those env steps, and of the mean ±
 population std over the seeds of each variant (runs whose labels differ only in the seed).
+``--tags TAG ...`` (with ``--at``) adds, per run, those TensorBoard scalars (e.g.
+``train/actor_loss``) at the logged step nearest each of those env steps.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from eqmbrl.report import summarize  # noqa: E402
 
@@ -52,7 +55,8 @@ def first_reaching(steps: list[int], returns: list[float], threshold: float) -> 
 
 def label(run: Path) -> str:
     """``features (seed N)``: the world-model variant, or ``nature_cnn``; SAC networks other than
-    SB3's default and fewer than one gradient step per env step are named too."""
+    SB3's default, fewer than one gradient step per env step, layer-normalised features and a
+    fixed BatchNorm are named too."""
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
     features = cfg.worldmodel.variant if cfg.agent.features == "worldmodel" else cfg.agent.features
     frozen = "" if cfg.agent.features != "worldmodel" else (" frozen" if cfg.agent.freeze else " fine-tuned")
@@ -60,6 +64,8 @@ def label(run: Path) -> str:
     extra = "".join(
         [f", net {list(policy['net_arch'])}" if "net_arch" in policy else ""]
         + [f", train_freq {algo['train_freq']}" if "train_freq" in algo else ""]
+        + [", layer-norm features" if cfg.agent.get("normalize_features") else ""]
+        + [", fixed BatchNorm" if cfg.agent.get("fixed_batchnorm") and not cfg.agent.freeze else ""]
     )
     return f"{features}{frozen}{extra} (seed {cfg.seed})"
 
@@ -83,6 +89,18 @@ def returns_at(curves: list[tuple[str, list[int], list[float]]], at: list[int]) 
     return "\n".join(rows)
 
 
+def scalars_at(run: Path, tag: str, at: list[int]) -> list[float | None]:
+    """TensorBoard scalar ``tag`` of ``run`` (all event files in its ``tb/``) at the logged step
+    nearest each of ``at`` (None where the run never logged it)."""
+    points: dict[int, float] = {}
+    for f in sorted((run / "tb").glob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            points.update((e.step, e.value) for e in acc.Scalars(tag))
+    return [points[min(points, key=lambda p: (abs(p - s), p))] if points else None for s in at]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
@@ -91,7 +109,10 @@ def main() -> None:
     ref.add_argument("--reference", type=float, help="report the first env step reaching this return")
     ref.add_argument("--reference-run", type=Path, help="reference return and steps from this run (mean of last 3)")
     parser.add_argument("--at", type=int, nargs="+", help="also tabulate the returns at these env steps")
+    parser.add_argument("--tags", nargs="+", default=[], help="with --at: TensorBoard scalars at those steps")
     args = parser.parse_args()
+    if args.tags and not args.at:
+        parser.error("--tags needs --at (the env steps to read them at)")
     runs, threshold, ref_steps = list(args.runs), args.reference, None
     if args.reference_run is not None:
         steps, returns = curve(args.reference_run)
@@ -131,6 +152,11 @@ def main() -> None:
     fig.savefig(args.out, dpi=120)
     if args.at:
         print("\n" + returns_at(curves, args.at))
+    for tag in args.tags:
+        print(f"\n| {tag} | " + " | ".join(str(s) for s in args.at) + " |\n|---|" + "---:|" * len(args.at))
+        for run, (name, _, _) in zip(runs, curves):
+            values = scalars_at(run, tag, args.at)
+            print(f"| {name} | " + " | ".join("" if v is None else f"{v:.4g}" for v in values) + " |")
     print(f"wrote {args.out}")
 
 

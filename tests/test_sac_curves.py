@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from torch.utils.tensorboard import SummaryWriter
+
 from tests.helpers import script
 
 
-def fake_run(path: Path, features: str, seed: int, curve: list[tuple[int, float]]) -> Path:
+def fake_run(path: Path, features: str, seed: int, curve: list[tuple[int, float]], agent: str = "freeze: true") -> Path:
     """A run dir as an unfinished ``agent=sac`` run leaves it: its config and ``sb3_progress.json``."""
     (path / ".hydra").mkdir(parents=True)
-    config = f"seed: {seed}\nworldmodel: {{variant: sen}}\nagent: {{features: {features}, freeze: true}}\n"
+    config = f"seed: {seed}\nworldmodel: {{variant: sen}}\nagent: {{features: {features}, {agent}}}\n"
     (path / ".hydra" / "config.yaml").write_text(config)
     (path / "sb3_progress.json").write_text(json.dumps({"curve": curve, "metrics": {}}))
     return path
@@ -45,3 +47,28 @@ def test_returns_at_given_steps_with_seed_means(tmp_path: Path) -> None:
     assert rows["sen frozen (seed 1)"] == ["-14.00", "-12.00", ""]
     # mean ± population std over the 2 seeds; blank at 3000, which seed 1 did not reach
     assert rows["**sen frozen, 2 seeds**"] == ["-13.00 ± 1.00", "-11.00 ± 1.00", ""]
+
+
+def test_labels_name_the_fine_tuning_options(tmp_path: Path) -> None:
+    opts = "freeze: false, normalize_features: true, fixed_batchnorm: true"
+    a = fake_run(tmp_path / "a", "worldmodel", 0, [(1000, -12.0)], "freeze: false")
+    b = fake_run(tmp_path / "b", "worldmodel", 0, [(1000, -11.0)], opts)
+    proc = script("sac_curves.py", str(a), str(b), "--out", str(tmp_path / "c.png"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| sen fine-tuned (seed 0) | 1000 |" in proc.stdout
+    assert "| sen fine-tuned, layer-norm features, fixed BatchNorm (seed 0) | 1000 |" in proc.stdout
+
+
+def test_tensorboard_scalars_at_given_steps(tmp_path: Path) -> None:
+    run = fake_run(tmp_path / "a", "worldmodel", 0, [(1000, -12.0), (2000, -11.0)])
+    writer = SummaryWriter(str(run / "tb"))
+    for step, value in ((950, 1.5), (1050, 2.5), (1980, 40.0)):
+        writer.add_scalar("train/actor_loss", value, step)
+    writer.close()
+    args = ("--at", "1000", "2000", "--tags", "train/actor_loss", "train/critic_loss")
+    proc = script("sac_curves.py", str(run), "--out", str(tmp_path / "c.png"), *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # nearest logged step: 950 and 1050 tie for 1000 (the earlier wins), 1980 for 2000; never logged: blank
+    assert "| sen frozen (seed 0) | 1.5 | 40 |" in proc.stdout.split("| train/actor_loss |")[1]
+    assert "| sen frozen (seed 0) |  |  |" in proc.stdout.split("| train/critic_loss |")[1]
+    assert script("sac_curves.py", str(run), "--out", str(tmp_path / "c.png"), "--tags", "x").returncode == 2
