@@ -14,7 +14,8 @@ to each run's (issue #12's ratio against NatureCNN-SAC: 3.0 means three times fe
 ``--at S ...`` adds a table of each run's evaluation return at those env steps, and of the mean ±
 population std over the seeds of each variant (runs whose labels differ only in the seed).
 ``--tags TAG ...`` (with ``--at``) adds, per run, those TensorBoard scalars (e.g.
-``train/actor_loss``) at the logged step nearest each of those env steps.
+``train/actor_loss``) at the logged step nearest each of those env steps, blank where the run
+has not yet logged that far (beyond its last logged step by more than its median logging interval).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -91,14 +93,19 @@ def returns_at(curves: list[tuple[str, list[int], list[float]]], at: list[int]) 
 
 def scalars_at(run: Path, tag: str, at: list[int]) -> list[float | None]:
     """TensorBoard scalar ``tag`` of ``run`` (all event files in its ``tb/``) at the logged step
-    nearest each of ``at`` (None where the run never logged it)."""
+    nearest each of ``at``; None where the run never logged it, or stopped logging it before that
+    step (more than the median interval between its logged steps before it)."""
     points: dict[int, float] = {}
     for f in sorted((run / "tb").glob("events.out.tfevents.*")):
         acc = EventAccumulator(str(f), size_guidance={"scalars": 0})
         acc.Reload()
         if tag in acc.Tags()["scalars"]:
             points.update((e.step, e.value) for e in acc.Scalars(tag))
-    return [points[min(points, key=lambda p: (abs(p - s), p))] if points else None for s in at]
+    if not points:
+        return [None] * len(at)
+    steps = sorted(points)
+    gap = statistics.median(b - a for a, b in zip(steps, steps[1:])) if len(steps) > 1 else 0
+    return [points[min(steps, key=lambda p: (abs(p - s), p))] if s <= steps[-1] + gap else None for s in at]
 
 
 def main() -> None:

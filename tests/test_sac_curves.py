@@ -65,10 +65,11 @@ def test_tensorboard_scalars_at_given_steps(tmp_path: Path) -> None:
     for step, value in ((950, 1.5), (1050, 2.5), (1980, 40.0)):
         writer.add_scalar("train/actor_loss", value, step)
     writer.close()
-    args = ("--at", "1000", "2000", "--tags", "train/actor_loss", "train/critic_loss")
+    args = ("--at", "1000", "2000", "3000", "--tags", "train/actor_loss", "train/critic_loss")
     proc = script("sac_curves.py", str(run), "--out", str(tmp_path / "c.png"), *args)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    # nearest logged step: 950 and 1050 tie for 1000 (the earlier wins), 1980 for 2000; never logged: blank
-    assert "| sen frozen (seed 0) | 1.5 | 40 |" in proc.stdout.split("| train/actor_loss |")[1]
-    assert "| sen frozen (seed 0) |  |  |" in proc.stdout.split("| train/critic_loss |")[1]
+    # nearest logged step: 950 and 1050 tie for 1000 (the earlier wins), 1980 for 2000; 3000 lies
+    # beyond the last logged step (1980) by more than the median interval (515): blank, as never logged
+    assert "| sen frozen (seed 0) | 1.5 | 40 |  |" in proc.stdout.split("| train/actor_loss |")[1]
+    assert "| sen frozen (seed 0) |  |  |  |" in proc.stdout.split("| train/critic_loss |")[1]
     assert script("sac_curves.py", str(run), "--out", str(tmp_path / "c.png"), "--tags", "x").returncode == 2
