@@ -62,19 +62,17 @@ def diagnose(run: Path, batch: int, seed: int) -> dict[str, float]:
     pol.critic_target.set_training_mode(False)
     q_next = torch.cat(pol.critic_target(nxt, next_a), 1).min(1, keepdim=True)[0] - alpha * logp.reshape(-1, 1)
     target = data.rewards + (1 - data.dones) * gamma * q_next
+    feats: dict[str, torch.Tensor] = {}
     for mode in ("train", "eval"):
         pol.critic.set_training_mode(mode == "train")
         if hasattr(pol.critic.features_extractor, "world_model"):
-            feats = pol.critic.extract_features(obs, pol.critic.features_extractor)
-            out[f"|f| critic {mode}"] = _norm(feats)
+            feats[mode] = pol.critic.extract_features(obs, pol.critic.features_extractor)
+            out[f"|f| critic {mode}"] = _norm(feats[mode])
         q = torch.cat(pol.critic(obs, act), 1).min(1, keepdim=True)[0]
         out[f"Q {mode}"] = float(q.mean())
         out[f"bellman {mode}"] = float((q - target).abs().mean())
-    if "|f| critic train" in out:
-        pol.critic.set_training_mode(True)
-        f_train = pol.critic.extract_features(obs, pol.critic.features_extractor)
-        pol.critic.set_training_mode(False)
-        f_eval = pol.critic.extract_features(obs, pol.critic.features_extractor)
+    if feats:
+        f_train, f_eval = feats["train"], feats["eval"]
         out["bn"] = float((f_train - f_eval).norm(dim=1).mean() / f_eval.norm(dim=1).mean())
     out["r_mean/(1-gamma)"] = float(data.rewards.mean()) / (1 - gamma)
     return out
