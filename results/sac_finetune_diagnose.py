@@ -44,18 +44,19 @@ def diagnose(run: Path, batch: int, seed: int) -> dict[str, float]:
     idx = np.random.default_rng(seed).choice(n, size=min(batch, n), replace=False)
     data = buf._get_samples(idx)
     pol = algo.policy
+    # SB3's networks take the buffer's observations as stored: SB3 divides images by 255 itself
     obs, act, nxt = data.observations.float(), data.actions, data.next_observations.float()
     out: dict[str, float] = {"steps": float(algo.num_timesteps)}
     if obs.dim() == 2:  # cached latents (a frozen run): the observations are the features
         out["|z| cached"] = _norm(obs)
     else:
-        obs, nxt = obs / 255, nxt / 255
-        out["|z| pretrained"] = _norm(load_world_model(run / "world_model.pt").eval().encode(obs))
+        images = obs / 255  # [B, C, H, W] in [0, 1], for calling the world models directly
+        out["|z| pretrained"] = _norm(load_world_model(run / "world_model.pt").eval().encode(images))
     for name, net in (("actor", pol.actor), ("critic", pol.critic), ("target", pol.critic_target)):
         ext = net.features_extractor
         if hasattr(ext, "world_model"):
             ext.world_model.eval()
-            out[f"|z| {name}"] = _norm(latent_features(ext.world_model.encode(obs)))
+            out[f"|z| {name}"] = _norm(latent_features(ext.world_model.encode(images)))
     gamma, alpha = algo.gamma, float(torch.exp(algo.log_ent_coef.detach())) if algo.log_ent_coef is not None else 0.0
     pol.actor.set_training_mode(False)
     next_a, logp = pol.actor.action_log_prob(nxt)
@@ -63,7 +64,7 @@ def diagnose(run: Path, batch: int, seed: int) -> dict[str, float]:
     q_next = torch.cat(pol.critic_target(nxt, next_a), 1).min(1, keepdim=True)[0] - alpha * logp.reshape(-1, 1)
     target = data.rewards + (1 - data.dones) * gamma * q_next
     feats: dict[str, torch.Tensor] = {}
-    for mode in ("train", "eval"):
+    for mode in ("eval", "train"):  # eval first: a train-mode forward moves BatchNorm's running statistics
         pol.critic.set_training_mode(mode == "train")
         if hasattr(pol.critic.features_extractor, "world_model"):
             feats[mode] = pol.critic.extract_features(obs, pol.critic.features_extractor)

@@ -96,6 +96,8 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -
     assert diag["steps"] == 60 and all(np.isfinite(v) for k, v in diag.items() if k != "run")
     # fixed BatchNorm: the critic's training forward (train mode) sees what the target critic sees
     assert (diag["bn"] == 0 and diag["Q train"] == diag["Q eval"]) == stable
+    if not stable:  # SB3's critic, fed the buffer's observations, sees the features the world model gives the images
+        assert diag["|f| critic eval"] == pytest.approx(diag["|z| critic"], rel=1e-3)
 
 
 def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:
