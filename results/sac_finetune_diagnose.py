@@ -10,7 +10,8 @@ saves them), on ``--batch`` transitions drawn from the run's own replay buffer (
   critic and the acting policy see them);
 - ``Q``: mean min-over-critics Q(s, a) in train and eval mode, next to the mean reward's
   discounted sum ``r_mean / (1 - gamma)`` (the scale Q should have), and the mean absolute
-  Bellman residual against the target critic in each mode.
+  Bellman residual in each mode against the target critic (eval mode) at the actor's eval-mode
+  next actions (SB3's `SAC.train` draws them in train mode).
 
 Prints one JSON line per run.
 
