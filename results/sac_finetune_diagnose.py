@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from stable_baselines3 import SAC
+from stable_baselines3.common.preprocessing import preprocess_obs
 
 from agents.sb3 import latent_features
 from worldmodels.persistence import load_world_model
@@ -51,7 +52,7 @@ def diagnose(run: Path, batch: int, seed: int) -> dict[str, float]:
     if obs.dim() == 2:  # cached latents (a frozen run): the observations are the features
         out["|z| cached"] = _norm(obs)
     else:
-        images = obs / 255  # [B, C, H, W] in [0, 1], for calling the world models directly
+        images = preprocess_obs(obs, algo.observation_space)  # [B, C, H, W] in [0, 1], as the extractors get them
         out["|z| pretrained"] = _norm(load_world_model(run / "world_model.pt").eval().encode(images))
     for name, net in (("actor", pol.actor), ("critic", pol.critic), ("target", pol.critic_target)):
         ext = net.features_extractor
