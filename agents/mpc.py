@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from agents.planners import ContinuousPlanner, DiscretePlanner, Planner, Scorer
-from eqmbrl.choices import check_choice
-from eqmbrl.types import NUM_DIRECTIONS, to_float_images
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.directions import NUM_DIRECTIONS
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import gymnasium as gym
 import numpy as np
 
-from eqmbrl.choices import check_choice
-from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.directions import NUM_DIRECTIONS, check_directions, random_actions
 
 ACTION_SCALES = ("full", "episode")
 
@@ -45,7 +45,7 @@ class RandomAgent:
     """Samples actions uniformly from ``action_space``.
 
     ``allowed_directions`` (discrete block-pushing actions only, see
-    :data:`eqmbrl.types.NUM_DIRECTIONS`) restricts the directions, as in SEN's generalisation
+    :data:`eqmbrl.core.types.NUM_DIRECTIONS`) restricts the directions, as in SEN's generalisation
     experiment; objects stay uniform. ``low``/``high`` (``Box`` action spaces only, one entry per
     action dimension, None for the space's bound) restrict continuous actions to a sub-box, e.g.
     ``low=[-1, 0]`` for SEN's limited Reacher data (second joint's torque positive only).

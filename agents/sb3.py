@@ -37,8 +37,8 @@ from escnn import nn as enn
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
 
-from eqmbrl.choices import check_choice
-from eqmbrl.types import to_float_images
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import clone_world_model, evaluating, load_world_model
 from worldmodels.world_model import WorldModel, build_world_model
 

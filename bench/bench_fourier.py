@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from eqmbrl.symmetry import Group
+from eqmbrl.core.symmetry import Group
 from worldmodels.fields import make_gspace, regular
 from worldmodels.layers import EquivariantLinear, set_execution
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import torch
 
+from eqmbrl.core.types import SequenceBatch
 from eqmbrl.run import configured_model_kwargs
-from eqmbrl.types import SequenceBatch
 from worldmodels.layers import set_execution
 from worldmodels.world_model import build_world_model
 

@@ -8,7 +8,7 @@
 | ``eqmbrl/Reacher-pixels-v0`` | MuJoCo Reacher from a top-down camera, 2 stacked frames, random goal |
 | ``eqmbrl/ReacherFixedGoal-pixels-v0`` | the same with the goal fixed at (0.2, 0.2) |
 
-Each env's ``unwrapped`` exposes ``symmetry`` (an :class:`eqmbrl.symmetry.EnvSymmetry`),
+Each env's ``unwrapped`` exposes ``symmetry`` (an :class:`eqmbrl.core.symmetry.EnvSymmetry`),
 ``get_state()`` and ``render_states(states) -> uint8 [B, C, H, W]``.
 """
 

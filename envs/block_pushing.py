@@ -22,9 +22,9 @@ import numpy as np
 
 from envs.render_blocks import render_states as _render
 from envs.render_blocks import validate_scene
-from eqmbrl.choices import check_choice
-from eqmbrl.symmetry import Group
-from eqmbrl.types import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.directions import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
+from eqmbrl.core.symmetry import Group
 
 DIRECTIONS = np.array([[-1, 0], [0, -1], [1, 0], [0, 1]], dtype=np.int64)  # up, left, down, right
 MAX_GOAL_DISTANCE = 10
@@ -74,7 +74,7 @@ def random_states(rng: np.random.Generator, n: int, num_objects: int = 5, width:
 
 @dataclass(frozen=True)
 class BlockPushingSymmetry:
-    """C4 acting on block-pushing states and actions (an :class:`eqmbrl.symmetry.EnvSymmetry`).
+    """C4 acting on block-pushing states and actions (an :class:`eqmbrl.core.symmetry.EnvSymmetry`).
 
     Element ``g`` = ``g`` counter-clockwise quarter turns of the displayed board.
     """

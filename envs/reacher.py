@@ -21,11 +21,11 @@ Underlying state, a flat float64 vector of size ``S = 2 * frame_stack + 4``::
     [goal_x, goal_y]                                       # target position (m)
 
 ``q0`` (the unlimited base hinge) is wrapped into ``[-pi, pi)``; ``q1`` lies in its joint range
-``[-3, 3]``. The symmetry acts on it as ``T_g = R^k F^f`` (:mod:`eqmbrl.symmetry` convention):
+``[-3, 3]``. The symmetry acts on it as ``T_g = R^k F^f`` (:mod:`eqmbrl.core.symmetry` convention):
 F (x -> -x, the image's columns flip) maps ``q0`` to ``pi - q0`` in every frame, negates ``q1``,
 the velocities, the torques and ``goal_x``; R adds ``pi/2`` to ``q0`` in every frame and rotates
 the goal by 90°, leaving velocities and torques unchanged. Element g is escnn's element g, acting
-on the pixels of a map as on the image (:mod:`eqmbrl.symmetry`).
+on the pixels of a map as on the image (:mod:`eqmbrl.core.symmetry`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv  # noqa: E402
 
-from eqmbrl.choices import check_choice
-from eqmbrl.symmetry import Group, rotate_points  # noqa: E402
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.symmetry import Group, rotate_points  # noqa: E402
 
 VIEW_HALF_EXTENT = 0.23
 """Half side (m) of the square of the floor that the camera sees, centred on the arm base."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eqmbrl.choices import check_choice
+from eqmbrl.core.choices import check_choice
 
 RENDER_STYLES = ("cubes", "shapes")
 OBJECT_COLOURS = np.array(

@@ -9,9 +9,9 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
-from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.seeds import EVAL_ENV
-from eqmbrl.symmetry import env_contract
+from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.seeds import EVAL_ENV
+from eqmbrl.core.symmetry import env_contract
 
 
 class Agent(Protocol):

@@ -37,15 +37,16 @@ from tqdm import tqdm
 
 from agents.mpc import GOAL_REDUCTIONS, MPCAgent
 from agents.planners import Planner
-from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
-from eqmbrl.choices import check_choice
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
-from eqmbrl.logger import Logger
-from eqmbrl.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
-from eqmbrl.symmetry import env_contract
+from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.directions import NUM_DIRECTIONS
+from eqmbrl.core.logger import Logger
+from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
+from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.types import EvalData
 from eqmbrl.trainer import WorldModelTrainer
-from eqmbrl.types import NUM_DIRECTIONS, EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, save_world_model
 from worldmodels.world_model import WorldModel

@@ -36,14 +36,14 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm import tqdm
 
 from agents.sb3 import FEATURES, LatentObservation, WorldModelExtractor, policy_kwargs
-from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import atomic_write, load_checkpoint, write_json
-from eqmbrl.choices import check_choice
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
-from eqmbrl.logger import Logger
-from eqmbrl.seeds import BASELINES
+from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.checkpoint import atomic_write, load_checkpoint, write_json
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.logger import Logger
+from eqmbrl.core.seeds import BASELINES
+from eqmbrl.core.types import EvalData
 from eqmbrl.trainer import WorldModelTrainer
-from eqmbrl.types import EvalData
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import WorldModel

@@ -30,14 +30,14 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from agents.planners import CEM, MPPI, DiscreteSearch, Planner
-from eqmbrl.checkpoint import write_json
-from eqmbrl.choices import check_choice
-from eqmbrl.config import EnvConfig, register
-from eqmbrl.logger import Logger
+from eqmbrl.core.checkpoint import write_json
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.config import EnvConfig, register
+from eqmbrl.core.logger import Logger
+from eqmbrl.core.rundir import HYDRA_FILES, check_fresh
+from eqmbrl.core.symmetry import env_contract
 from eqmbrl.online import OnlineMPC, check_online_values
 from eqmbrl.rl import SB3Learner, check_sb3_values
-from eqmbrl.rundir import HYDRA_FILES, check_fresh
-from eqmbrl.symmetry import env_contract
 from eqmbrl.trainer import WorldModelTrainer, check_reward_refit, check_trainer_values
 from worldmodels.world_model import build_world_model, check_world_model_values
 

@@ -22,14 +22,14 @@ import torch
 from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
-from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
-from eqmbrl.choices import check_choice
 from eqmbrl.collect import collect, episode_tensors, successor_sets, twin_episodes
-from eqmbrl.logger import Logger
-from eqmbrl.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
-from eqmbrl.symmetry import env_contract
-from eqmbrl.types import EvalData, SequenceBatch, to_float_images
+from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.logger import Logger
+from eqmbrl.core.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
+from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.types import EvalData, SequenceBatch, to_float_images
 from worldmodels.metrics import evaluate, successor_accuracy
 from worldmodels.persistence import evaluating, load_weights, save_world_model
 from worldmodels.world_model import WorldModel

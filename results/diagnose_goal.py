@@ -19,9 +19,9 @@ from omegaconf import OmegaConf
 
 import envs  # noqa: F401
 from envs.block_pushing import step_states
-from eqmbrl.seeds import EVAL_ENV
-from eqmbrl.symmetry import env_contract
-from eqmbrl.types import to_float_images
+from eqmbrl.core.seeds import EVAL_ENV
+from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import load_world_model
 
 

@@ -32,10 +32,10 @@ import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import MPCAgent
 from agents.planners import DiscreteSearch
 from eqmbrl.collect import run_episode
+from eqmbrl.core.directions import check_directions
+from eqmbrl.core.symmetry import env_contract
 from eqmbrl.online import EpisodeActor
 from eqmbrl.report import find_runs
-from eqmbrl.symmetry import env_contract
-from eqmbrl.types import check_directions
 from worldmodels.persistence import load_world_model
 
 GOAL_ENVS = "eqmbrl/BlockPushingGoal-"

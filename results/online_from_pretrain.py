@@ -11,7 +11,7 @@ too). Its config, ``buffer.npz``, ``resume.pt`` and ``checkpoint.pt`` are put in
 the finished pretraining is not repeated (same weights, optimizer and RNG states), so only the
 online phase runs. ``PRETRAIN_RUN`` is only read. The files are hard links (``tb/`` a copy) where
 the filesystem allows (a Reacher run's buffers are gigabytes): safe, because eqmbrl saves a
-file by renaming a new one over it (``eqmbrl.checkpoint.atomic_write``), never by writing into it.
+file by renaming a new one over it (``eqmbrl.core.checkpoint.atomic_write``), never by writing into it.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from reacher_pose_split import SEED_BASE
 from reacher_reward import for_each_run, load_run, predicted_rewards, random_transitions, reward_split
 from torch import nn
 
-from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.core.buffer import ReplayBuffer
 from worldmodels.actions import encode_actions
 from worldmodels.fields import action_type, mlp, regular
 from worldmodels.layers import group_pool

@@ -42,7 +42,7 @@ import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.mpc import reward_objective
 from agents.planners import CEM
 from envs.reacher import LINK_LENGTHS
-from eqmbrl.types import to_float_images
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating, load_world_model
 
 SEED_BASE = 72_000_000

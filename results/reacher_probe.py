@@ -29,8 +29,8 @@ from omegaconf import OmegaConf
 from reacher_plan_check import LINKS  # results/ is the script's own directory
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
+from eqmbrl.core.types import to_float_images
 from eqmbrl.report import find_runs
-from eqmbrl.types import to_float_images
 from worldmodels.persistence import load_world_model
 
 SEED_BASE = 80_000_000

@@ -40,7 +40,7 @@ from reacher_plan_check import pd_action  # results/ is the script's own directo
 from reacher_reward import for_each_run, load_run
 
 from envs.reacher import distance_terms
-from eqmbrl.types import to_float_images
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 
 SEED_BASE = 75_000_000

@@ -27,7 +27,7 @@ import torch
 from escnn import nn as enn
 from reacher_reward import for_each_run, load_run, random_transitions  # results/ is the script's own directory
 
-from eqmbrl.types import to_float_images
+from eqmbrl.core.types import to_float_images
 from worldmodels.fields import mlp, planar
 from worldmodels.persistence import evaluating
 

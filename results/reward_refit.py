@@ -25,8 +25,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
-from eqmbrl.buffer import ReplayBuffer
-from eqmbrl.logger import Logger
+from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.logger import Logger
 from eqmbrl.report import find_runs
 from worldmodels.persistence import load_world_model, save_world_model
 

@@ -25,8 +25,8 @@ from omegaconf import OmegaConf
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.random_agent import RandomAgent
 from eqmbrl.collect import collect, episode_tensors, successor_sets
+from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.online import DIRECTION_NAMES
-from eqmbrl.types import NUM_DIRECTIONS
 from worldmodels.metrics import successor_accuracy
 from worldmodels.persistence import load_world_model
 

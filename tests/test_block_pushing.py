@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from envs.block_pushing import BlockPushingEnv, BlockPushingSymmetry, random_actions, random_states, step_states
 from envs.render_blocks import RENDER_STYLES, get_atlas, render_states
-from eqmbrl.symmetry import EnvSymmetry, Group
+from eqmbrl.core.symmetry import EnvSymmetry, Group
 
 ENV_IDS = (
     "eqmbrl/BlockPushing-cubes-v0",

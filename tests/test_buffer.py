@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.core.buffer import ReplayBuffer
 
 
 def _filled(capacity: int = 64, episodes: int = 3, T: int = 5, continuous: bool = False) -> ReplayBuffer:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from eqmbrl.symmetry import Group, check_equivariance, rotate_points
+from eqmbrl.core.symmetry import Group, check_equivariance, rotate_points
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.fields import element, make_gspace
@@ -167,7 +167,7 @@ def test_state_head_is_equivariant(variant: str, execution: str) -> None:
 
 def test_escnn_reflection_flips_map_columns() -> None:
     """escnn's element 4 flips a map's columns and element 1 is np.rot90, so in world coordinates
-    (x right, y up, row 0 on top) element 4 is x -> -x: the convention of ``eqmbrl.symmetry``
+    (x right, y up, row 0 on top) element 4 is x -> -x: the convention of ``eqmbrl.core.symmetry``
     (``rotate_points``) and of ``planar`` (escnn's basespace_action)."""
     gs = make_gspace(Group("D4"))
     maps = torch.arange(16.0).view(1, 1, 4, 4)

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eqmbrl.symmetry import Group
-from eqmbrl.types import SequenceBatch
+from eqmbrl.core.symmetry import Group
+from eqmbrl.core.types import SequenceBatch
 from tests.helpers import REACHER_MODEL
 from worldmodels.fields import make_gspace, regular, trivial
 from worldmodels.layers import EquivariantConv, EquivariantLinear, conv2d, orbit_permutation, set_execution

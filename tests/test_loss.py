@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from eqmbrl.types import SequenceBatch
+from eqmbrl.core.types import SequenceBatch
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.actions import encode_actions
 from worldmodels.world_model import build_world_model

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.core.checkpoint import load_checkpoint
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS
 from worldmodels.metrics import (
     equivariance_error,

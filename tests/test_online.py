@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from eqmbrl.buffer import ReplayBuffer
+from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.online import OnlineMPC
 from eqmbrl.run import run
 from tests.helpers import compose_config, run_in_process, script

@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers the ids)
 from envs.reacher import ReacherPixelsEnv, ReacherSymmetry, wrap_angle  # noqa: E402
-from eqmbrl.symmetry import EnvSymmetry, Group, rotate_points  # noqa: E402
+from eqmbrl.core.symmetry import EnvSymmetry, Group, rotate_points  # noqa: E402
 from tests.helpers import python  # noqa: E402
 
 D4 = Group("D4")

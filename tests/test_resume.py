@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.core.checkpoint import load_checkpoint
 from eqmbrl.resume import resume
 from tests.helpers import cli_async, run_in_process
 

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.sb3 import LatentObservation, WorldModelExtractor
-from eqmbrl.checkpoint import load_checkpoint
+from eqmbrl.core.checkpoint import load_checkpoint
 from tests.helpers import run_in_process, script
 from worldmodels.persistence import load_world_model
 

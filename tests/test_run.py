@@ -13,8 +13,8 @@ from hydra.utils import instantiate
 from omegaconf.errors import OmegaConfBaseException
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids for the tests that make envs directly)
-from eqmbrl.checkpoint import load_checkpoint
-from eqmbrl.logger import Logger
+from eqmbrl.core.checkpoint import load_checkpoint
+from eqmbrl.core.logger import Logger
 from eqmbrl.report import scalars
 from eqmbrl.run import configured_model_kwargs, env_model_kwargs, model_kwargs
 from eqmbrl.trainer import DivergedError

@@ -21,7 +21,7 @@ from torch import nn  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers the ids)
 from agents.sb3 import LatentObservation, WorldModelExtractor, latent_features, policy_kwargs  # noqa: E402
-from eqmbrl.checkpoint import save_checkpoint  # noqa: E402
+from eqmbrl.core.checkpoint import save_checkpoint  # noqa: E402
 from tests.helpers import REACHER_MODEL, TINY_WIDTHS  # noqa: E402
 from worldmodels.persistence import load_world_model, save_world_model  # noqa: E402
 from worldmodels.world_model import WorldModel, build_world_model  # noqa: E402

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from eqmbrl.core.rundir import MAX_NAME, short_name
 from eqmbrl.report import report
-from eqmbrl.rundir import MAX_NAME, short_name
 from tests.helpers import cli
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from eqmbrl.choices import check_choice
-from eqmbrl.types import NUM_DIRECTIONS
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.directions import NUM_DIRECTIONS
 from worldmodels.fields import ACTION_ENCODINGS
 
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eqmbrl.choices import check_choice
-from eqmbrl.symmetry import Group
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.symmetry import Group
 from worldmodels.fields import make_gspace, regular, trivial
 from worldmodels.layers import Conv2d, EquivariantConv
 

@@ -11,8 +11,8 @@ from escnn import nn as enn
 from escnn.group import GroupElement
 from torch import nn
 
-from eqmbrl.choices import check_choice
-from eqmbrl.symmetry import Group
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.symmetry import Group
 from worldmodels.layers import EquivariantLinear
 
 ACTION_ENCODINGS = ("directions", "torques")
@@ -28,7 +28,7 @@ def make_gspace(group: Group) -> gspaces.GSpace2D:
 
 
 def element(gspace: gspaces.GSpace2D, g: int) -> GroupElement:
-    """escnn element with index ``g`` (see :mod:`eqmbrl.symmetry` for the convention)."""
+    """escnn element with index ``g`` (see :mod:`eqmbrl.core.symmetry` for the convention)."""
     return gspace.fibergroup.elements[g]
 
 
@@ -48,7 +48,7 @@ def trivial(gspace: gspaces.GSpace2D, channels: int) -> enn.FieldType:
 def planar(gspace: gspaces.GSpace2D, points: int) -> enn.FieldType:
     """``points`` vectors of the plane (2 channels each) in world coordinates (x right, y up),
     turned by each element as escnn turns the pixels of a map under it (``gspace.basespace_action``,
-    which is :func:`eqmbrl.symmetry.rotate_points`; plain pairs of scalars for the trivial group).
+    which is :func:`eqmbrl.core.symmetry.rotate_points`; plain pairs of scalars for the trivial group).
 
     escnn's D4 irrep (1, 1) is the same up to a change of basis, but its element 4 flips y, not x:
     the latent of a model whose maps keep the image layout turns with the image, so vectors decoded

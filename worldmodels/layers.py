@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from escnn import nn as enn
 from torch import nn
 
-from eqmbrl.choices import check_choice
+from eqmbrl.core.choices import check_choice
 
 EXECUTIONS = ("escnn", "dense", "fourier")
 ModuleT = TypeVar("ModuleT", bound=nn.Module)

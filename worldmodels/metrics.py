@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from eqmbrl.types import to_float_images
+from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
@@ -104,7 +104,7 @@ def evaluate(
     the fraction of their variance the head explains) of the first step, and with a known torque cost
     (``action_cost = c > 0``) ``reward_head_r2``, the same MSE over the variance of the part the head
     learns, ``reward + c |a|^2`` (Reacher's distance term); with ``successors [N, T, A]`` (see
-    :class:`eqmbrl.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
+    :class:`eqmbrl.core.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
     mode is restored afterwards.
     """
     with evaluating(model):

@@ -1,6 +1,6 @@
 """Saving, loading and copying world models, and the evaluation-mode context they run under.
 
-A world-model checkpoint is an :func:`eqmbrl.checkpoint.save_checkpoint` file whose dict holds
+A world-model checkpoint is an :func:`eqmbrl.core.checkpoint.save_checkpoint` file whose dict holds
 ``model`` (the state dict) and ``model_kwargs`` (the :func:`build_world_model` arguments that
 rebuild it, kept by the model itself as ``build_kwargs``). State dicts do not depend on the
 train/eval mode: escnn's layers never cache filters in buffers here (:mod:`worldmodels.layers`),
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from eqmbrl.checkpoint import load_checkpoint, save_checkpoint
+from eqmbrl.core.checkpoint import load_checkpoint, save_checkpoint
 from worldmodels.world_model import WorldModel, build_world_model
 
 

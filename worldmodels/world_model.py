@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from eqmbrl.choices import check_choice
-from eqmbrl.symmetry import Group
-from eqmbrl.types import SequenceBatch
+from eqmbrl.core.choices import check_choice
+from eqmbrl.core.symmetry import Group
+from eqmbrl.core.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
 from worldmodels.embedding import EquivariantEmbedding, SymmetricEmbedding
 from worldmodels.encoder import SlotEncoder

@@ -17,8 +17,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from eqmbrl.checkpoint import atomic_write
-from eqmbrl.types import SequenceBatch, to_float_images
+from eqmbrl.core.checkpoint import atomic_write
+from eqmbrl.core.types import SequenceBatch, to_float_images
 
 _FIELDS = ("obs", "actions", "rewards", "has_next", "episode", "states")
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from eqmbrl.choices import check_choice
+from eqmbrl.core.choices import check_choice
 
 GROUP_NAMES = ("trivial", "C4", "D4")
 
