@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -113,15 +113,12 @@ class MPCAgent:
         seed: int = 0,
         terminal_weight: float = 0.0,
     ) -> None:
-        check_choice("objective", objective, OBJECTIVES)
-        if terminal_weight < 0 or (terminal_weight > 0 and planner.discrete):
+        check_mpc_values(objective, goal_reduce, goal_discount, terminal_weight)
+        if terminal_weight > 0 and planner.discrete:
             raise ValueError(
-                f"terminal_weight must be >= 0, and 0 with a discrete planner (it scores a zero torque), "
+                f"terminal_weight must be 0 with a discrete planner (it scores a zero torque), "
                 f"got {terminal_weight} with {type(planner).__name__}"
             )
-        check_choice("goal_reduce", goal_reduce, GOAL_REDUCTIONS)
-        if not 0 < goal_discount <= 1:
-            raise ValueError(f"goal_discount must be in (0, 1], got {goal_discount}")
         _check_exploration(planner, exploration_std, epsilon)
         _check_action_kind(world_model, planner)
         self.world_model, self.export, self.planner = world_model, export, planner.to(world_model.device)
@@ -134,6 +131,15 @@ class MPCAgent:
         self.goal_obs: np.ndarray | torch.Tensor | None = None
         self.last_plan_return = float("nan")
         self.last_plan_time = float("nan")
+
+    def state_dict(self) -> dict[str, Any]:
+        """What resumes this agent exactly: its exploration RNG and its planner's state."""
+        return {"rng": self.rng.bit_generator.state, "planner": self.planner.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.rng.bit_generator.state = state["rng"]
+        self.planner.load_state_dict(state["planner"])
 
     def sync(self) -> None:
         """Plan with the world model's current weights (re-makes the exported copy)."""
@@ -205,6 +211,19 @@ class MPCAgent:
             planner = cast(ContinuousPlanner, self.planner)
             action = np.clip(noisy, planner.low.cpu().numpy(), planner.high.cpu().numpy())
         return action.astype(np.float32)
+
+
+def check_mpc_values(
+    objective: str, goal_reduce: str, goal_discount: float, terminal_weight: float, prefix: str = ""
+) -> None:
+    """The checks of :class:`MPCAgent`'s options that need no planner or model (``prefix`` names the
+    config section in errors, e.g. ``"agent."``)."""
+    check_choice(f"{prefix}objective", objective, OBJECTIVES)
+    check_choice(f"{prefix}goal_reduce", goal_reduce, GOAL_REDUCTIONS)
+    if not 0 < goal_discount <= 1:
+        raise ValueError(f"{prefix}goal_discount must be in (0, 1], got {goal_discount}")
+    if terminal_weight < 0:
+        raise ValueError(f"{prefix}terminal_weight must be >= 0, got {terminal_weight}")
 
 
 def _check_exploration(planner: Planner, exploration_std: float, epsilon: float) -> None:

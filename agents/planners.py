@@ -15,7 +15,7 @@ device; ``last_return`` is the scorer's value of the last returned plan.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,10 @@ class Planner(Protocol):
 
     def to(self, device: str | torch.device) -> Planner: ...
 
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
 
 class DiscretePlanner(Planner, Protocol):
     """A :class:`Planner` with ``discrete = True``: it plans over ``num_actions`` actions."""
@@ -54,6 +58,23 @@ class ContinuousPlanner(Planner, Protocol):
 
     low: torch.Tensor
     high: torch.Tensor
+
+
+class PlannerState:
+    """``state_dict`` / ``load_state_dict`` of a planner: its sampling generator and its warm start
+    (the attribute named ``WARM``), so that a restored planner plans exactly as the saved one."""
+
+    WARM: ClassVar[str]
+    generator: torch.Generator
+    device: torch.device
+
+    def state_dict(self) -> dict[str, Any]:
+        warm = getattr(self, self.WARM)
+        return {"generator": self.generator.get_state(), "warm": None if warm is None else warm.cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        setattr(self, self.WARM, None if state["warm"] is None else state["warm"].to(self.device))
 
 
 def shift_plan(plan: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,7 +108,7 @@ def check_common(horizon: int, population: int, elites: int, iterations: int, mo
     check("momentum", momentum, 0 <= momentum < 1, "in [0, 1)")
 
 
-class GaussianPlanner:
+class GaussianPlanner(PlannerState):
     """Sampling loop shared by CEM and MPPI; subclasses implement :meth:`refit`.
 
     Plans are ``H x A`` (``horizon x action_dim``) float tensors inside ``[low, high]`` (scalars or
@@ -101,6 +122,7 @@ class GaussianPlanner:
     """
 
     discrete = False
+    WARM = "mean"
 
     def __init__(
         self,
@@ -266,7 +288,7 @@ class MPPI(GaussianPlanner):
         return mean, (weights * (samples - mean).pow(2)).sum(0).sqrt()
 
 
-class DiscreteSearch:
+class DiscreteSearch(PlannerState):
     """Best plan ``[H]`` (int64 actions in ``range(num_actions)``) for a scorer of ``[N, H]`` plans.
 
     Exhaustive when ``num_actions ** horizon <= max_plans``: plans are enumerated in base
@@ -281,6 +303,7 @@ class DiscreteSearch:
     """
 
     discrete = True
+    WARM = "previous"
 
     def __init__(
         self,

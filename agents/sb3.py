@@ -24,7 +24,6 @@ rebuilds the extractor from its kwargs on ``load`` (a ``checkpoint`` path must s
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +39,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureC
 from eqmbrl.core.choices import check_choice
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import clone_world_model, evaluating, load_world_model
-from worldmodels.world_model import WorldModel, build_world_model
+from worldmodels.world_model import WorldModel
 
 POOLS = ("max", "mean")
 ON_POLICY = ("ppo", "a2c")  # algorithms whose ortho_init would re-initialise the world model
@@ -50,16 +49,15 @@ ON_POLICY = ("ppo", "a2c")  # algorithms whose ortho_init would re-initialise th
 def check_observation_space(observation_space: spaces.Space, model: WorldModel) -> None:
     """Raise ``ValueError`` unless ``observation_space`` is a ``Box(C, H, W)`` that ``model`` encodes.
 
-    Compares with the model's own build arguments (``in_channels``, ``image_size``), then encodes
+    Compares with the model's input shape (``model.shape``: ``in_channels``, ``image_size``), then encodes
     one blank observation (in eval mode, so BatchNorm statistics are untouched) and checks the
     latents are ``[1, K, C]``.
     """
     if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 3:
         raise ValueError(f"WorldModelExtractor needs image observations Box(C, H, W), got {observation_space}")
     shape = tuple(int(n) for n in observation_space.shape)
-    kwargs, defaults = model.build_kwargs, inspect.signature(build_world_model).parameters
-    c, size = (kwargs.get(k, defaults[k].default) for k in ("in_channels", "image_size"))
-    if kwargs and shape != (c, size, size):
+    c, size = model.shape.in_channels, model.shape.image_size
+    if shape != (c, size, size):
         raise ValueError(f"observation space {shape} does not match the world model's input {(c, size, size)}")
     try:
         with evaluating(model):

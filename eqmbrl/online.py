@@ -31,25 +31,24 @@ from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
-import torch
 from gymnasium.envs.registration import EnvSpec
 from tqdm import tqdm
 
-from agents.mpc import GOAL_REDUCTIONS, MPCAgent
+from agents.mpc import MPCAgent
 from agents.planners import Planner
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import load_checkpoint, save_checkpoint
-from eqmbrl.core.choices import check_choice
+from eqmbrl.core.checkpoint import load_checkpoint, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.logger import Logger
-from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG
+from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG, global_rng_state, set_global_rng_state
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.core.types import EvalData
+from eqmbrl.data import RunData
+from eqmbrl.settings import OnlineSettings
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.metrics import evaluate
-from worldmodels.persistence import load_weights, save_world_model
-from worldmodels.world_model import WorldModel
+from worldmodels.persistence import save_world_model
 
 DIRECTION_NAMES = ("up", "left", "down", "right")
 
@@ -86,97 +85,46 @@ class EpisodeActor:
 class OnlineMPC:
     """Model-based RL with latent MPC, configured by ``agent=cem|mppi|search``.
 
-    Args:
-        env, model, trainer, logger, out_dir, seed: given by run.py (the trainer does step 1).
-        planner: the planner (run.py builds it from ``agent.planner`` for the env's action space).
-        objective, exploration_std, epsilon, goal_reduce, goal_discount, export, terminal_weight:
-            see :class:`agents.mpc.MPCAgent`.
-            ``goal`` needs a goal-conditioned env (``env=cubes_goal`` or ``shapes_goal``).
-        episodes: online MPC episodes after the seed data.
-        max_steps: step budget of an episode (None: until the env ends it).
-        refit_every, refit_steps: after each ``refit_every`` online env steps, ``refit_steps``
-            gradient steps (trainer's batch size and learning rate); ``refit_every=0`` never refits.
-        refit_online_fraction: the fraction of each refit batch drawn from the online episodes
-            (the rest from the whole buffer; 0: uniform over the whole buffer). The seed data can
-            outnumber the agent's own episodes a hundredfold; this keeps the states the planner
-            visits in every batch.
-        final_reward_refit: after the last online episode, refit the reward head alone on the
-            final latents of the whole buffer (``trainer.reward_refit_steps`` steps, as after the
-            seed phase: :meth:`WorldModelTrainer.fit_reward_head`), then evaluate again. The
-            online refits move the latents under the head (RESULTS.md §17).
-        eval_episodes, eval_every: noise-free evaluation episodes, every ``eval_every`` episodes.
-        save_every: write the resume state (``online_resume.pt`` and the whole buffer,
-            ``buffer_online.npz``) every ``save_every`` episodes and after the last one. A killed
-            run resumes from the last save and replays the episodes after it exactly; the buffer
-            is about 1 GB on Reacher, so saving it after every episode is costly.
-        goal_distances: goal distances (moves) of the goal objective's evaluation episodes;
-            training episodes draw one of them at random.
+    ``settings`` are the ``agent.*`` options (:class:`eqmbrl.settings.OnlineSettings`, which
+    documents each); ``planner`` is built by run.py from ``agent.planner`` for the env's action
+    space; the trainer does step 1 (module doc). The goal objective needs a goal-conditioned env
+    (``env=cubes_goal`` or ``shapes_goal``). A killed run resumes from the last save (every
+    ``save_every`` episodes) and replays the episodes after it exactly.
     """
 
     def __init__(
         self,
         env: gym.Env,
-        model: WorldModel,
         trainer: WorldModelTrainer,
         logger: Logger,
         out_dir: str | os.PathLike,
         planner: Planner,
+        settings: OnlineSettings | None = None,
         seed: int = 0,
-        objective: str = "reward",
-        exploration_std: float = 0.1,
-        epsilon: float = 0.0,
-        goal_reduce: str = "discounted",
-        goal_discount: float = 0.9,
-        export: bool = True,
-        episodes: int = 10,
-        max_steps: int | None = None,
-        refit_every: int = 50,
-        refit_steps: int = 50,
-        refit_online_fraction: float = 0.0,
-        final_reward_refit: bool = False,
-        eval_episodes: int = 5,
-        eval_every: int = 5,
-        goal_distances: tuple[int, ...] = (1, 2, 3),
-        terminal_weight: float = 0.0,
-        save_every: int = 10,
     ) -> None:
-        check_online_values(
-            episodes=episodes,
-            refit_every=refit_every,
-            refit_steps=refit_steps,
-            refit_online_fraction=refit_online_fraction,
-            eval_episodes=eval_episodes,
-            eval_every=eval_every,
-            max_steps=max_steps,
-            goal_distances=goal_distances,
-            goal_reduce=goal_reduce,
-            goal_discount=goal_discount,
-            terminal_weight=terminal_weight,
-            save_every=save_every,
-        )
-        if objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
+        self.settings = s = settings or OnlineSettings()
+        if s.objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(
                 f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
                 f"got {env.spec.id if env.spec else env}"
             )
-        self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
+        self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
+        self.model = trainer.model
         self.agent = MPCAgent(
-            model,
+            self.model,
             planner,
-            objective,
-            exploration_std,
-            epsilon,
-            goal_reduce,
-            goal_discount,
-            export,
-            seed,
-            terminal_weight,
+            objective=s.objective,
+            exploration_std=s.exploration_std,
+            epsilon=s.epsilon,
+            goal_reduce=s.goal_reduce,
+            goal_discount=s.goal_discount,
+            export=s.export,
+            seed=seed,
+            terminal_weight=s.terminal_weight,
         )
-        self.episodes, self.refit_every, self.refit_steps = episodes, refit_every, refit_steps
-        self.refit_online_fraction, self.final_reward_refit = refit_online_fraction, final_reward_refit
-        self.eval_episodes, self.eval_every, self.goal_distances = eval_episodes, eval_every, list(goal_distances)
+        self.goal_distances = list(s.goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
-        self.limit, self.save_every = max_steps, save_every
+        self.limit = s.max_steps
         self.last_eval: dict[str, float] = {}
 
     @property
@@ -184,26 +132,26 @@ class OnlineMPC:
         return self.agent.objective == "goal"
 
     def eval_runs(self) -> list[tuple[int, dict[str, Any] | None]]:
-        return eval_runs(self.eval_episodes, self.goal_distances if self.goal else None)
+        return eval_runs(self.settings.eval_episodes, self.goal_distances if self.goal else None)
 
-    def run(self, eval_data: EvalData) -> dict[str, float]:
+    def run(self, data: RunData) -> dict[str, float]:
         """Seed data and fit, online episodes with refits, final evaluation; returns the final metrics
         (with the seed phase's under ``pretrain/``)."""
-        seed_data = self.trainer.collect()
-        pretrain = self.trainer.fit(seed_data, eval_data)
-        self.trainer.logger = self.logger  # refits log wm/* by env step, with the online loop
-        capacity = len(seed_data) + self.episodes * (self.episode_cap() + 1)
+        s, eval_data = self.settings, data.eval_data()
+        seed_data, pretrain = self.trainer.pretrain(data)
+        self.trainer.log_to(self.logger)  # refits log wm/* by env step, with the online loop
+        capacity = len(seed_data) + s.episodes * (self.episode_cap() + 1)
         buffer = seed_data.resized(capacity)
         baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0
         if (self.out / "online_resume.pt").is_file():  # a resumed or continued run (eqmbrl.resume)
             start, steps, since_refit, buffer = self.load_progress()
-            if start > self.episodes:
-                raise ValueError(f"{self.out} has done {start} online episodes; agent.episodes={self.episodes} is less")
-            if buffer.capacity < capacity:  # continued to more episodes (results/online_from_pretrain.py)
+            if start > s.episodes:
+                raise ValueError(f"{self.out} has done {start} online episodes; agent.episodes={s.episodes} is less")
+            if buffer.capacity < capacity:  # continued to more episodes
                 buffer = buffer.resized(capacity)
         self.agent.sync()
-        bar = tqdm(range(start, self.episodes), desc="online MPC", unit="ep", initial=start, total=self.episodes)
+        bar = tqdm(range(start, s.episodes), desc="online MPC", unit="ep", initial=start, total=s.episodes)
         for ep in bar:
             actor = EpisodeActor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
@@ -212,59 +160,52 @@ class OnlineMPC:
             )
             steps, since_refit = steps + length, since_refit + length
             self.record_episode(actor, ret, info, length)
-            if self.refit_every and since_refit >= self.refit_every and self.refit_steps:
-                self.trainer.refit(buffer, self.refit_steps, len(seed_data), self.refit_online_fraction)
+            if s.refit_every and since_refit >= s.refit_every and s.refit_steps:
+                self.trainer.refit(buffer, s.refit_steps, len(seed_data), s.refit_online_fraction)
                 self.agent.sync()
                 since_refit = 0
-            if (ep + 1) % self.eval_every == 0 or ep + 1 == self.episodes:
+            if (ep + 1) % s.eval_every == 0 or ep + 1 == s.episodes:
                 self.evaluate(steps, baselines, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
-            if (ep + 1) % self.save_every == 0 or ep + 1 == self.episodes:
+            if (ep + 1) % s.save_every == 0 or ep + 1 == s.episodes:
                 self.save_progress(ep + 1, steps, since_refit, buffer)
-        if self.final_reward_refit:
+        if s.final_reward_refit:
             self.trainer.fit_reward_head(buffer, step=steps)
             self.agent.sync()
-        fresh = self.episodes == 0 or self.final_reward_refit
+        fresh = s.episodes == 0 or s.final_reward_refit
         final = self.evaluate(steps, baselines, eval_data) if fresh else self.last_eval
         self.logger.dump(steps)
         save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
-        if not self.episodes:  # otherwise saved after the last episode
+        if not s.episodes:  # otherwise saved after the last episode
             buffer.save(self.out / "buffer_online.npz")
         return {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
 
     def save_progress(self, episodes: int, steps: int, since_refit: int, buffer: ReplayBuffer) -> None:
         """Every ``save_every`` online episodes: the buffer (``buffer_online.npz``) and ``online_resume.pt``
-        (weights, optimizer, every RNG of the loop, counters, last evaluation)."""
+        (the trainer's and the agent's state dicts, the loop's RNG, every process-wide RNG, counters,
+        last evaluation)."""
         buffer.save(self.out / "buffer_online.npz")
-        save_checkpoint(
+        save_state(
             self.out / "online_resume.pt",
-            self.model,
-            optimizer=self.trainer.opt.state_dict(),
-            rngs={
-                "trainer": self.trainer.rng.bit_generator.state,
-                "online": self.rng.bit_generator.state,
-                "agent": self.agent.rng.bit_generator.state,
-            },
-            planner_rng=self.agent.planner.generator.get_state(),
-            torch_rng=torch.get_rng_state(),
-            counters=dict(episodes=episodes, steps=steps, since_refit=since_refit, grad_steps=self.trainer.steps),
+            self.trainer.state_dict(),
+            agent=self.agent.state_dict(),
+            rng=self.rng.bit_generator.state,
+            global_rng=global_rng_state(),
+            counters=dict(episodes=episodes, steps=steps, since_refit=since_refit),
             last_eval=self.last_eval,
         )
 
     def load_progress(self) -> tuple[int, int, int, ReplayBuffer]:
         """Restore ``online_resume.pt`` and ``buffer_online.npz``; returns (episodes done, env steps,
         steps since the last refit, the buffer)."""
-        state = load_checkpoint(self.out / "online_resume.pt")
-        load_weights(self.model, state["model"], f"resume state {self.out / 'online_resume.pt'}")
-        self.trainer.opt.load_state_dict(state["optimizer"])
-        self.trainer.rng.bit_generator.state = state["rngs"]["trainer"]
-        self.rng.bit_generator.state = state["rngs"]["online"]
-        self.agent.rng.bit_generator.state = state["rngs"]["agent"]
-        self.agent.planner.generator.set_state(state["planner_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        path = self.out / "online_resume.pt"
+        state = load_checkpoint(path)
+        self.trainer.load_state_dict(state, f"resume state {path}")
+        self.agent.load_state_dict(state["agent"])
+        self.rng.bit_generator.state = state["rng"]
+        set_global_rng_state(state["global_rng"])
         counters, self.last_eval = state["counters"], state["last_eval"]
-        self.trainer.steps = counters["grad_steps"]
         space = cast(gym.spaces.Box, self.env.observation_space)
         buffer = ReplayBuffer.load(self.out / "buffer_online.npz", space, self.env.action_space)
         print(f"resuming the online phase of {self.out} after episode {counters['episodes']}")
@@ -316,41 +257,3 @@ class OnlineMPC:
         self.log_episode(actor, frames, steps)
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         return self.last_eval
-
-
-def check_online_values(
-    episodes: int = 10,
-    refit_every: int = 50,
-    refit_steps: int = 50,
-    refit_online_fraction: float = 0.0,
-    eval_episodes: int = 5,
-    eval_every: int = 5,
-    max_steps: int | None = None,
-    goal_distances: tuple[int, ...] = (1, 2, 3),
-    goal_reduce: str = "discounted",
-    goal_discount: float = 0.9,
-    terminal_weight: float = 0.0,
-    save_every: int = 10,
-) -> None:
-    """Value checks of :class:`OnlineMPC`'s arguments (run.py calls them before building anything)."""
-    check_choice("agent.goal_reduce", goal_reduce, GOAL_REDUCTIONS)
-    if not 0 < goal_discount <= 1:
-        raise ValueError(f"agent.goal_discount must be in (0, 1], got {goal_discount}")
-    if terminal_weight < 0:
-        raise ValueError(f"agent.terminal_weight must be >= 0, got {terminal_weight}")
-    if not 0 <= refit_online_fraction <= 1:
-        raise ValueError(f"agent.refit_online_fraction must be in [0, 1], got {refit_online_fraction}")
-    checks = (
-        ("episodes", episodes, 0),
-        ("refit_every", refit_every, 0),
-        ("refit_steps", refit_steps, 0),
-        ("eval_episodes", eval_episodes, 1),
-        ("eval_every", eval_every, 1),
-        ("save_every", save_every, 1),
-        ("max_steps", 1 if max_steps is None else max_steps, 1),
-    )
-    for name, value, low in checks:
-        if value < low:
-            raise ValueError(f"agent.{name} must be >= {low}, got {value}")
-    if not goal_distances or min(goal_distances) < 0:
-        raise ValueError(f"agent.goal_distances must list goal distances >= 0, got {list(goal_distances)}")

@@ -28,27 +28,26 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.envs.registration import EnvSpec
-from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm import tqdm
 
-from agents.sb3 import FEATURES, LatentObservation, WorldModelExtractor, policy_kwargs
+from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import atomic_write, load_checkpoint, write_json
-from eqmbrl.core.choices import check_choice
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import BASELINES
 from eqmbrl.core.types import EvalData
+from eqmbrl.data import RunData
+from eqmbrl.settings import ALGOS, SB3Settings
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import WorldModel
 
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 AUX_CAPACITY = 20_000  # rows of the auxiliary loss's replay buffer (~0.5 GB of 6 x 64 x 64 images)
 
 
@@ -147,100 +146,50 @@ class _Callback(BaseCallback):
 class SB3Learner:
     """SB3 PPO or SAC on image observations with a world-model (or NatureCNN) features extractor.
 
-    Args:
-        env, model, trainer, logger, out_dir, seed: given by run.py (the trainer pretrains).
-        algo: ``ppo`` or ``sac``.
-        features: ``worldmodel`` (:class:`agents.sb3.WorldModelExtractor`) or ``nature_cnn``
-            (SB3's own CNN, the baseline; ``natural_cnn`` is accepted too).
-        checkpoint: world-model weights to start from (e.g. a run's ``checkpoint.pt``; the
-            ``worldmodel``/``env`` config must match); skips pretraining.
-        pretrain: fit the world model on random data first (the ``trainer`` config) when no
-            checkpoint is given; otherwise the features come from a randomly initialised model.
-        freeze: keep the world model fixed (``True``) or fine-tune it with the RL loss.
-        invariant: features pooled over the group (see :class:`agents.sb3.WorldModelExtractor`).
-        normalize_features: layer-normalise the features (:func:`agents.sb3.latent_features`),
-            which bounds them however fine-tuning moves the encoder.
-        fixed_batchnorm: when fine-tuning, keep the world model's BatchNorm on its running
-            statistics (see :class:`agents.sb3.WorldModelExtractor`).
-        cache_latents: with a frozen world model, encode each observation once, in the env
-            (:class:`agents.sb3.LatentObservation`): the policy is an ``MlpPolicy`` on latent
-            features and the replay buffer holds features, not images. ``False`` runs the frozen
-            extractor inside the policy's networks (a ``CnnPolicy``), as fine-tuning does.
-        aux_weight: weight of the auxiliary contrastive loss on the agent's own transitions
-            (needs ``freeze=False``; 0 disables it); ``aux_batch_size`` and ``aux_lr`` its batch
-            size and Adam learning rate.
-        total_steps, eval_every, eval_episodes: env steps of ``learn``, evaluation period and size.
-        algo_kwargs: keyword arguments of the SB3 algorithm (``learning_rate``, ``batch_size``,
-            ...); SAC's ``buffer_size`` defaults to ``total_steps`` (image observations are large).
-        policy: further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...).
+    ``settings`` are the ``agent.*`` options (:class:`eqmbrl.settings.SB3Settings`, which documents
+    each); the trainer pretrains the world model (``trainer.*``) unless ``agent.checkpoint`` is
+    given. With a frozen world model and ``cache_latents`` the policy is an ``MlpPolicy`` on latent
+    features (:class:`agents.sb3.LatentObservation`); otherwise a ``CnnPolicy`` runs the extractor.
     """
 
     def __init__(
         self,
         env: gym.Env,
-        model: WorldModel,
         trainer: WorldModelTrainer,
         logger: Logger,
         out_dir: str | os.PathLike,
+        settings: SB3Settings | None = None,
         seed: int = 0,
-        algo: str = "sac",
-        features: str = "worldmodel",
-        checkpoint: str | None = None,
-        pretrain: bool = True,
-        freeze: bool = True,
-        invariant: bool = False,
-        normalize_features: bool = False,
-        fixed_batchnorm: bool = False,
-        cache_latents: bool = True,
-        aux_weight: float = 0.0,
-        aux_batch_size: int = 256,
-        aux_lr: float = 5e-4,
-        total_steps: int = 5000,
-        eval_every: int = 1000,
-        eval_episodes: int = 5,
-        algo_kwargs: dict[str, Any] | None = None,
-        policy: dict[str, Any] | None = None,
     ) -> None:
-        check_sb3_values(
-            algo=algo,
-            features=features,
-            checkpoint=checkpoint,
-            freeze=freeze,
-            aux_weight=aux_weight,
-            aux_batch_size=aux_batch_size,
-            aux_lr=aux_lr,
-            total_steps=total_steps,
-            eval_every=eval_every,
-            eval_episodes=eval_episodes,
-        )
+        self.settings = s = settings or SB3Settings()
         spec = cast(EnvSpec, env.spec)  # envs come from gymnasium.make, which sets it
-        if algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
+        if s.algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
             raise ValueError(f"SAC needs continuous actions, {spec.id} has {env.action_space}: use agent=ppo")
-        self.env, self.model, self.trainer, self.logger, self.out = env, model, trainer, logger, Path(out_dir)
-        self.seed, self.algo_name, self.features = seed, algo, features
-        self.checkpoint, self.pretrain, self.freeze, self.invariant = checkpoint, pretrain, freeze, invariant
-        self.normalize_features, self.fixed_batchnorm = normalize_features, fixed_batchnorm
-        self.cached = cache_latents and freeze and features == "worldmodel"
+        self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
+        self.model = trainer.model
+        self.seed, self.algo_name, self.features = seed, s.algo, s.features
+        self.freeze, self.invariant = s.freeze, s.invariant
+        self.cached = s.cache_latents and s.freeze and s.features == "worldmodel"
         self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
-        self.aux_weight, self.aux_batch_size, self.aux_lr = aux_weight, aux_batch_size, aux_lr
-        self.total_steps, self.eval_every = total_steps, eval_every
-        self.eval_episodes, self.algo_kwargs, self.policy = eval_episodes, dict(algo_kwargs or {}), dict(policy or {})
+        self.aux_weight, self.aux_batch_size, self.aux_lr = s.aux_weight, s.aux_batch_size, s.aux_lr
+        self.total_steps, self.eval_every = s.total_steps, s.eval_every
         self.eval_env = gym.make(spec)  # SB3 owns the training env's episodes
-        self.runs = eval_runs(eval_episodes)
+        self.runs = eval_runs(s.eval_episodes)
         self.rng = np.random.default_rng(seed)
         self.curve: list[tuple[int, float]] = []
         self.metrics: dict[str, float] = {}
         self.baselines: dict[str, float] = {}
         self.eval_data: EvalData | None = None
 
-    def prepare_world_model(self, eval_data: EvalData) -> dict[str, float]:
+    def prepare_world_model(self, data: RunData) -> dict[str, float]:
         """Load, pretrain or keep the world model's weights; save them for the extractor."""
         pretrain: dict[str, float] = {}
-        if self.checkpoint is not None:
-            ckpt = load_checkpoint(self.checkpoint, map_location=self.model.device)
-            load_weights(self.model, ckpt["model"], f"agent.checkpoint {self.checkpoint}", "the configured world model")
-        elif self.pretrain:
-            pretrain = self.trainer.fit(self.trainer.collect(), eval_data)
+        checkpoint = self.settings.checkpoint
+        if checkpoint is not None:
+            ckpt = load_checkpoint(checkpoint, map_location=self.model.device)
+            load_weights(self.model, ckpt["model"], f"agent.checkpoint {checkpoint}", "the configured world model")
+        elif self.settings.pretrain:
+            pretrain = self.trainer.pretrain(data)[1]
         save_world_model(self.out / "world_model.pt", self.model)
         return pretrain
 
@@ -250,22 +199,25 @@ class SB3Learner:
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
         if self.algo_name == "sac":
             kwargs["buffer_size"] = self.total_steps
-        kwargs.update(self.algo_kwargs)
+        kwargs.update(self.settings.algo_kwargs)
         if self.cached:
-            policy, extra = "MlpPolicy", self.policy
+            policy, extra = "MlpPolicy", dict(self.settings.policy)
         else:
             extractor = (
                 dict(
                     checkpoint=str((self.out / "world_model.pt").resolve()),
                     freeze=self.freeze,
                     invariant=self.invariant,
-                    normalize=self.normalize_features,
-                    fixed_batchnorm=self.fixed_batchnorm,
+                    normalize=self.settings.normalize_features,
+                    fixed_batchnorm=self.settings.fixed_batchnorm,
                 )
                 if self.features == "worldmodel"
                 else {}
             )
-            policy, extra = "CnnPolicy", policy_kwargs(self.features, self.algo_name, self.policy, **extractor)
+            policy, extra = (
+                "CnnPolicy",
+                policy_kwargs(self.features, self.algo_name, dict(self.settings.policy), **extractor),
+            )
         algo = ALGOS[self.algo_name](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
@@ -303,15 +255,19 @@ class SB3Learner:
         self.metrics = out
         return out
 
-    def run(self, eval_data: EvalData) -> dict[str, float]:
+    def run(self, data: RunData) -> dict[str, float]:
         """Prepare the world model, learn, evaluate; returns the final metrics (with the
         pretraining's under ``pretrain/``)."""
-        self.eval_data = eval_data
-        pretrain = self.prepare_world_model(eval_data) if self.features == "worldmodel" else {}
+        self.eval_data = data.eval_data()
+        pretrain = self.prepare_world_model(data) if self.features == "worldmodel" else {}
         if self.cached:
             frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
-            self.sb3_env = LatentObservation(self.env, frozen, self.invariant, normalize=self.normalize_features)
-            self.eval_env = LatentObservation(self.eval_env, frozen, self.invariant, normalize=self.normalize_features)
+            self.sb3_env = LatentObservation(
+                self.env, frozen, self.invariant, normalize=self.settings.normalize_features
+            )
+            self.eval_env = LatentObservation(
+                self.eval_env, frozen, self.invariant, normalize=self.settings.normalize_features
+            )
         self.baselines = {
             f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
         }
@@ -325,41 +281,3 @@ class SB3Learner:
         write_json(self.out / "curve.json", {"steps": [s for s, _ in self.curve], "return": [r for _, r in self.curve]})
         self.eval_env.close()
         return {**self.metrics, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
-
-
-def check_sb3_values(
-    algo: str = "sac",
-    features: str = "worldmodel",
-    checkpoint: str | None = None,
-    freeze: bool = True,
-    aux_weight: float = 0.0,
-    aux_batch_size: int = 256,
-    aux_lr: float = 5e-4,
-    total_steps: int = 5000,
-    eval_every: int = 1000,
-    eval_episodes: int = 5,
-) -> None:
-    """Value checks of :class:`SB3Learner`'s arguments (run.py calls them before building anything)."""
-    check_choice("agent.algo", algo, ALGOS)
-    check_choice("agent.features", features, FEATURES)
-    for name, value in (
-        ("total_steps", total_steps),
-        ("eval_every", eval_every),
-        ("eval_episodes", eval_episodes),
-        ("aux_batch_size", aux_batch_size),
-    ):
-        if value < 1:
-            raise ValueError(f"agent.{name} must be >= 1, got {value}")
-    if not aux_lr > 0:
-        raise ValueError(f"agent.aux_lr must be > 0, got {aux_lr}")
-    if aux_weight < 0 or (aux_weight > 0 and (freeze or features != "worldmodel")):
-        raise ValueError(
-            f"agent.aux_weight={aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
-            "a world model the RL loss trains too: use features=worldmodel with freeze=false"
-        )
-    if checkpoint is not None and features != "worldmodel":
-        raise ValueError(
-            f"agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, got features={features}"
-        )
-    if checkpoint is not None and not Path(checkpoint).is_file():
-        raise FileNotFoundError(f"agent.checkpoint {checkpoint} does not exist")

@@ -11,17 +11,13 @@ Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buf
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
-import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import gymnasium as gym
 import hydra
-import numpy as np
 import torch
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
@@ -35,36 +31,17 @@ from eqmbrl.core.choices import check_choice
 from eqmbrl.core.config import EnvConfig, register
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.rundir import HYDRA_FILES, check_fresh
+from eqmbrl.core.seeds import seed_everything
 from eqmbrl.core.symmetry import env_contract
-from eqmbrl.online import OnlineMPC, check_online_values
-from eqmbrl.rl import SB3Learner, check_sb3_values
-from eqmbrl.trainer import WorldModelTrainer, check_reward_refit, check_trainer_values
-from worldmodels.world_model import build_world_model, check_world_model_values
+from eqmbrl.data import RunData
+from eqmbrl.online import OnlineMPC
+from eqmbrl.rl import SB3Learner
+from eqmbrl.settings import OnlineSettings, SB3Settings, TrainerSettings, from_config
+from eqmbrl.trainer import WorldModelTrainer, check_reward_refit
+from worldmodels.settings import EnvShape, WorldModelSettings
+from worldmodels.world_model import build
 
-RUN_ARGS = ("env", "model", "logger", "out_dir", "seed")
 PLANNER_ARGS = ("action_dim", "num_actions", "low", "high", "device", "seed")
-DERIVED = {
-    "worldmodel": (
-        "group",
-        "action_encoding",
-        "action_dim",
-        "in_channels",
-        "image_size",
-        "slots",
-        "maps_per_slot",
-        "map_size",
-        "stride",
-        "masks_per_slot",
-        "reward_weight",
-        "action_cost",
-        "inverse_weight",
-        "state_points",
-    ),
-    "trainer": RUN_ARGS,
-    "agent/mpc": (*RUN_ARGS, "trainer"),
-    "agent/sb3": (*RUN_ARGS, "trainer"),
-    **{f"planner/{name}": PLANNER_ARGS for name in ("cem", "mppi", "search")},
-}
 
 
 @dataclasses.dataclass
@@ -84,23 +61,26 @@ class RunConfig:
 
 register(
     {
-        "worldmodel": build_world_model,
-        "trainer": WorldModelTrainer,
-        "agent/mpc": OnlineMPC,
-        "agent/sb3": SB3Learner,
+        "worldmodel": WorldModelSettings,
+        "trainer": TrainerSettings,
+        "agent/mpc": OnlineSettings,
+        "agent/sb3": SB3Settings,
         "planner/cem": CEM,
         "planner/mppi": MPPI,
         "planner/search": DiscreteSearch,
     },
-    DERIVED,
+    {f"planner/{name}": PLANNER_ARGS for name in ("cem", "mppi", "search")},
 )
 ConfigStore.instance().store(name="base", node=RunConfig)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every section of a composed config as its validated settings object."""
+
+    worldmodel: WorldModelSettings
+    trainer: TrainerSettings
+    agent: OnlineSettings | SB3Settings | None
 
 
 def resolve_device(name: str, quiet: bool = False) -> torch.device:
@@ -115,12 +95,12 @@ def resolve_device(name: str, quiet: bool = False) -> torch.device:
     return torch.device(name)
 
 
-def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
+def env_shape(env: gym.Env) -> EnvShape:
     """What the world model must know about the env (derived, never written back into the config)."""
     obs, act = env.observation_space, env.action_space
     discrete = isinstance(act, gym.spaces.Discrete)
     obs_shape = cast(tuple[int, ...], obs.shape)  # image Box, never None
-    return dict(
+    return EnvShape(
         group=env_contract(env).symmetry.group.name,
         in_channels=obs_shape[0],
         image_size=obs_shape[-1],
@@ -130,12 +110,15 @@ def env_model_kwargs(env: gym.Env) -> dict[str, Any]:
     )
 
 
+def _values(section: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], OmegaConf.to_container(section, resolve=True))
+
+
 def model_kwargs(cfg: DictConfig, env: gym.Env) -> dict[str, Any]:
-    """``build_world_model`` kwargs of the composed ``cfg`` for ``env``: ``worldmodel.*`` (its
-    ``variant`` included), then what the env implies, then ``env.model.*`` (the env's layout wins)."""
-    worldmodel = cast(dict[str, Any], OmegaConf.to_container(cfg.worldmodel))
-    worldmodel.pop("_target_")
-    return {**worldmodel, **env_model_kwargs(env), **cfg.env.model}
+    """Flat ``build_world_model`` kwargs of the composed ``cfg`` for ``env``: the ``worldmodel.*``
+    options and what the env implies."""
+    settings = from_config(WorldModelSettings, _values(cfg.worldmodel))
+    return {**dataclasses.asdict(settings), **dataclasses.asdict(env_shape(env))}
 
 
 def compose_config(*overrides: str) -> DictConfig:
@@ -161,10 +144,11 @@ def format_metrics(metrics: dict[str, float]) -> str:
     return "\n".join(f"  {k:<24} {v:10.4f}" for k, v in metrics.items())
 
 
-def build_planner(config: Any, space: gym.Space | None, seed: int) -> Planner:
+def build_planner(config: dict[str, Any], space: gym.Space | None, seed: int) -> Planner:
     """Instantiate a planner config (``_target_`` and arguments) for the action ``space``, adding
     what the planner must know about it (never written in configs) and the seed. ``space=None``
     builds it for a stand-in space of its kind: a check of the configured values alone."""
+    config = {**config, "_convert_": "all"}
     cls = get_class(config["_target_"])
     discrete = bool(getattr(cls, "discrete", False))
     if space is None:
@@ -185,29 +169,19 @@ def build_planner(config: Any, space: gym.Space | None, seed: int) -> Planner:
     )
 
 
-def check_values(cfg: DictConfig) -> None:
-    """Every value check that needs no env or model, so a bad value fails before anything is built."""
+def settings_of(cfg: DictConfig) -> Settings:
+    """Every section of ``cfg`` as its settings object: all value checks that need no env or model,
+    so a bad value fails before anything is built, naming its key."""
     resolve_device(cfg.device, quiet=True)
-
-    def values(section: Any) -> dict[str, Any]:
-        return cast(dict[str, Any], OmegaConf.to_container(section))
-
-    sections: list[tuple[dict[str, Any], Callable[..., None]]] = [
-        # the env's layout wins over worldmodel.*, as in the build
-        ({**values(cfg.worldmodel), **values(cfg.env.model)}, check_world_model_values),
-        (values(cfg.trainer), check_trainer_values),
-    ]
-    if cfg.agent is not None:
-        target = get_class(cfg.agent._target_)
-        sections.append((values(cfg.agent), check_online_values if target is OnlineMPC else check_sb3_values))
-        if target is OnlineMPC:
-            build_planner(cfg.agent.planner, None, cfg.seed)
-    for section, check in sections:
-        names = inspect.signature(build_world_model if check is check_world_model_values else check).parameters
-        check(**{k: v for k, v in section.items() if k in names})
-    check_reward_refit(cfg.trainer.reward_refit_steps, sections[0][0].get("reward_weight", 0.0))
-    if cfg.agent is not None and cfg.agent.get("final_reward_refit") and not cfg.trainer.reward_refit_steps:
+    worldmodel = from_config(WorldModelSettings, _values(cfg.worldmodel))
+    trainer = from_config(TrainerSettings, _values(cfg.trainer))
+    agent = None if cfg.agent is None else from_config(get_class(cfg.agent._target_), _values(cfg.agent))
+    if isinstance(agent, OnlineSettings):
+        build_planner(agent.planner, None, cfg.seed)
+    check_reward_refit(trainer.reward_refit_steps, worldmodel.reward_weight)
+    if isinstance(agent, OnlineSettings) and agent.final_reward_refit and not trainer.reward_refit_steps:
         raise ValueError("agent.final_reward_refit=true needs trainer.reward_refit_steps > 0 (the refit's length)")
+    return Settings(worldmodel, trainer, agent)
 
 
 def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
@@ -217,7 +191,7 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
     (whose own checks need the env), then data and training. ``metrics.json`` is written here only.
     ``out`` must hold nothing but Hydra's files, unless ``resume`` (see :mod:`eqmbrl.resume`).
     """
-    check_values(cfg)
+    settings = settings_of(cfg)
     if not resume:
         check_fresh(out, HYDRA_FILES)
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
@@ -228,7 +202,7 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
         torch.set_num_threads(cfg.threads)
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     try:
-        metrics = _run_in(env, cfg, out)
+        metrics = _run_in(env, cfg, settings, out)
     except BaseException as err:  # KeyboardInterrupt too: the run dir must not look finished
         mark_failed(out, err)
         raise
@@ -239,20 +213,25 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
     return metrics
 
 
-def _run_in(env: gym.Env, cfg: DictConfig, out: Path) -> dict[str, float]:
+def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:
     start = time.monotonic()
-    model = build_world_model(**model_kwargs(cfg, env)).to(resolve_device(cfg.device))
+    model = build(settings.worldmodel, env_shape(env)).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
-    run_args = dict(env=env, model=model, logger=logger, out_dir=out, seed=cfg.seed)
     # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from
     # the agent's own by env step
-    trainer = instantiate(
-        cfg.trainer, **{**run_args, "logger": logger if cfg.agent is None else logger.child("pretrain")}
+    trainer = WorldModelTrainer(
+        env=env,
+        model=model,
+        logger=logger if settings.agent is None else logger.child("pretrain"),
+        out_dir=out,
+        settings=settings.trainer,
+        seed=cfg.seed,
     )
-    agent = None if cfg.agent is None else build_agent(cfg.agent, trainer, **run_args)
-    logger.hparams(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)))
-    eval_data = trainer.eval_data()
-    metrics = trainer.fit(trainer.collect(), eval_data) if agent is None else agent.run(eval_data)
+    data = RunData(env, settings.trainer, out, seed=cfg.seed)
+    agent = None if settings.agent is None else build_agent(settings.agent, env, trainer, logger, out, cfg.seed)
+    logger.hparams(_values(cfg))
+    data.eval_data()  # before any training data, as in every run so far (the env's episodes are seeded)
+    metrics = trainer.pretrain(data)[1] if agent is None else agent.run(data)
     write_json(out / "metrics.json", metrics)
     # apart from the metrics, which a resumed run reproduces exactly; this process only
     write_json(out / "timing.json", {"wall_minutes": (time.monotonic() - start) / 60})
@@ -269,13 +248,19 @@ def mark_failed(out: Path, err: BaseException) -> None:
     write_json(out / "metrics.json", {"failed": message})
 
 
-def build_agent(config: DictConfig, trainer: WorldModelTrainer, **run_args: Any) -> OnlineMPC | SB3Learner:
-    """The agent of ``config`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
-    kwargs = cast(dict[str, Any], OmegaConf.to_container(config, resolve=True))
-    cls = get_class(kwargs.pop("_target_"))
-    if cls is OnlineMPC:
-        kwargs["planner"] = build_planner(config.planner, run_args["env"].action_space, run_args["seed"])
-    return cls(**kwargs, **run_args, trainer=trainer)
+def build_agent(
+    settings: OnlineSettings | SB3Settings,
+    env: gym.Env,
+    trainer: WorldModelTrainer,
+    logger: Logger,
+    out: Path,
+    seed: int,
+) -> OnlineMPC | SB3Learner:
+    """The agent loop of ``settings`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
+    if isinstance(settings, OnlineSettings):
+        planner = build_planner(settings.planner, env.action_space, seed)
+        return OnlineMPC(env, trainer, logger, out, planner=planner, settings=settings, seed=seed)
+    return SB3Learner(env, trainer, logger, out, settings=settings, seed=seed)
 
 
 @hydra.main(config_path="pkg://configs", config_name="config", version_base="1.3")

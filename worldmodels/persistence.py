@@ -10,7 +10,7 @@ so a plain ``copy.deepcopy`` and ``load_state_dict`` work in either mode.
 from __future__ import annotations
 
 import copy
-import inspect
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,19 +19,17 @@ from typing import Any
 import torch
 
 from eqmbrl.core.checkpoint import load_checkpoint, save_checkpoint
+from worldmodels.settings import split_build_kwargs
 from worldmodels.world_model import WorldModel, build_world_model
 
 
 def build(model_kwargs: Mapping[str, Any], source: str = "model_kwargs") -> WorldModel:
     """``build_world_model(**model_kwargs)`` with a one-line error naming keys it does not take."""
-    allowed = inspect.signature(build_world_model).parameters
-    unknown = sorted(set(model_kwargs) - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"{source}: model_kwargs has keys {unknown} that build_world_model does not take; "
-            f"allowed: {', '.join(allowed)}"
-        )
-    return build_world_model(**model_kwargs)
+    try:
+        settings, shape = split_build_kwargs(dict(model_kwargs))
+    except ValueError as exc:
+        raise ValueError(f"{source}: model_kwargs has {exc}") from None
+    return build_world_model(**dataclasses.asdict(settings), **dataclasses.asdict(shape))
 
 
 def save_world_model(path: str | os.PathLike, model: WorldModel, **extra: Any) -> None:

@@ -9,13 +9,12 @@ Variants from one code path (``build_world_model``):
 from __future__ import annotations
 
 import copy
-import inspect
+import dataclasses
 from typing import Any
 
 import torch
 from torch import nn
 
-from eqmbrl.core.choices import check_choice
 from eqmbrl.core.symmetry import Group
 from eqmbrl.core.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
@@ -24,9 +23,8 @@ from worldmodels.encoder import SlotEncoder
 from worldmodels.fields import action_type, element, make_gspace, mlp, planar, regular, trivial
 from worldmodels.layers import EquivariantConv, check_execution, set_execution
 from worldmodels.reward import RewardHead
+from worldmodels.settings import EnvShape, WorldModelSettings, check_fits, split_build_kwargs
 from worldmodels.transition import GNNTransition
-
-VARIANTS = ("sen", "none", "full")
 
 
 class WorldModel(nn.Module):
@@ -38,47 +36,37 @@ class WorldModel(nn.Module):
     ``act_latent`` is the identity).
     """
 
-    def __init__(
-        self,
-        embedding: nn.Module,
-        group: Group,
-        symmetry: Group,
-        action_encoding: str,
-        action_dim: int = 1,
-        slots: int = 5,
-        maps_per_slot: int = 1,
-        map_size: int = 5,
-        latent: int = 8,
-        hidden: int = 128,
-        hinge: float = 1.0,
-        sigma: float = 0.5,
-        reward_weight: float = 0.0,
-        reward_from: str = "state",
-        action_cost: float = 0.0,
-        inverse_weight: float = 0.0,
-        state_weight: float = 0.0,
-        state_points: int = 0,
-        build_kwargs: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, embedding: nn.Module, settings: WorldModelSettings, shape: EnvShape) -> None:
         super().__init__()
-        self.build_kwargs: dict[str, Any] = dict(build_kwargs or {})  # what rebuilds it (build_world_model)
-        self.group, self.symmetry, self.slots = group, symmetry, slots
-        self.action_encoding, self.hinge, self.sigma = action_encoding, hinge, sigma
-        self.reward_weight, self.reward_from, self.action_cost = reward_weight, reward_from, action_cost
+        check_fits(settings, shape)
+        self.settings, self.shape = settings, shape
+        # what rebuilds it (build_world_model's flat kwargs; checkpoints store them)
+        self.build_kwargs: dict[str, Any] = {**dataclasses.asdict(settings), **dataclasses.asdict(shape)}
+        symmetry = Group(shape.group)
+        group = Group("trivial") if settings.variant == "none" else symmetry
+        self.group, self.symmetry, self.slots = group, symmetry, settings.slots
+        self.action_encoding, self.hinge, self.sigma = shape.action_encoding, settings.hinge, settings.sigma
+        self.reward_weight, self.reward_from = settings.reward_weight, settings.reward_from
+        self.action_cost = settings.action_cost
         gs = make_gspace(group)
+        hidden = settings.hidden
         self.embedding = embedding
-        self.encoder = SlotEncoder(gs, maps_per_slot, map_size, hidden, latent)
+        self.encoder = SlotEncoder(gs, settings.maps_per_slot, settings.map_size, hidden, settings.latent)
         self.latent_type = self.encoder.out_type
-        a_type = action_type(gs, action_encoding, action_width(action_encoding, action_dim))
-        self.transition = GNNTransition(self.latent_type, a_type, slots, hidden)
+        a_type = action_type(gs, shape.action_encoding, action_width(shape.action_encoding, shape.action_dim))
+        self.transition = GNNTransition(self.latent_type, a_type, settings.slots, hidden)
         self.reward_head = RewardHead(self.latent_type, a_type, hidden)
-        self.inverse_weight = inverse_weight
+        self.inverse_weight = settings.inverse_weight
         # inverse dynamics (z_t, z_t+1) -> encoded torques, only when trained (keeps old checkpoints loadable)
-        self.inverse_head = mlp(self.latent_type + self.latent_type, hidden, a_type) if inverse_weight > 0 else None
+        self.inverse_head = (
+            mlp(self.latent_type + self.latent_type, hidden, a_type) if settings.inverse_weight > 0 else None
+        )
         # state decoder z -> the env state's planar vectors, only when trained (as the inverse head)
-        self.state_weight = state_weight
-        self.state_head = mlp(self.latent_type, hidden, planar(gs, state_points)) if state_weight > 0 else None
-        self._map_type = trivial(make_gspace(symmetry), slots * maps_per_slot)
+        self.state_weight = settings.state_weight
+        self.state_head = (
+            mlp(self.latent_type, hidden, planar(gs, shape.state_points)) if settings.state_weight > 0 else None
+        )
+        self._map_type = trivial(make_gspace(symmetry), settings.slots * settings.maps_per_slot)
 
     @property
     def device(self) -> torch.device:
@@ -220,79 +208,11 @@ class WorldModel(nn.Module):
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
-REWARD_INPUTS = ("state", "next")
-
-
-def check_world_model_values(**kwargs: Any) -> None:
-    """Range checks of :func:`build_world_model`'s arguments ``kwargs`` that need no env (run.py
-    calls them on the config before anything is built; the others take their defaults): sizes
-    >= 1, ``hinge`` and ``sigma`` > 0, ``reward_weight`` and ``action_cost`` >= 0 (the latter only
-    with torque actions, checked when ``action_encoding`` is given), known ``variant`` and ``embedding``."""
-    params = inspect.signature(build_world_model).parameters
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown:
-        raise ValueError(f"build_world_model takes no {unknown}; allowed: {', '.join(params)}")
-    v = {name: p.default for name, p in params.items()} | kwargs
-    variant, embedding = v["variant"], v["embedding"]
-    check_choice("worldmodel.variant", variant, VARIANTS)
-    check_choice("worldmodel.reward_from", v["reward_from"], REWARD_INPUTS)
-    check_choice("worldmodel.embedding", embedding, ("remap", "conv"))
-    sizes = ("slots", "maps_per_slot", "map_size", "stride", "cnn_channels", "embed_hidden", "masks_per_slot")
-    for name in (*sizes, "latent", "hidden"):
-        if v[name] < 1:
-            raise ValueError(f"worldmodel.{name} must be >= 1, got {v[name]}")
-    for name in ("hinge", "sigma"):
-        if not v[name] > 0:
-            raise ValueError(f"worldmodel.{name} must be > 0, got {v[name]}")
-    for name in ("reward_weight", "action_cost", "inverse_weight", "state_weight"):
-        if v[name] < 0:
-            raise ValueError(f"worldmodel.{name} must be >= 0, got {v[name]}")
-        if (
-            v[name] > 0
-            and name in ("action_cost", "inverse_weight")
-            and kwargs.get("action_encoding", "torques") != "torques"
-        ):
-            raise ValueError(
-                f"worldmodel.{name}={v[name]} needs continuous torque actions, but the env's "
-                f"actions are {v['action_encoding']!r}; use {name}=0"
-            )
-    for name in ("inverse_weight", "state_weight"):
-        if v[name] > 0 and v["slots"] != 1:
-            raise ValueError(f"worldmodel.{name} needs a single-slot model (Reacher), got slots={v['slots']}")
-    if v["state_weight"] > 0 and "state_points" in kwargs and v["state_points"] < 1:
-        raise ValueError(
-            "worldmodel.state_weight > 0 needs an env whose unwrapped env has state_points(states) (Reacher); "
-            "this one has none: use state_weight=0"
-        )
-
-
-def build_world_model(
-    variant: str = "sen",
-    group: str = "C4",
-    action_encoding: str = "directions",
-    action_dim: int = 1,
-    in_channels: int = 3,
-    image_size: int = 50,
-    slots: int = 5,
-    maps_per_slot: int = 1,
-    map_size: int = 5,
-    stride: int = 5,
-    cnn_channels: int = 32,
-    embed_hidden: int = 256,
-    masks_per_slot: int = 1,
-    embedding: str = "remap",
-    latent: int = 8,
-    hidden: int = 128,
-    hinge: float = 1.0,
-    sigma: float = 0.5,
-    reward_weight: float = 0.0,
-    reward_from: str = "state",
-    action_cost: float = 0.0,
-    inverse_weight: float = 0.0,
-    state_weight: float = 0.0,
-    state_points: int = 0,
-) -> WorldModel:
-    """Build a ``sen``, ``none`` or ``full`` world model for an env with symmetry ``group``.
+def build_world_model(**kwargs: Any) -> WorldModel:
+    """Build a ``sen``, ``none`` or ``full`` world model from flat kwargs: any field of
+    :class:`~worldmodels.settings.WorldModelSettings` (the ``worldmodel.*`` options, defaults
+    there) or :class:`~worldmodels.settings.EnvShape` (what the env implies: group, action
+    encoding and width, image channels and size, state points).
 
     ``latent`` and ``hidden`` are channel counts (multiples of |G|), identical across variants.
     ``embedding`` is the form of the free embedding of ``sen`` and ``none`` (``remap`` or ``conv``,
@@ -302,51 +222,32 @@ def build_world_model(
     (``"next"``), see :meth:`WorldModel.reward`; ``action_cost`` adds a known ``-c |a|^2`` to it.
     ``inverse_weight > 0`` trains an inverse-dynamics head too, ``state_weight > 0`` a state head
     that decodes the env's ``state_points`` planar vectors from encoded and imagined latents
-    (:meth:`WorldModel.loss`; ``state_points`` comes from the env, see ``eqmbrl.run``).
-    The model
-    keeps these arguments as ``build_kwargs``, which checkpoints store to rebuild it.
+    (:meth:`WorldModel.loss`). The model keeps the kwargs as ``build_kwargs``, which checkpoints
+    store to rebuild it.
     """
-    build_kwargs = dict(locals())
-    check_world_model_values(**build_kwargs)
-    symmetry = Group(group)
-    model_group = Group("trivial") if variant == "none" else symmetry
-    regular(make_gspace(model_group), latent), regular(make_gspace(model_group), hidden)  # validate widths
-    net: nn.Module
-    if variant == "full":
-        net = EquivariantEmbedding(
-            symmetry, in_channels, image_size, slots, maps_per_slot, map_size, stride, cnn_channels
-        )
-    else:
-        net = SymmetricEmbedding(
-            in_channels,
-            image_size,
-            slots,
-            maps_per_slot,
-            map_size,
-            stride,
-            cnn_channels,
-            embed_hidden,
-            masks_per_slot,
-            embedding,
-        )
-    return WorldModel(
-        net,
-        model_group,
-        symmetry,
-        action_encoding,
-        action_dim,
-        slots,
-        maps_per_slot,
-        map_size,
-        latent,
-        hidden,
-        hinge,
-        sigma,
-        reward_weight,
-        reward_from,
-        action_cost,
-        inverse_weight,
-        state_weight,
-        state_points,
-        build_kwargs,
+    settings, shape = split_build_kwargs(kwargs)
+    return build(settings, shape)
+
+
+def build(settings: WorldModelSettings, shape: EnvShape) -> WorldModel:
+    """The world model of ``settings`` for an env of ``shape`` (see :func:`build_world_model`)."""
+    check_fits(settings, shape)
+    s = settings
+    symmetry = Group(shape.group)
+    model_group = Group("trivial") if s.variant == "none" else symmetry
+    regular(make_gspace(model_group), s.latent), regular(make_gspace(model_group), s.hidden)  # validate widths
+    layout = dict(
+        in_channels=shape.in_channels,
+        image_size=shape.image_size,
+        slots=s.slots,
+        maps_per_slot=s.maps_per_slot,
+        map_size=s.map_size,
+        stride=s.stride,
+        cnn_channels=s.cnn_channels,
     )
+    net: nn.Module
+    if s.variant == "full":
+        net = EquivariantEmbedding(symmetry, **layout)
+    else:
+        net = SymmetricEmbedding(**layout, mlp_hidden=s.embed_hidden, masks_per_slot=s.masks_per_slot, form=s.embedding)
+    return WorldModel(net, settings, shape)

@@ -35,6 +35,12 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> 
     atomic_write(path, lambda f: torch.save({"model": model.state_dict(), **extra}, f))
 
 
+def save_state(path: str | os.PathLike, state: dict[str, Any], **extra: Any) -> None:
+    """Write the composed ``state`` dict (e.g. a ``state_dict()`` with a ``model`` entry) and ``extra``
+    entries to ``path``, atomically; :func:`load_checkpoint` reads it back."""
+    atomic_write(path, lambda f: torch.save({**state, **extra}, f))
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read an eqmbrl checkpoint dict (``model`` state dict and extra entries)."""
     path = Path(path)

@@ -55,6 +55,11 @@ def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
         if name in exclude or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         default = MISSING if p.default is inspect.Parameter.empty else p.default
+        if dataclasses.is_dataclass(target):  # a settings class: its fields' defaults (factories called)
+            f = next(f for f in dataclasses.fields(target) if f.name == name)
+            factory = f.default_factory
+            default = f.default if factory is dataclasses.MISSING else factory()
+            default = MISSING if default is dataclasses.MISSING else default
         default = list(default) if isinstance(default, tuple) else default
         if default is None and _is_dict(hints.get(name, Any)):
             default = {}  # an empty node, so that `key.sub=value` overrides merge (None would not)
@@ -72,15 +77,12 @@ def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
 
 @dataclasses.dataclass
 class EnvConfig:
-    """Which gymnasium env to make, and the world-model layout that suits it.
-
-    ``gymnasium.make(id, **kwargs)``; ``model`` holds the domain's slot/map layout, passed to the
-    world-model builder (e.g. ``slots``, ``maps_per_slot``, ``map_size``, ``stride``).
-    """
+    """Which gymnasium env to make: ``gymnasium.make(id, **kwargs)``. An env config sets the
+    world-model options that suit the domain under ``worldmodel.*`` (``# @package _global_``), so
+    the command line still overrides them."""
 
     id: str = "eqmbrl/BlockPushing-cubes-v0"
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    model: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def register(schemas: dict[str, Callable[..., Any]], derived: dict[str, tuple[str, ...]]) -> None:

@@ -1,4 +1,5 @@
-"""Every seed offset of a run in one place, so that no two streams of randomness coincide.
+"""Every seed offset of a run in one place, so that no two streams of randomness coincide, and the
+one helper that saves and restores every process-wide RNG.
 
 A run with ``seed=s`` uses env seeds ``s, s+1, ...`` for its training episodes and the offsets
 below for everything else. Agent evaluation uses the *absolute* seeds ``EVAL_ENV + i`` (the same
@@ -6,6 +7,12 @@ in every run, so agents are compared on the same episodes).
 """
 
 from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
 
 EVAL_DATA_AGENT = 1  # random agent of the world-model evaluation episodes (s + 1)
 EVAL_DATA_ENV = 10_000_000  # env seeds of the world-model evaluation episodes (s + 1e7 + i)
@@ -15,3 +22,30 @@ ONLINE_RNG = 1  # the online loop's own choices, e.g. goal distances (s + 1)
 BASELINES = 2  # random-policy baseline agent (s + 2)
 VAL_DATA_AGENT = 3  # random agent of the validation episodes (s + 3)
 VAL_DATA_ENV = 40_000_000  # env seeds of the world-model validation episodes (s + 4e7 + i)
+
+
+def global_rng_state() -> dict[str, Any]:
+    """Every process-wide RNG state: python's ``random``, numpy's global, torch's CPU and, when CUDA is
+    present, every CUDA device's. Objects with their own generators save those in their ``state_dict``."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def set_global_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`global_rng_state` (the CUDA states only where CUDA is present and they were saved)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy's global RNG and torch (every device)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,235 @@
+"""The application's settings: ``trainer.*``, ``agent.*`` (online MPC) and ``agent.*`` (SB3).
+
+Each is a frozen dataclass holding every default and its range check once, with one doc line per
+field; the Hydra schemas of the config groups are made from them (:mod:`eqmbrl.core.config`), and
+``eqmbrl.run`` builds them from the composed config before any env, model or file exists, so a bad
+value fails first, naming the key the user types. Checks that need the env or the model happen
+where those are built. The world model's own options are
+:class:`worldmodels.settings.WorldModelSettings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from agents.mpc import check_mpc_values
+from agents.sb3 import FEATURES
+from eqmbrl.core.choices import check_choice
+
+LR_SCHEDULES = ("constant", "cosine")
+ACTION_SCALES = ("full", "episode")
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+
+
+def _at_least(obj: Any, low: float, *names: str) -> None:
+    """Each of ``names`` of ``obj`` must be >= ``low`` (one-line error naming ``KEY.name``)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value < low:
+            raise ValueError(f"{obj.KEY}.{name} must be >= {low}, got {value}")
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """``trainer.*``: the world model's data and training (:class:`eqmbrl.trainer.WorldModelTrainer`,
+    :class:`eqmbrl.data.RunData`)."""
+
+    KEY: ClassVar[str] = "trainer"
+
+    episodes: int = 100
+    """training episodes of the random agent."""
+    episode_length: int = 50
+    """steps per training episode."""
+    eval_episodes: int = 100
+    """evaluation episodes (all actions, their own seeds; metrics after 1, 5 and 10 steps)."""
+    eval_length: int = 10
+    """steps per evaluation episode."""
+    epochs: int = 10
+    """most epochs of Adam on the contrastive hinge loss."""
+    batch_size: int = 256
+    """transitions per gradient step."""
+    lr: float = 5e-4
+    """Adam's learning rate (online refits always use it)."""
+    lr_schedule: str = "constant"
+    """``constant`` (SEN's) or ``cosine``: epoch e at ``lr * (1 + cos(pi e / epochs)) / 2``."""
+    patience: int = 0
+    """early stopping: stop after this many epochs without a better validation score (0: off; keep the lowest training loss, as SEN)."""
+    min_epochs: int = 0
+    """never stop early before this many epochs (some models plateau before they learn)."""
+    val_episodes: int = 20
+    """held-out episodes of the training agent scored each epoch when ``patience > 0``."""
+    train_directions: list[int] | None = None
+    """restrict training pushes to these directions (0 up, 1 left, 2 down, 3 right); evaluation uses all."""
+    train_action_low: list[float] | None = None
+    """lower bound per action dimension of the training torques (None: the space's)."""
+    train_action_high: list[float] | None = None
+    """upper bound per action dimension of the training torques (None: the space's)."""
+    train_action_scale: str = "full"
+    """``full`` (uniform torques) or ``episode`` (each episode's torques scaled by one s ~ U(0, 1))."""
+    train_reset_options: dict[str, Any] | None = None
+    """``env.reset`` options of the training and validation episodes, e.g. ``{random_arm: true}``."""
+    eval_every: int = 1
+    """evaluate every this many epochs (and after the last)."""
+    twin_element: int = 1
+    """group element g whose rendered twins measure EE and DIE (1 = a quarter turn)."""
+    buffer_path: str | None = None
+    """reuse a saved training buffer instead of collecting (never overwritten)."""
+    warmup_steps: int = 0
+    """random steps before recording each episode (SEN's Reacher: 50)."""
+    rollout_steps: int = 1
+    """k of the k-step loss (1 = SEN's one-step loss)."""
+    episode_negatives: bool = False
+    """add the same-episode negative of :meth:`WorldModel.loss` to training batches."""
+    reward_refit_steps: int = 0
+    """after the last epoch, this many Adam steps on the reward head alone on frozen latents (0: none)."""
+
+    def __post_init__(self) -> None:
+        _at_least(self, 1, "episodes", "episode_length", "eval_episodes", "eval_length", "epochs", "batch_size")
+        _at_least(self, 1, "eval_every", "val_episodes", "rollout_steps")
+        _at_least(self, 0, "warmup_steps", "patience", "min_epochs", "reward_refit_steps")
+        if not self.lr > 0:
+            raise ValueError(f"trainer.lr must be > 0, got {self.lr}")
+        check_choice("trainer.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("trainer.train_action_scale", self.train_action_scale, ACTION_SCALES)
+        if self.rollout_steps > self.episode_length:
+            raise ValueError(
+                f"trainer.rollout_steps must be <= trainer.episode_length ({self.episode_length}), "
+                f"got {self.rollout_steps}"
+            )
+        if self.buffer_path is not None:  # stored absolute: the run may be resumed from another cwd
+            object.__setattr__(self, "buffer_path", str(Path(self.buffer_path).expanduser().resolve()))
+
+
+@dataclass(frozen=True)
+class OnlineSettings:
+    """``agent.*`` of ``agent=cem|mppi|search``: online latent MPC (:class:`eqmbrl.online.OnlineMPC`
+    and its :class:`agents.mpc.MPCAgent`)."""
+
+    KEY: ClassVar[str] = "agent"
+
+    objective: str = "reward"
+    """``reward`` (the learned reward) or ``goal`` (latent distance to a goal image; goal envs)."""
+    exploration_std: float = 0.1
+    """Gaussian noise on continuous actions while collecting (not in evaluation)."""
+    epsilon: float = 0.0
+    """probability of a random discrete action while collecting."""
+    goal_reduce: str = "discounted"
+    """how the goal objective scores a plan from its energies: ``discounted``, ``best`` or ``final``."""
+    goal_discount: float = 0.9
+    """discount of the ``discounted`` goal score, in (0, 1]."""
+    export: bool = True
+    """plan on the frozen, exported copy of the world model (same function, faster)."""
+    terminal_weight: float = 0.0
+    """weight of the reward objective's terminal value (continuous planners only)."""
+    episodes: int = 10
+    """online MPC episodes after the seed data."""
+    max_steps: int | None = None
+    """step budget of an episode (None: until the env ends it)."""
+    refit_every: int = 50
+    """refit the world model after each this many online env steps (0: never)."""
+    refit_steps: int = 50
+    """gradient steps per refit (the trainer's batch size and learning rate)."""
+    refit_online_fraction: float = 0.0
+    """fraction of each refit batch drawn from the online episodes (0: uniform over the buffer)."""
+    final_reward_refit: bool = False
+    """after the last episode, refit the reward head alone (``trainer.reward_refit_steps`` steps) and evaluate again."""
+    eval_episodes: int = 5
+    """noise-free evaluation episodes (per goal distance for the goal objective)."""
+    eval_every: int = 5
+    """evaluate every this many online episodes (and after the last)."""
+    goal_distances: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """goal distances (moves) of the goal objective's episodes."""
+    save_every: int = 10
+    """write the resume state and the whole buffer every this many episodes (and after the last)."""
+    planner: dict[str, Any] = field(default_factory=dict)
+    """the planner's config (``_target_`` and its arguments; built by ``eqmbrl.run.build_planner``)."""
+
+    def __post_init__(self) -> None:
+        check_mpc_values(self.objective, self.goal_reduce, self.goal_discount, self.terminal_weight, "agent.")
+        if not 0 <= self.refit_online_fraction <= 1:
+            raise ValueError(f"agent.refit_online_fraction must be in [0, 1], got {self.refit_online_fraction}")
+        _at_least(self, 0, "episodes", "refit_every", "refit_steps")
+        _at_least(self, 1, "eval_episodes", "eval_every", "save_every")
+        if self.max_steps is not None:
+            _at_least(self, 1, "max_steps")
+        if not self.goal_distances or min(self.goal_distances) < 0:
+            raise ValueError(f"agent.goal_distances must list goal distances >= 0, got {list(self.goal_distances)}")
+
+
+@dataclass(frozen=True)
+class SB3Settings:
+    """``agent.*`` of ``agent=ppo|sac``: SB3 on world-model features (:class:`eqmbrl.rl.SB3Learner`)."""
+
+    KEY: ClassVar[str] = "agent"
+
+    algo: str = "sac"
+    """``ppo`` or ``sac``."""
+    features: str = "worldmodel"
+    """``worldmodel`` (:class:`agents.sb3.WorldModelExtractor`) or ``nature_cnn`` (SB3's CNN, the baseline)."""
+    checkpoint: str | None = None
+    """world-model weights to start from (a run's ``checkpoint.pt``); skips pretraining."""
+    pretrain: bool = True
+    """fit the world model on random data first when no checkpoint is given."""
+    freeze: bool = True
+    """keep the world model fixed (True) or fine-tune it with the RL loss."""
+    invariant: bool = False
+    """features pooled over the group."""
+    normalize_features: bool = False
+    """layer-normalise the features (bounds them however fine-tuning moves the encoder)."""
+    fixed_batchnorm: bool = False
+    """when fine-tuning, keep the world model's BatchNorm on its running statistics."""
+    cache_latents: bool = True
+    """with a frozen world model, encode each observation once in the env (an MlpPolicy on latents)."""
+    aux_weight: float = 0.0
+    """weight of the auxiliary contrastive loss on the agent's own transitions (needs freeze=false)."""
+    aux_batch_size: int = 256
+    """batch size of the auxiliary loss."""
+    aux_lr: float = 5e-4
+    """Adam learning rate of the auxiliary loss."""
+    total_steps: int = 5000
+    """env steps of ``learn``."""
+    eval_every: int = 1000
+    """evaluate every this many env steps."""
+    eval_episodes: int = 5
+    """deterministic-policy episodes per evaluation."""
+    algo_kwargs: dict[str, Any] = field(default_factory=dict)
+    """keyword arguments of the SB3 algorithm (SAC's ``buffer_size`` defaults to ``total_steps``)."""
+    policy: dict[str, Any] = field(default_factory=dict)
+    """further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...)."""
+
+    def __post_init__(self) -> None:
+        check_choice("agent.algo", self.algo, ALGOS)
+        check_choice("agent.features", self.features, FEATURES)
+        _at_least(self, 1, "total_steps", "eval_every", "eval_episodes", "aux_batch_size")
+        if not self.aux_lr > 0:
+            raise ValueError(f"agent.aux_lr must be > 0, got {self.aux_lr}")
+        if self.aux_weight < 0 or (self.aux_weight > 0 and (self.freeze or self.features != "worldmodel")):
+            raise ValueError(
+                f"agent.aux_weight={self.aux_weight}: the auxiliary loss needs aux_weight >= 0 and trains "
+                "a world model the RL loss trains too: use features=worldmodel with freeze=false"
+            )
+        if self.checkpoint is not None and self.features != "worldmodel":
+            raise ValueError(
+                "agent.checkpoint is a world-model checkpoint; it needs features=worldmodel, "
+                f"got features={self.features}"
+            )
+        if self.checkpoint is not None:
+            if not Path(self.checkpoint).is_file():
+                raise FileNotFoundError(f"agent.checkpoint {self.checkpoint} does not exist")
+            object.__setattr__(self, "checkpoint", str(Path(self.checkpoint).resolve()))
+
+
+def from_config(cls: type, values: dict[str, Any]) -> Any:
+    """``cls(**values)`` without the config's ``_target_``; an unknown key is a one-line error."""
+    values = {k: v for k, v in values.items() if k != "_target_"}
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{cls.KEY} has no option {unknown}; allowed: {', '.join(sorted(names))}")
+    return cls(**values)
