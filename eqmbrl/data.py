@@ -37,13 +37,12 @@ class RunData:
             raise ValueError(
                 f"trainer.twin_element {s.twin_element} is not an element of {group.name} (0..{group.order - 1})"
             )
-        box = dict(low=s.train_action_low, high=s.train_action_high)
         for name, scale in (
             ("train_action_low/train_action_high", "full"),
             ("train_action_scale", s.train_action_scale),
         ):
             try:  # the box alone first, so that each error names the option that caused it
-                RandomAgent(env.action_space, **box, scale=scale)
+                RandomAgent(env.action_space, low=s.train_action_low, high=s.train_action_high, scale=scale)
             except ValueError as e:
                 raise ValueError(f"trainer.{name}: {e}") from None
         self.train_options = dict(s.train_reset_options or {})

@@ -38,7 +38,7 @@ from agents.mpc import MPCAgent
 from agents.planners import Planner
 from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import load_checkpoint, save_state
+from eqmbrl.core.checkpoint import load_state, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG, global_rng_state, set_global_rng_state
@@ -188,7 +188,7 @@ class OnlineMPC:
         buffer.save(self.out / "buffer_online.npz")
         save_state(
             self.out / "online_resume.pt",
-            self.trainer.state_dict(),
+            trainer=self.trainer.state_dict(),
             agent=self.agent.state_dict(),
             rng=self.rng.bit_generator.state,
             global_rng=global_rng_state(),
@@ -200,8 +200,8 @@ class OnlineMPC:
         """Restore ``online_resume.pt`` and ``buffer_online.npz``; returns (episodes done, env steps,
         steps since the last refit, the buffer)."""
         path = self.out / "online_resume.pt"
-        state = load_checkpoint(path)
-        self.trainer.load_state_dict(state, f"resume state {path}")
+        state = load_state(path)
+        self.trainer.load_state_dict(state["trainer"], f"resume state {path}")
         self.agent.load_state_dict(state["agent"])
         self.rng.bit_generator.state = state["rng"]
         set_global_rng_state(state["global_rng"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -22,6 +22,7 @@ from agents.mpc import check_mpc_values
 from agents.sb3 import FEATURES
 from eqmbrl.core.choices import check_choice
 
+T = TypeVar("T")
 LR_SCHEDULES = ("constant", "cosine")
 ACTION_SCALES = ("full", "episode")
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
@@ -59,7 +60,7 @@ class TrainerSettings:
     lr_schedule: str = "constant"
     """``constant`` (SEN's) or ``cosine``: epoch e at ``lr * (1 + cos(pi e / epochs)) / 2``."""
     patience: int = 0
-    """early stopping: stop after this many epochs without a better validation score (0: off; keep the lowest training loss, as SEN)."""
+    """early stopping: stop after this many epochs without a better validation score (0: off, SEN's)."""
     min_epochs: int = 0
     """never stop early before this many epochs (some models plateau before they learn)."""
     val_episodes: int = 20
@@ -225,11 +226,13 @@ class SB3Settings:
             object.__setattr__(self, "checkpoint", str(Path(self.checkpoint).resolve()))
 
 
-def from_config(cls: type, values: dict[str, Any]) -> Any:
+def from_config(cls: type[T], values: dict[str, Any]) -> T:
     """``cls(**values)`` without the config's ``_target_``; an unknown key is a one-line error."""
     values = {k: v for k, v in values.items() if k != "_target_"}
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(cast(Any, cls))}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"{cls.KEY} has no option {unknown}; allowed: {', '.join(sorted(names))}")
+        raise ValueError(
+            f"{getattr(cls, 'KEY', cls.__name__)} has no option {unknown}; allowed: {', '.join(sorted(names))}"
+        )
     return cls(**values)

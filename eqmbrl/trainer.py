@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import load_checkpoint, save_state
+from eqmbrl.core.checkpoint import load_checkpoint, load_state, save_state
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import global_rng_state, set_global_rng_state
 from eqmbrl.core.types import EvalData, SequenceBatch, to_float_images
@@ -220,15 +220,15 @@ class WorldModelTrainer:
     def save_progress(self, progress: dict[str, Any]) -> None:
         """Write ``resume.pt``: :meth:`state_dict`, every process-wide RNG and ``progress`` (best score,
         epochs without improvement, epochs done, whether stopped)."""
-        save_state(self.out / "resume.pt", self.state_dict(), global_rng=global_rng_state(), progress=progress)
+        save_state(self.out / "resume.pt", trainer=self.state_dict(), global_rng=global_rng_state(), progress=progress)
 
     def load_progress(self) -> dict[str, Any]:
         """Restore the state of ``resume.pt`` if the run dir has one; returns its progress (or a fresh one)."""
         path = self.out / "resume.pt"
         if not path.is_file():
             return dict(best=float("inf"), since_best=0, train_loss=float("inf"), epochs=0, stopped=False)
-        state = load_checkpoint(path)  # on the CPU: RNG states must stay there; weights are copied over
-        self.load_state_dict(state, f"resume state {path}")
+        state = load_state(path)  # on the CPU: RNG states must stay there; weights are copied over
+        self.load_state_dict(state["trainer"], f"resume state {path}")
         set_global_rng_state(state["global_rng"])
         print(f"resuming {self.out} after epoch {state['progress']['epochs']}")
         return state["progress"]

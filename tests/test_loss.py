@@ -76,7 +76,7 @@ def test_inverse_dynamics_loss_by_hand() -> None:
     assert out["inverse"].item() == pytest.approx(expected.item(), rel=1e-5)
     assert out["loss"].item() == pytest.approx((out["positive"] + out["negative"] + 0.5 * expected).item(), rel=1e-5)
     with pytest.raises(ValueError, match="worldmodel.inverse_weight=1.0 needs continuous torque actions"):
-        build_world_model(**TINY_WIDTHS, inverse_weight=1.0)
+        build_world_model(**TINY_WIDTHS, slots=1, inverse_weight=1.0)
 
 
 def test_action_cost_is_added_analytically() -> None:

@@ -40,7 +40,14 @@ def _steps(out: Path, tag: str) -> list[int]:
     return [e.step for acc in _accumulators(out) if tag in acc.Tags()["scalars"] for e in acc.Scalars(tag)]
 
 
-@pytest.mark.parametrize("agent,env", [("search", "cubes_goal"), ("cem", "reacher"), ("mppi", "reacher")])
+@pytest.mark.parametrize(
+    "agent,env",
+    [
+        ("search", "cubes_goal"),
+        pytest.param("cem", "reacher", marks=pytest.mark.slow),  # MuJoCo: seed data, training, online episodes
+        pytest.param("mppi", "reacher", marks=pytest.mark.slow),
+    ],
+)
 def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
     out = tmp_path
     planner = [
@@ -84,7 +91,10 @@ def test_online_loop_end_to_end(tmp_path: Path, agent: str, env: str) -> None:
         (("agent=cem", "env=cubes_goal"), "planner CEM does not fit the action space"),
         (("agent=search", "env=cubes_goal", "agent.planner.population=0"), "population must be >= 1, got 0"),
         (("agent=cem", "env=reacher", "agent.episodes=-1"), "agent.episodes must be >= 0, got -1"),
-        (("agent=cem", "env=reacher", "agent.objective=value"), "unknown objective 'value'"),
+        (
+            ("agent=cem", "env=reacher", "agent.objective=value"),
+            "unknown agent.objective 'value'; allowed: reward, goal",
+        ),
         (("agent=cem", "env=reacher", "agent.terminal_weight=-1"), "agent.terminal_weight must be >= 0, got -1"),
         (("agent=cem", "env=reacher", "agent.save_every=0"), "agent.save_every must be >= 1, got 0"),
         (
@@ -155,6 +165,7 @@ def test_online_state_is_saved_every_k_episodes_and_after_the_last(
     assert ReplayBuffer.load(tmp_path / "buffer_online.npz").num_episodes == 8 + 5  # 8 seed episodes (debug)
 
 
+@pytest.mark.slow  # MuJoCo training end to end
 def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
     """``experiment=reacher_mpc`` (RESULTS.md §9) end to end at a tiny budget: episodes of 25 env
     steps (2 physics steps each), the same-episode negatives and the known torque cost in use."""
@@ -165,6 +176,7 @@ def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
     assert np.isfinite([metrics["return"], metrics["still_return"]]).all()
 
 
+@pytest.mark.slow  # MuJoCo training end to end, then two subprocesses
 def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> None:
     """``results/online_from_pretrain.py`` on a finished online run continues its online phase to
     more episodes in a new dir (the buffer grows past its old capacity), and
@@ -189,6 +201,7 @@ def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> No
     assert fewer.returncode != 0 and "has done 3 online episodes; agent.episodes=1 is less" in fewer.stderr
 
 
+@pytest.mark.slow  # MuJoCo training end to end
 def test_reacher_limited_torques(tmp_path: Path) -> None:
     """SEN's limited Reacher data: the training and validation torques of the second joint are
     positive only; evaluation data and the MPC agent still use every torque."""
@@ -200,6 +213,7 @@ def test_reacher_limited_torques(tmp_path: Path) -> None:
     assert online.actions[len(seed) :, 1].min() < 0  # the planner acts with all torques
 
 
+@pytest.mark.slow  # MuJoCo training end to end
 def test_reacher_limited_torques_every_pose(tmp_path: Path) -> None:
     """``trainer.train_reset_options={random_arm: true}``: training episodes start from every arm
     pose (limited torques no longer limit the poses the data holds); evaluation keeps Reacher's."""
@@ -224,7 +238,7 @@ def test_reacher_limited_torques_every_pose(tmp_path: Path) -> None:
     [
         ("trainer.train_action_low=[-1,0,0]", r"trainer.train_action_low/train_action_high: .* must have 2 entries"),
         ("trainer.train_action_high=[1,-2]", "<= low <= high <="),
-        ("trainer.train_action_scale=half", r"trainer.train_action_scale: .*'half'.*full, episode"),
+        ("trainer.train_action_scale=half", "unknown trainer.train_action_scale 'half'; allowed: full, episode"),
         ("+trainer.train_reset_options.random_pose=true", r"trainer.train_reset_options: .*'random_pose'.*random_arm"),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eqmbrl.core.checkpoint import load_checkpoint
+from eqmbrl.core.checkpoint import load_state
 from eqmbrl.resume import resume
 from tests.helpers import cli_async, run_in_process
 
@@ -51,12 +51,13 @@ def counter_of(path: Path, counter: str) -> int:
     try:
         if path.suffix == ".json":
             return len(json.loads(path.read_text())[counter])
-        state = load_checkpoint(path)
+        state = load_state(path)
     except (ValueError, FileNotFoundError):  # mid-rename: try again
         return -1
     return int(state["progress" if "progress" in state else "counters"][counter])
 
 
+@pytest.mark.slow  # a CLI subprocess killed with SIGKILL, resumed, and a reference run
 @pytest.mark.parametrize(
     "overrides, state, counter",
     [(TRAINING, "resume.pt", "epochs"), (ONLINE, "online_resume.pt", "episodes")],
@@ -83,6 +84,7 @@ def test_resume_refuses_finished_and_foreign_dirs(tmp_path: Path) -> None:
         resume(tmp_path)
 
 
+@pytest.mark.slow  # a CLI subprocess killed with SIGKILL, resumed
 def test_killed_sb3_run_resumes_and_finishes(tmp_path: Path) -> None:
     """SB3 (PPO): resumed from the last evaluation's save, it learns the remaining steps."""
     overrides = (

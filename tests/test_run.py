@@ -1,6 +1,7 @@
 """``python -m eqmbrl.run``: end to end on a tiny config (in-process, and once as a CLI), and config
 errors that name the problem before anything is built."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -9,22 +10,23 @@ import gymnasium as gym
 import pytest
 import torch
 from hydra.errors import HydraException
-from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids for the tests that make envs directly)
 from eqmbrl.core.checkpoint import load_checkpoint
 from eqmbrl.core.logger import Logger
+from eqmbrl.data import RunData
 from eqmbrl.report import scalars
-from eqmbrl.run import configured_model_kwargs, env_model_kwargs, model_kwargs
-from eqmbrl.trainer import DivergedError
-from tests.helpers import cli, cli_async, compose_config, run_in_process
+from eqmbrl.run import configured_model_kwargs, env_shape, model_kwargs, settings_of
+from eqmbrl.trainer import DivergedError, WorldModelTrainer
+from tests.helpers import ROOT, cli, cli_async, compose_config, run_in_process
 from worldmodels.world_model import build_world_model
 
 
 @pytest.mark.parametrize(
     "variant,env,extra",
-    [("full", "shapes", []), ("sen", "reacher", ["trainer.rollout_steps=3"])],
+    [("full", "shapes", []), pytest.param("sen", "reacher", ["trainer.rollout_steps=3"], marks=pytest.mark.slow)],
 )
 def test_run_end_to_end(tmp_path: Path, variant: str, env: str, extra: list[str]) -> None:
     metrics = run_in_process(tmp_path, "experiment=debug", f"worldmodel={variant}", f"env={env}", *extra)
@@ -40,6 +42,7 @@ def test_run_end_to_end(tmp_path: Path, variant: str, env: str, extra: list[str]
     assert {k: saved[k] for k in configured} == configured
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_smoke(tmp_path: Path) -> None:
     """The real command line: Hydra's run dir, the checkpoint with its build kwargs, the summary."""
     out = tmp_path / "run"
@@ -89,8 +92,10 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("worldmodel.reward_from=after", "unknown worldmodel.reward_from 'after'; allowed: state, next"),
         ("worldmodel.latent=0", "worldmodel.latent must be >= 1, got 0"),
         ("worldmodel.sigma=0", "worldmodel.sigma must be > 0, got 0"),
-        ("env.model.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
-        ("+env.model.action_cost=-1", "worldmodel.action_cost must be >= 0, got -1"),
+        ("worldmodel.embedding=fancy", "unknown worldmodel.embedding 'fancy'; allowed: remap, conv"),
+        ("worldmodel.action_cost=-1", "worldmodel.action_cost must be >= 0, got -1"),
+        ("worldmodel.inverse_weight=-1", "worldmodel.inverse_weight must be >= 0, got -1"),
+        ("worldmodel.state_weight=-2", "worldmodel.state_weight must be >= 0, got -2"),
     ],
 )
 def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: str, expected: str) -> None:
@@ -104,6 +109,7 @@ def test_missing_buffer_is_named(tmp_path: Path) -> None:
         run_in_process(tmp_path, "experiment=debug", "trainer.buffer_path=/nonexistent/buffer.npz")
 
 
+@pytest.mark.slow  # a subprocess
 def test_cli_reports_a_bad_value(tmp_path: Path) -> None:
     res = cli(
         "experiment=debug",
@@ -158,14 +164,15 @@ def test_refits_after_a_cosine_fit_use_the_base_lr(tmp_path: Path) -> None:
     cfg = compose_config("experiment=debug", "trainer.lr_schedule=cosine", "trainer.epochs=2")
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     model = build_world_model(**model_kwargs(cfg, env))
-    trainer = instantiate(cfg.trainer, env=env, model=model, logger=Logger(tmp_path / "tb"), out_dir=tmp_path, seed=0)
-    buffer = trainer.collect()
-    trainer.fit(buffer, trainer.eval_data())
+    settings = settings_of(cfg).trainer
+    trainer = WorldModelTrainer(env, model, Logger(tmp_path / "tb"), tmp_path, settings)
+    buffer, _ = trainer.pretrain(RunData(env, settings, tmp_path))
     assert trainer.opt.param_groups[0]["lr"] == pytest.approx(5e-4 * (1 + math.cos(math.pi / 2)) / 2)
     trainer.refit(buffer, 1)
     assert trainer.opt.param_groups[0]["lr"] == 5e-4
 
 
+@pytest.mark.slow  # two Reacher runs end to end
 def test_reward_head_refit_moves_only_the_head_and_lowers_its_error(tmp_path: Path) -> None:
     """``trainer.reward_refit_steps``: after the epochs, the reward head alone is refit on the frozen
     model; every other weight is the one the same run without the refit keeps."""
@@ -193,6 +200,7 @@ def test_divergence_is_caught_and_the_run_marked_failed(tmp_path: Path) -> None:
     assert "failed" in json.loads((tmp_path / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # three subprocesses
 def test_runs_never_share_or_reuse_a_dir(tmp_path: Path) -> None:
     """Two runs started at once get their own dirs; a used ``hydra.run.dir`` is refused before
     anything in it changes."""
@@ -216,14 +224,51 @@ def test_internal_schemas_are_not_choices() -> None:
 def test_state_head_needs_env_state_points(tmp_path: Path) -> None:
     """A trainer refuses a model with a state head on an env that has no state_points to train it on;
     run.py derives state_points = 0 from such an env, so the build fails first."""
-    from eqmbrl.trainer import WorldModelTrainer
 
     env = gym.make("eqmbrl/BlockPushing-shapes-v0")
-    assert env_model_kwargs(env)["state_points"] == 0
-    kwargs = {**env_model_kwargs(env), "slots": 1, "cnn_channels": 4, "embed_hidden": 8, "latent": 8, "hidden": 8}
+    assert env_shape(env).state_points == 0
+    kwargs = {
+        **dataclasses.asdict(env_shape(env)),
+        "slots": 1,
+        "cnn_channels": 4,
+        "embed_hidden": 8,
+        "latent": 8,
+        "hidden": 8,
+    }
     with pytest.raises(ValueError, match="needs an env whose unwrapped env has state_points"):
         build_world_model(**kwargs, state_weight=1.0)
     model = build_world_model(**{**kwargs, "state_points": 2}, state_weight=1.0)
     with pytest.raises(ValueError, match="BlockPushingEnv has no state_points"):
         WorldModelTrainer(env, model, Logger(tmp_path / "tb"), tmp_path)
     env.close()
+
+
+ALTERNATIVE = {  # a different value for each world-model option an env config sets, valid for every env
+    "slots": lambda v: v + 1,
+    "maps_per_slot": lambda v: v + 1,
+    "map_size": lambda v: v // 2 if v % 2 == 0 else v * 2,
+    "stride": lambda v: 1,
+    "masks_per_slot": lambda v: v + 1,
+    "embedding": lambda v: "remap" if v == "conv" else "conv",
+    "reward_weight": lambda v: v + 0.5,
+}
+ENV_CONFIGS = sorted(p.stem for p in (ROOT / "configs" / "env").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("env_name", ENV_CONFIGS)
+def test_command_line_wins_over_the_env_configs_world_model_options(env_name: str) -> None:
+    """Every ``worldmodel.*`` option an env config sets is overridden by the command line: the model
+    built for the override has the new value (the env's value is its default, not a second owner)."""
+    options = OmegaConf.load(ROOT / "configs" / "env" / f"{env_name}.yaml").worldmodel
+    assert set(options) <= set(ALTERNATIVE), f"add the new option to ALTERNATIVE: {set(options) - set(ALTERNATIVE)}"
+    default = compose_config("experiment=debug", f"env={env_name}")
+    env = gym.make(default.env.id, **default.env.kwargs)
+    try:
+        for key, value in options.items():
+            assert getattr(settings_of(default).worldmodel, key) == value  # the env's default applies
+            new = ALTERNATIVE[key](value)
+            cfg = compose_config("experiment=debug", f"env={env_name}", f"worldmodel.{key}={new}")
+            model = build_world_model(**model_kwargs(cfg, env))
+            assert getattr(model.settings, key) == new != value, key
+    finally:
+        env.close()

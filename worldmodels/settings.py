@@ -41,7 +41,7 @@ class WorldModelSettings:
     masks_per_slot: int = 1
     """masks per slot of the CNN before the map stage."""
     embedding: str = "remap"
-    """form of the free embedding of ``sen``/``none``: ``remap`` (per-slot MLP) or ``conv`` (masks keep the image layout)."""
+    """free embedding of ``sen``/``none``: ``remap`` (per-slot MLP) or ``conv`` (masks keep the image layout)."""
     latent: int = 8
     """latent channels per slot (a multiple of |G|)."""
     hidden: int = 128

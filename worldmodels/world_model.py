@@ -208,8 +208,8 @@ class WorldModel(nn.Module):
         return gt.transform(element(self._map_type.gspace, g)).tensor
 
 
-def build_world_model(**kwargs: Any) -> WorldModel:
-    """Build a ``sen``, ``none`` or ``full`` world model from flat kwargs: any field of
+def build_world_model(variant: str | None = None, **kwargs: Any) -> WorldModel:
+    """Build a ``variant`` (``sen``, ``none`` or ``full``) world model from flat kwargs: any field of
     :class:`~worldmodels.settings.WorldModelSettings` (the ``worldmodel.*`` options, defaults
     there) or :class:`~worldmodels.settings.EnvShape` (what the env implies: group, action
     encoding and width, image channels and size, state points).
@@ -225,7 +225,7 @@ def build_world_model(**kwargs: Any) -> WorldModel:
     (:meth:`WorldModel.loss`). The model keeps the kwargs as ``build_kwargs``, which checkpoints
     store to rebuild it.
     """
-    settings, shape = split_build_kwargs(kwargs)
+    settings, shape = split_build_kwargs(kwargs if variant is None else {**kwargs, "variant": variant})
     return build(settings, shape)
 
 

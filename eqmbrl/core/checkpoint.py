@@ -35,21 +35,30 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> 
     atomic_write(path, lambda f: torch.save({"model": model.state_dict(), **extra}, f))
 
 
-def save_state(path: str | os.PathLike, state: dict[str, Any], **extra: Any) -> None:
-    """Write the composed ``state`` dict (e.g. a ``state_dict()`` with a ``model`` entry) and ``extra``
-    entries to ``path``, atomically; :func:`load_checkpoint` reads it back."""
-    atomic_write(path, lambda f: torch.save({**state, **extra}, f))
+def save_state(path: str | os.PathLike, **parts: Any) -> None:
+    """Write a resume state composed of named ``parts`` (each object's ``state_dict()``, RNG states,
+    counters) to ``path``, atomically; :func:`load_state` reads it back."""
+    atomic_write(path, lambda f: torch.save(parts, f))
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read an eqmbrl checkpoint dict (``model`` state dict and extra entries)."""
+def load_state(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a dict saved with :func:`save_state` or :func:`save_checkpoint`, with one-line errors
+    naming the file (missing, corrupt, not a dict)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:
         raise ValueError(f"checkpoint {path} is corrupt or not a torch checkpoint ({exc})") from exc
-    if not isinstance(ckpt, dict) or "model" not in ckpt:
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} is not an eqmbrl checkpoint (not a dict)")
+    return state
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read an eqmbrl checkpoint dict (``model`` state dict and extra entries)."""
+    ckpt = load_state(path, map_location)
+    if "model" not in ckpt:
         raise ValueError(f"checkpoint {path} is not an eqmbrl checkpoint (no 'model' entry)")
     return ckpt
