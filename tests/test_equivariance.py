@@ -19,19 +19,27 @@ DOMAINS = {
 }
 
 
-def _model(variant: str, domain: str, execution: str = "dense", reward_from: str = "state"):
+def _kwargs(domain: str) -> dict:
+    """``build_world_model`` kwargs of ``domain``'s layout (:data:`DOMAINS`), 3-channel images."""
     grp, enc, adim, slots, mps, ms, img, stride = DOMAINS[domain]
-    m = build_world_model(
-        variant,
-        grp,
-        enc,
-        adim,
+    return dict(
+        group=grp,
+        action_encoding=enc,
+        action_dim=adim,
         in_channels=3,
         image_size=img,
         slots=slots,
         maps_per_slot=mps,
         map_size=ms,
         stride=stride,
+    )
+
+
+def _model(variant: str, domain: str, execution: str = "dense", reward_from: str = "state"):
+    enc = DOMAINS[domain][1]
+    m = build_world_model(
+        variant,
+        **_kwargs(domain),
         cnn_channels=8,
         embed_hidden=32,
         latent=16,
@@ -117,9 +125,9 @@ def test_full_embedding_is_equivariant_to_image_rotation(domain: str, execution:
 @pytest.mark.parametrize("execution", EXECUTIONS)
 def test_inverse_dynamics_head_is_equivariant(variant: str, execution: str) -> None:
     """inverse(g.z, g.z') = g.a: torques unchanged by rotations, negated by reflections."""
-    grp, enc, adim, slots, mps, ms, img, stride = DOMAINS["D4-reacher"]
+    enc = DOMAINS["D4-reacher"][1]
     m = build_world_model(
-        variant, grp, enc, adim, 3, img, slots, mps, ms, stride, 8, 32, latent=16, hidden=32, inverse_weight=1.0
+        variant, **_kwargs("D4-reacher"), cnn_channels=8, embed_hidden=32, latent=16, hidden=32, inverse_weight=1.0
     )
     m = set_execution(m.eval(), execution)
     z = torch.randn(2, 3, 1, m.latent_type.size)
@@ -133,20 +141,11 @@ def test_inverse_dynamics_head_is_equivariant(variant: str, execution: str) -> N
 @pytest.mark.parametrize("execution", EXECUTIONS)
 def test_state_head_is_equivariant(variant: str, execution: str) -> None:
     """decode_state(g.z) = g.decode_state(z): the decoded vectors turn as escnn turns the plane."""
-    grp, enc, adim, slots, mps, ms, img, stride = DOMAINS["D4-reacher"]
     m = build_world_model(
         variant,
-        grp,
-        enc,
-        adim,
-        3,
-        img,
-        slots,
-        mps,
-        ms,
-        stride,
-        8,
-        32,
+        **_kwargs("D4-reacher"),
+        cnn_channels=8,
+        embed_hidden=32,
         latent=16,
         hidden=32,
         state_weight=1.0,
