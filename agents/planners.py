@@ -15,7 +15,7 @@ device; ``last_return`` is the scorer's value of the last returned plan.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,9 @@ class ContinuousPlanner(Planner, Protocol):
     high: torch.Tensor
 
 
+P = TypeVar("P", bound="PlannerState")
+
+
 class PlannerState:
     """``state_dict`` / ``load_state_dict`` of a planner: its sampling generator and its warm start
     (the attribute named ``WARM``), so that a restored planner plans exactly as the saved one."""
@@ -67,6 +70,17 @@ class PlannerState:
     WARM: ClassVar[str]
     generator: torch.Generator
     device: torch.device
+    seed: int
+
+    def reset(self) -> None:
+        """Forget the warm start (call at the start of an episode)."""
+        setattr(self, self.WARM, None)
+
+    def restart(self: P) -> P:
+        """Reseed the generator on ``device`` and forget the warm start (what :meth:`to` ends with)."""
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.reset()
+        return self
 
     def state_dict(self) -> dict[str, Any]:
         warm = getattr(self, self.WARM)
@@ -123,6 +137,7 @@ class GaussianPlanner(PlannerState):
 
     discrete = False
     WARM = "mean"
+    mean: torch.Tensor | None  # the warm start: the last plan shifted by one step
 
     def __init__(
         self,
@@ -163,13 +178,7 @@ class GaussianPlanner(PlannerState):
                 f"action bounds need low < high in every dimension, got low={self._bounds[0]}, high={self._bounds[1]}"
             )
         self.low, self.high = low, high
-        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        self.reset()
-        return self
-
-    def reset(self) -> None:
-        """Forget the warm start (call at the start of an episode)."""
-        self.mean: torch.Tensor | None = None
+        return self.restart()
 
     def plan(self, score: Scorer) -> torch.Tensor:
         """Optimise ``score`` over plans ``[population, H, A]``; returns the plan ``[H, A]``."""
@@ -304,6 +313,7 @@ class DiscreteSearch(PlannerState):
 
     discrete = True
     WARM = "previous"
+    previous: torch.Tensor | None  # the warm start: the last plan shifted by one step
 
     def __init__(
         self,
@@ -337,13 +347,7 @@ class DiscreteSearch(PlannerState):
     def to(self, device: str | torch.device) -> DiscreteSearch:
         """Sample on ``device`` from now on (reseeds the generator and clears the warm start)."""
         self.device = torch.device(device)
-        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        self.reset()
-        return self
-
-    def reset(self) -> None:
-        """Forget the previous plan (call at the start of an episode)."""
-        self.previous: torch.Tensor | None = None
+        return self.restart()
 
     def plan(self, score: Scorer) -> torch.Tensor:
         """Best plan ``[H]`` (int64) found for ``score``."""
