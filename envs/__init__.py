@@ -9,7 +9,8 @@
 | ``eqmbrl/ReacherFixedGoal-pixels-v0`` | the same with the goal fixed at (0.2, 0.2) |
 
 Each env's ``unwrapped`` exposes ``symmetry`` (an :class:`eqmbrl.core.symmetry.EnvSymmetry`),
-``get_state()`` and ``render_states(states) -> uint8 [B, C, H, W]``.
+``get_state()`` and ``render_states(states) -> uint8 [B, C, H, W]``;
+:func:`envs.env_checker.check_symmetric_env` checks that contract for every group element.
 """
 
 from gymnasium.envs.registration import register, registry

@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from envs.block_pushing import BlockPushingEnv, BlockPushingSymmetry, random_actions, random_states, step_states
+from envs.env_checker import check_symmetric_env
 from envs.render_blocks import RENDER_STYLES, get_atlas, render_states
 from eqmbrl.core.symmetry import EnvSymmetry, Group
 
@@ -80,29 +81,76 @@ def test_random_actions_respect_allowed_directions() -> None:
         random_actions(np.random.default_rng(0), 5, 5, allowed_directions=[4])
 
 
-@pytest.mark.parametrize("g", range(4))
-def test_rotation_commutes_with_dynamics(g: int) -> None:
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_symmetric_env_checker_passes(env_id: str) -> None:
+    """Every element of C4: a group action on states and actions, commuting with ``step_states``
+    and with the env's own ``step``, rendering real and pairwise different twins (on the env's own
+    reset states, and, once per render style, on 100 random states and pushes, 28 of them blocked
+    by walls or objects; the goal variants have the same dynamics and renderer)."""
+    env = gym.make(env_id)
+    check_symmetric_env(env)
+    if not env.unwrapped.goal_conditioned:
+        rng = np.random.default_rng(0)
+        check_symmetric_env(env, random_states(rng, 100), random_actions(rng, 100))
+
+
+class _WrongWay(BlockPushingSymmetry):
+    """Turns the push directions clockwise while the board turns counter-clockwise."""
+
+    def act_action(self, g: int, actions: np.ndarray) -> np.ndarray:
+        objects, directions = np.divmod(np.asarray(actions), 4)
+        return 4 * objects + (directions - self._turns(g)) % 4
+
+
+class _Still(BlockPushingSymmetry):
+    """A (trivial) group action that commutes with everything but does not turn the board."""
+
+    def act_state(self, g: int, states: np.ndarray) -> np.ndarray:
+        self._turns(g)
+        return np.array(states, copy=True)
+
+    def act_action(self, g: int, actions: np.ndarray) -> np.ndarray:
+        self._turns(g)
+        return np.array(actions, copy=True)
+
+
+class _Half(BlockPushingSymmetry):
+    """Turns the board by g mod 2 quarter turns: not a group action (1·1 = 2 acts as 0)."""
+
+    def act_state(self, g: int, states: np.ndarray) -> np.ndarray:
+        return super().act_state(g % 2, states)
+
+
+@pytest.mark.parametrize(
+    "symmetry, message",
+    [
+        (_WrongWay(), r"g=1: the dynamics do not commute with g: step_states\(g·s, g·a\) != g·step_states"),
+        (_Still(), "g=1: the twin of state 0 renders exactly as the untransformed state"),
+        (_Half(), r"g=1: act_state is not a group action: act_state\(1, act_state\(1, x\)\) != act_state\(2, x\)"),
+    ],
+    ids=["wrong-action-turn", "no-turn", "not-a-group-action"],
+)
+def test_symmetric_env_checker_names_the_broken_element(symmetry: BlockPushingSymmetry, message: str) -> None:
+    env = BlockPushingEnv(render_style="shapes")
+    env.symmetry = symmetry
+    with pytest.raises(AssertionError, match=r"^check_symmetric_env\(BlockPushingEnv\): " + message):
+        check_symmetric_env(env)
+
+
+def test_symmetric_env_checker_needs_the_contract() -> None:
+    env = BlockPushingEnv()
+    env.symmetry = object()  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="symmetry object is not an EnvSymmetry"):
+        check_symmetric_env(env)
+    with pytest.raises(ValueError, match="lacks symmetry, get_state, render_states"):
+        check_symmetric_env(gym.make("CartPole-v1"))
+
+
+def test_symmetry_is_c4_and_refuses_other_elements() -> None:
     sym = BlockPushingSymmetry()
-    rng = np.random.default_rng(g)
-    states, actions = random_states(rng, 500), random_actions(rng, 500)
-    rotated_then_step = step_states(sym.act_state(g, states), sym.act_action(g, actions))
-    step_then_rotated = sym.act_state(g, step_states(states, actions))
-    np.testing.assert_array_equal(rotated_then_step, step_then_rotated)
-
-
-def test_symmetry_is_a_c4_group_action() -> None:
-    sym, group = BlockPushingSymmetry(), Group("C4")
-    assert isinstance(sym, EnvSymmetry) and sym.group == group
-    rng = np.random.default_rng(2)
-    states, actions = random_states(rng, 50), random_actions(rng, 50)
-    for g in group.elements:
-        for h in group.elements:
-            gh = group.compose(g, h)
-            np.testing.assert_array_equal(sym.act_state(g, sym.act_state(h, states)), sym.act_state(gh, states))
-            np.testing.assert_array_equal(sym.act_action(g, sym.act_action(h, actions)), sym.act_action(gh, actions))
-    np.testing.assert_array_equal(sym.act_state(0, states), states)
+    assert isinstance(sym, EnvSymmetry) and sym.group == Group("C4")
     with pytest.raises(ValueError, match="0..3"):
-        sym.act_state(4, states)
+        sym.act_state(4, random_states(np.random.default_rng(2), 5))
 
 
 def test_rotation_convention() -> None:

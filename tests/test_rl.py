@@ -51,6 +51,7 @@ def _ok(tmp_path: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]
     return out, run_in_process(out, "experiment=debug", *overrides)
 
 
+@pytest.mark.slow  # SB3 end to end
 def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
     out, metrics = _ok(tmp_path, *PPO_TINY, "agent.cache_latents=false")  # the frozen extractor inside the policy
     assert (out / "buffer.npz").is_file() and "pretrain/hits@1/1step" in metrics  # pretraining ran
@@ -66,6 +67,7 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
         assert torch.equal(v, saved[k]), k
 
 
+@pytest.mark.slow  # SB3 and MuJoCo end to end, then a subprocess
 @pytest.mark.parametrize("stable", [False, True])
 def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -> None:
     """``stable``: layer-normalised features and BatchNorm kept on its running statistics."""
@@ -100,12 +102,14 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -
         assert diag["|f| critic eval"] == pytest.approx(diag["|z| critic"], rel=1e-3)
 
 
+@pytest.mark.slow  # SB3 and MuJoCo end to end
 def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:
     out, metrics = _ok(tmp_path, *SAC_TINY, "agent.features=natural_cnn")
     assert not (out / "buffer.npz").exists() and not (out / "world_model.pt").exists()
     assert "return" in metrics and not any(k.startswith("pretrain/") for k in metrics)
 
 
+@pytest.mark.slow  # SB3 end to end
 def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
     first, _ = _ok(tmp_path, "trainer.epochs=1", name="first")
     out, metrics = _ok(tmp_path, *PPO_TINY, f"agent.checkpoint={first / 'checkpoint.pt'}")
@@ -115,22 +119,31 @@ def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "overrides,expected",
+    "overrides,error,expected",
     [
-        (("agent=sac",), "SAC needs continuous actions"),
-        (("agent=ppo", "agent.features=resnet"), "unknown agent.features 'resnet'; allowed: worldmodel, nature_cnn"),
-        (("agent=sac", "env=reacher", "agent.aux_weight=1.0"), "use features=worldmodel with freeze=false"),
-        (("agent=ppo", "agent.checkpoint=/nonexistent/checkpoint.pt"), "agent.checkpoint /nonexistent"),
-        (("agent=ppo", "agent.total_steps=0"), "agent.total_steps must be >= 1, got 0"),
-        (("agent=ppo", "agent.algo=dqn"), "unknown agent.algo 'dqn'; allowed: ppo, sac"),
+        (("agent=sac",), ValueError, "SAC needs continuous actions"),
+        (
+            ("agent=ppo", "agent.features=resnet"),
+            ValueError,
+            "unknown agent.features 'resnet'; allowed: worldmodel, nature_cnn",
+        ),
+        (("agent=sac", "env=reacher", "agent.aux_weight=1.0"), ValueError, "use features=worldmodel with freeze=false"),
+        (
+            ("agent=ppo", "agent.checkpoint=/nonexistent/checkpoint.pt"),
+            FileNotFoundError,
+            "agent.checkpoint /nonexistent",
+        ),
+        (("agent=ppo", "agent.total_steps=0"), ValueError, "agent.total_steps must be >= 1, got 0"),
+        (("agent=ppo", "agent.algo=dqn"), ValueError, "unknown agent.algo 'dqn'; allowed: ppo, sac"),
     ],
 )
-def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], expected: str) -> None:
-    with pytest.raises((ValueError, FileNotFoundError), match=expected):
+def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], error: type[Exception], expected: str) -> None:
+    with pytest.raises(error, match=expected):
         run_in_process(tmp_path, "experiment=debug", *overrides)
     assert not (tmp_path / "buffer.npz").exists()
 
 
+@pytest.mark.slow  # SB3 and MuJoCo end to end
 def test_frozen_features_are_cached_latents(tmp_path: Path) -> None:
     """Frozen world model, default ``cache_latents``: the env yields latent features (encoded once),
     SAC's networks are MLPs and its replay buffer holds features, not images."""

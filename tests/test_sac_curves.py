@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from tests.helpers import script
+
+pytestmark = pytest.mark.slow  # every test runs results/sac_curves.py in a subprocess
 
 
 def fake_run(path: Path, features: str, seed: int, curve: list[tuple[int, float]], agent: str = "freeze: true") -> Path:
@@ -33,7 +36,7 @@ def test_ratio_against_reference_run(tmp_path: Path) -> None:
     assert rows["nature_cnn (seed 0)"][-2:] == ["2000", "1.0"]
     assert rows["sen frozen (seed 1)"][-2:] == ["1000", "2.0"]  # -10.5 >= -11 at step 1000: 2000 / 1000
     assert rows["sen frozen (seed 2)"][-2:] == ["not reached", "–"]
-    assert (tmp_path / "c.png").stat().st_size > 0
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # a PNG image was written
 
 
 def test_returns_at_given_steps_with_seed_means(tmp_path: Path) -> None:

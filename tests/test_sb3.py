@@ -54,7 +54,7 @@ def reacher_env() -> Iterator[gym.Env]:
     yield env
     env.close()
     del env
-    gc.collect()  # see STACK_NOTES: a late GL cleanup can blank a later env's frames
+    gc.collect()  # a late GL cleanup could blank a later env's frames (test_reacher.py's render tests)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,7 @@ def wm(extractor: nn.Module) -> WorldModel:
 
 
 # --------------------------------------------------------------------------- PPO / SAC
+@pytest.mark.slow  # SB3 training
 @pytest.mark.parametrize("freeze", [True, False])
 def test_ppo_block_pushing(block_env: gym.Env, block_model: WorldModel, freeze: bool) -> None:
     algo = PPO(
@@ -121,6 +122,7 @@ def test_ppo_block_pushing(block_env: gym.Env, block_model: WorldModel, freeze: 
         assert changed(after, params(block_model), "embedding.") and changed(after, params(block_model), "encoder.")
 
 
+@pytest.mark.slow  # SB3 training on MuJoCo frames
 def test_ppo_reacher(reacher_env: gym.Env, reacher_model: WorldModel) -> None:
     algo = PPO(
         "CnnPolicy", reacher_env, **PPO_SMALL, policy_kwargs=policy_kwargs("worldmodel", world_model=reacher_model)
@@ -131,6 +133,7 @@ def test_ppo_reacher(reacher_env: gym.Env, reacher_model: WorldModel) -> None:
     assert action.shape == (2,)
 
 
+@pytest.mark.slow  # SB3 training on MuJoCo frames
 @pytest.mark.parametrize("share, freeze", [(True, True), (False, False)])
 def test_sac_reacher(reacher_env: gym.Env, reacher_model: WorldModel, share: bool, freeze: bool) -> None:
     kwargs = policy_kwargs(
@@ -253,6 +256,7 @@ def test_extractor_copies_a_model_in_eval_mode(block_env: gym.Env, block_model: 
 
 
 # --------------------------------------------------------------------------- save / load
+@pytest.mark.slow  # SB3 training
 @pytest.mark.parametrize("freeze", [True, False])
 def test_sb3_save_load_round_trip(block_env: gym.Env, block_model: WorldModel, tmp_path: Any, freeze: bool) -> None:
     algo = PPO(
@@ -355,6 +359,7 @@ def test_policy_kwargs_choices() -> None:
         WorldModelExtractor(gym.spaces.Box(0, 255, (3, 50, 50), np.uint8), checkpoint="x.pt", pool="median")
 
 
+@pytest.mark.slow  # SB3 training
 @pytest.mark.parametrize("env_name", ["block", "reacher"])
 def test_nature_cnn_baseline(env_name: str, request: pytest.FixtureRequest) -> None:
     env: gym.Env = request.getfixturevalue(f"{env_name}_env")

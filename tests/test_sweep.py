@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from omegaconf import OmegaConf
 
 from eqmbrl.core.rundir import MAX_NAME, short_name
@@ -11,6 +12,7 @@ from eqmbrl.report import report
 from tests.helpers import cli
 
 
+@pytest.mark.slow  # a submitit sweep of two subprocess jobs
 def test_submitit_sweep_then_report(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     res = cli(
