@@ -7,6 +7,6 @@ set -euo pipefail
 M=$1; S=$2; RUN=results/runs/dagger/lim_w10_${M}_s$S
 export MUJOCO_GL=egl
 .venv/bin/python -m eqmbrl.run experiment=reacher_mpc agent.episodes=0 trainer.episodes=1000 \
-    trainer.epochs=10 trainer.reward_refit_steps=4000 worldmodel=$M seed=$S +env.model.state_weight=10.0 \
+    trainer.epochs=10 trainer.reward_refit_steps=4000 worldmodel=$M seed=$S worldmodel.state_weight=10.0 \
     'trainer.train_action_low=[-1,0]' hydra.run.dir=$RUN
 bash results/score_reacher_run.sh $RUN

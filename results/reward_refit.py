@@ -21,13 +21,14 @@ from pathlib import Path
 
 import gymnasium as gym
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.logger import Logger
 from eqmbrl.report import find_runs
+from eqmbrl.run import settings_of
+from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.persistence import load_world_model, save_world_model
 
 
@@ -43,7 +44,8 @@ def refit_run(run: Path, out: Path, steps: int, rollout_steps: int = 1) -> None:
     (out / "buffer.npz").symlink_to((run / "buffer.npz").resolve())
     env = gym.make(cfg.env.id, **cfg.env.kwargs)
     model = load_world_model(run / "checkpoint.pt")
-    trainer = instantiate(cfg.trainer, env=env, model=model, logger=Logger(out / "tb"), out_dir=out, seed=cfg.seed)
+    settings = settings_of(cfg).trainer
+    trainer = WorldModelTrainer(env, model, Logger(out / "tb"), out, settings, seed=cfg.seed)
     trainer.fit_reward_head(ReplayBuffer.load(run / "buffer.npz"), rollout_steps)
     save_world_model(out / "checkpoint.pt", model, reward_refit_steps=steps)
     env.close()
