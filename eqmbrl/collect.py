@@ -103,15 +103,23 @@ class StillAgent:
         return self.action
 
 
-def baseline_returns(
+def baselines(
     env: gym.Env, runs: list[tuple[int, dict[str, Any] | None]], length: int | None, seed: int = 0
 ) -> dict[str, float]:
-    """Mean return over ``runs`` of a uniform random policy (``random``) and, for Box action
-    spaces, of zero actions (``still``)."""
-    agents: dict[str, Agent] = {"random": RandomAgent(env.action_space, seed)}
+    """The baselines an agent is scored against on the same ``runs``: a uniform random policy
+    (``random_return``, and ``random_success`` on goal runs) and doing nothing: zero actions for
+    Box action spaces (``still_return``); on goal runs of a discrete env, which has no no-op action,
+    never acting (``still_success``: the episodes whose start already is the goal, measured)."""
+    out: dict[str, float] = {}
+    random = evaluate_agent(env, RandomAgent(env.action_space, seed), runs, length)
+    out["random_return"] = random["return"]
+    if "success" in random:
+        out["random_success"] = random["success"]
     if isinstance(env.action_space, gym.spaces.Box):
-        agents["still"] = StillAgent(env.action_space)
-    return {name: evaluate_agent(env, agent, runs, length)["return"] for name, agent in agents.items()}
+        out["still_return"] = evaluate_agent(env, StillAgent(env.action_space), runs, length)["return"]
+    elif "success" in random:
+        out["still_success"] = evaluate_agent(env, RandomAgent(env.action_space, seed), runs, 0)["success"]
+    return out
 
 
 def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:

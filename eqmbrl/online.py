@@ -18,7 +18,8 @@ evaluation, the world-model metrics and the pretraining metrics under ``pretrain
 them to ``metrics.json``).
 TensorBoard tags, by online env step: ``episode/`` (return, predicted_return, success, length),
 ``planner/`` (seconds_per_action, plan_value), ``wm/`` (refit losses), ``eval/`` (return;
-random_return and still_return of the baselines; success and success_d<k>; world-model metrics)
+random_return and still_return (reward tasks) or random_success and still_success (goal tasks) of
+the baselines on the same episodes; success and success_d<k>; world-model metrics)
 and the image strip ``eval/episode``.
 """
 
@@ -36,7 +37,7 @@ from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
-from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent, run_episode
+from eqmbrl.collect import baselines, eval_runs, evaluate_agent, run_episode
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import load_state, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
@@ -142,7 +143,7 @@ class OnlineMPC:
         self.trainer.log_to(self.logger)  # refits log wm/* by env step, with the online loop
         capacity = len(seed_data) + s.episodes * (self.episode_cap() + 1)
         buffer = seed_data.resized(capacity)
-        baselines = {} if self.goal else baseline_returns(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
+        scored = baselines(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0
         if (self.out / "online_resume.pt").is_file():  # a resumed or continued run (eqmbrl.resume)
             start, steps, since_refit, buffer = self.load_progress()
@@ -165,7 +166,7 @@ class OnlineMPC:
                 self.agent.sync()
                 since_refit = 0
             if (ep + 1) % s.eval_every == 0 or ep + 1 == s.episodes:
-                self.evaluate(steps, baselines, eval_data)
+                self.evaluate(steps, scored, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
             self.logger.dump(steps)
             if (ep + 1) % s.save_every == 0 or ep + 1 == s.episodes:
@@ -174,7 +175,7 @@ class OnlineMPC:
             self.trainer.fit_reward_head(buffer, step=steps)
             self.agent.sync()
         fresh = s.episodes == 0 or s.final_reward_refit
-        final = self.evaluate(steps, baselines, eval_data) if fresh else self.last_eval
+        final = self.evaluate(steps, scored, eval_data) if fresh else self.last_eval
         self.logger.dump(steps)
         save_world_model(self.out / "checkpoint_final.pt", self.model, online_steps=steps)
         if not s.episodes:  # otherwise saved after the last episode
@@ -251,7 +252,7 @@ class OnlineMPC:
         frames: list[np.ndarray] = []
         actor = EpisodeActor(self.agent, self.env, explore=False)
         out = evaluate_agent(self.env, actor, self.eval_runs(), self.limit, frames)
-        out.update({f"{name}_return": value for name, value in baselines.items()})
+        out.update(baselines)
         out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))
         self.logger.record_dict("eval", out)
         self.log_episode(actor, frames, steps)

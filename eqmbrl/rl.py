@@ -35,7 +35,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from tqdm import tqdm
 
 from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
-from eqmbrl.collect import baseline_returns, eval_runs, evaluate_agent
+from eqmbrl.collect import baselines, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import atomic_write, load_checkpoint, write_json
 from eqmbrl.core.logger import Logger
@@ -268,9 +268,7 @@ class SB3Learner:
             self.eval_env = LatentObservation(
                 self.eval_env, frozen, self.invariant, normalize=self.settings.normalize_features
             )
-        self.baselines = {
-            f"{k}_return": v for k, v in baseline_returns(self.eval_env, self.runs, None, self.seed + BASELINES).items()
-        }
+        self.baselines = baselines(self.eval_env, self.runs, None, self.seed + BASELINES)
         algo = self.load_progress() if (self.out / "sb3_resume.zip").is_file() else self.build()
         done = algo.num_timesteps
         callback = _Callback(self, self.total_steps, done)

@@ -37,6 +37,7 @@ from eqmbrl.data import RunData
 from eqmbrl.online import OnlineMPC
 from eqmbrl.rl import SB3Learner
 from eqmbrl.settings import OnlineSettings, SB3Settings, TrainerSettings, from_config
+from eqmbrl.summary import summary
 from eqmbrl.trainer import WorldModelTrainer, check_reward_refit
 from worldmodels.settings import EnvShape, WorldModelSettings
 from worldmodels.world_model import build
@@ -140,10 +141,6 @@ def configured_model_kwargs(*overrides: str) -> tuple[dict[str, Any], DictConfig
         env.close()
 
 
-def format_metrics(metrics: dict[str, float]) -> str:
-    return "\n".join(f"  {k:<24} {v:10.4f}" for k, v in metrics.items())
-
-
 def build_planner(config: dict[str, Any], space: gym.Space | None, seed: int) -> Planner:
     """Instantiate a planner config (``_target_`` and arguments) for the action ``space``, adding
     what the planner must know about it (never written in configs) and the seed. ``space=None``
@@ -208,9 +205,20 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
         raise
     finally:
         env.close()
-    print(f"final metrics ({cfg.env.id}, {cfg.worldmodel.variant}) -> {out / 'metrics.json'}")
-    print(format_metrics(metrics))
+    print(run_summary(metrics, cfg, settings, out))
     return metrics
+
+
+def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, out: Path) -> str:
+    """:func:`eqmbrl.summary.summary` of a finished run of ``cfg``."""
+    agent = settings.agent
+    choice = HydraConfig.get().runtime.choices.get("agent") if HydraConfig.initialized() else None
+    name = choice or ("none" if agent is None else type(agent).__name__)
+    title = f"eqmbrl: {cfg.env.id}, world model {settings.worldmodel.variant}, agent {name}"
+    if agent is None:
+        return summary(metrics, title, out)
+    goal = isinstance(agent, OnlineSettings) and agent.objective == "goal"
+    return summary(metrics, title, out, agent.eval_episodes, agent.goal_distances if goal else None)
 
 
 def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:

@@ -15,6 +15,7 @@ from tests.helpers import cli_async, run_in_process
 TRAINING = (  # the cosine schedule: the resumed epochs must train at the rates the uninterrupted ones do
     "experiment=debug",
     "env=shapes_goal",
+    "agent=none",
     "trainer.epochs=40",
     "trainer.patience=0",
     "trainer.lr_schedule=cosine",

@@ -47,7 +47,11 @@ def test_cli_smoke(tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = cli("experiment=debug", f"hydra.run.dir={out}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "final metrics" in res.stdout and "hits@1/1step" in json.loads((out / "metrics.json").read_text())
+    assert (
+        "== eqmbrl: " in res.stdout
+        and "TensorBoard: tensorboard --logdir" in res.stdout
+        and "hits@1/1step" in json.loads((out / "metrics.json").read_text())
+    )
     assert (out / ".hydra" / "config.yaml").is_file()
 
 
@@ -126,7 +130,7 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
     """Training stops ``patience`` epochs after the best validation score, whose weights are kept;
     goal envs report successor accuracy. With patience 1 a run stops at the first epoch (from
     ``min_epochs`` on) whose validation score is no new best: checked against the logged scores."""
-    common = ("experiment=debug", "env=shapes_goal", "trainer.epochs=20", "trainer.patience=1")
+    common = ("experiment=debug", "env=shapes_goal", "agent=none", "trainer.epochs=20", "trainer.patience=1")
     metrics = run_in_process(tmp_path, *common, "trainer.min_epochs=0")
     n = int(metrics["epochs"])
     assert n < 20  # stopped early on this tiny, noisy problem
@@ -146,7 +150,9 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
 
 def test_cosine_lr_schedule_by_hand(tmp_path: Path) -> None:
     """``trainer.lr_schedule=cosine`` trains epoch e at lr (1 + cos(pi e / epochs)) / 2; the loss still falls."""
-    metrics = run_in_process(tmp_path, "experiment=debug", "trainer.epochs=4", "trainer.lr_schedule=cosine")
+    metrics = run_in_process(
+        tmp_path, "experiment=debug", "agent=none", "trainer.epochs=4", "trainer.lr_schedule=cosine"
+    )
     steps, lrs = scalars(tmp_path, "train/lr")
     assert steps.tolist() == [1, 2, 3, 4]
     expected = [5e-4 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]  # 5e-4, 4.27e-4, 2.5e-4, 0.73e-4

@@ -19,6 +19,7 @@ def test_submitit_sweep_then_report(tmp_path: Path) -> None:
         "-m",
         "hydra/launcher=local",
         "experiment=debug",
+        "env=cubes",
         "trainer.epochs=1",
         "seed=0,1",
         f"hydra.sweep.dir={sweep}",
