@@ -217,8 +217,8 @@ def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, 
     title = f"eqmbrl: {cfg.env.id}, world model {settings.worldmodel.variant}, agent {name}"
     if agent is None:
         return summary(metrics, title, out)
-    goal = isinstance(agent, OnlineSettings) and agent.objective == "goal"
-    return summary(metrics, title, out, agent.eval_episodes, agent.goal_distances if goal else None)
+    goals = agent.goal_distances if isinstance(agent, OnlineSettings) and agent.objective == "goal" else None
+    return summary(metrics, title, out, agent.eval_episodes, goals)
 
 
 def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:
