@@ -81,7 +81,7 @@ class _Callback(BaseCallback):
     def __init__(self, learner: SB3Learner, total: int, initial: int = 0) -> None:
         super().__init__()
         self.learner = learner
-        self.bar = tqdm(total=total, initial=initial, desc=f"{learner.algo_name} learn", unit="step")
+        self.bar = tqdm(total=total, initial=initial, desc=f"{learner.settings.algo} learn", unit="step")
         self.aux_models: list[WorldModel] = []
         self.aux_opts: list[torch.optim.Optimizer] = []
         self.aux_buffer: ReplayBuffer | None = None
@@ -89,11 +89,11 @@ class _Callback(BaseCallback):
         self.save_due = False
 
     def _on_training_start(self) -> None:
-        if self.learner.aux_weight > 0:
+        if self.learner.settings.aux_weight > 0:
             self.aux_models = trained_world_models(self.model)
-            self.aux_opts = [torch.optim.Adam(m.parameters(), lr=self.learner.aux_lr) for m in self.aux_models]
+            self.aux_opts = [torch.optim.Adam(m.parameters(), lr=self.learner.settings.aux_lr) for m in self.aux_models]
             env = self.learner.env
-            capacity = min(2 * self.learner.total_steps + 2, AUX_CAPACITY)
+            capacity = min(2 * self.learner.settings.total_steps + 2, AUX_CAPACITY)
             obs_shape = cast(tuple[int, ...], env.observation_space.shape)  # image Box, never None
             self.aux_buffer = ReplayBuffer(capacity, obs_shape, env.action_space.shape or ())
 
@@ -106,7 +106,7 @@ class _Callback(BaseCallback):
         if self.aux_buffer is not None:
             self.add_transition(info, done)
             self.aux_step()
-        if self.num_timesteps % self.learner.eval_every == 0:
+        if self.num_timesteps % self.learner.settings.eval_every == 0:
             self.learner.evaluate(self.model, self.num_timesteps)
             self.save_due = True  # at the end of this rollout, once SB3 has stored the step's transition
         return True
@@ -128,14 +128,14 @@ class _Callback(BaseCallback):
 
     def aux_step(self) -> None:
         assert self.aux_buffer is not None  # only called with an auxiliary loss
-        size = self.learner.aux_batch_size
+        size = self.learner.settings.aux_batch_size
         if len(self.aux_buffer.valid_starts(1)) < size:
             return
         batch = self.aux_buffer.sample(size, 1, self.learner.model.device, self.learner.rng)
         for model, opt in zip(self.aux_models, self.aux_opts):
             loss = model.loss(batch)["loss"]
             opt.zero_grad(set_to_none=True)
-            (self.learner.aux_weight * loss).backward()
+            (self.learner.settings.aux_weight * loss).backward()
             opt.step()
             self.learner.logger.record("aux/loss", loss.item())
 
@@ -167,12 +167,9 @@ class SB3Learner:
             raise ValueError(f"SAC needs continuous actions, {spec.id} has {env.action_space}: use agent=ppo")
         self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
         self.model = trainer.model
-        self.seed, self.algo_name, self.features = seed, s.algo, s.features
-        self.freeze, self.invariant = s.freeze, s.invariant
+        self.seed = seed
         self.cached = s.cache_latents and s.freeze and s.features == "worldmodel"
         self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
-        self.aux_weight, self.aux_batch_size, self.aux_lr = s.aux_weight, s.aux_batch_size, s.aux_lr
-        self.total_steps, self.eval_every = s.total_steps, s.eval_every
         self.eval_env = gym.make(spec)  # SB3 owns the training env's episodes
         self.runs = eval_runs(s.eval_episodes)
         self.rng = np.random.default_rng(seed)
@@ -197,8 +194,8 @@ class SB3Learner:
         """The SB3 algorithm, with SB3's logger in the run's ``tb/``: an ``MlpPolicy`` on cached
         latent features, or a ``CnnPolicy`` with our extractor (or NatureCNN)."""
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
-        if self.algo_name == "sac":
-            kwargs["buffer_size"] = self.total_steps
+        if self.settings.algo == "sac":
+            kwargs["buffer_size"] = self.settings.total_steps
         kwargs.update(self.settings.algo_kwargs)
         if self.cached:
             policy, extra = "MlpPolicy", dict(self.settings.policy)
@@ -206,19 +203,19 @@ class SB3Learner:
             extractor = (
                 dict(
                     checkpoint=str((self.out / "world_model.pt").resolve()),
-                    freeze=self.freeze,
-                    invariant=self.invariant,
+                    freeze=self.settings.freeze,
+                    invariant=self.settings.invariant,
                     normalize=self.settings.normalize_features,
                     fixed_batchnorm=self.settings.fixed_batchnorm,
                 )
-                if self.features == "worldmodel"
+                if self.settings.features == "worldmodel"
                 else {}
             )
             policy, extra = (
                 "CnnPolicy",
-                policy_kwargs(self.features, self.algo_name, dict(self.settings.policy), **extractor),
+                policy_kwargs(self.settings.features, self.settings.algo, dict(self.settings.policy), **extractor),
             )
-        algo = ALGOS[self.algo_name](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
+        algo = ALGOS[self.settings.algo](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
 
@@ -233,20 +230,22 @@ class SB3Learner:
     def load_progress(self) -> BaseAlgorithm:
         """The algorithm of a resumed run (see :meth:`save_progress`), at the step it was saved.
         The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
-        algo = ALGOS[self.algo_name].load(self.out / "sb3_resume.zip", env=self.sb3_env, device=self.model.device)
+        algo = ALGOS[self.settings.algo].load(self.out / "sb3_resume.zip", env=self.sb3_env, device=self.model.device)
         if isinstance(algo, OffPolicyAlgorithm):
             algo.load_replay_buffer(self.out / "sb3_replay.pkl")
         progress = json.loads((self.out / "sb3_progress.json").read_text())
         self.curve, self.metrics = [(int(s), float(r)) for s, r in progress["curve"]], progress["metrics"]
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
-        print(f"resuming SB3 {self.algo_name} of {self.out} at step {algo.num_timesteps}")
+        print(f"resuming SB3 {self.settings.algo} of {self.out} at step {algo.num_timesteps}")
         return algo
 
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
         """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
         of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
         out = {**evaluate_agent(self.eval_env, PolicyAgent(algo), self.runs), **self.baselines}
-        trained = trained_world_models(algo) if self.features == "worldmodel" and not self.freeze else []
+        trained = (
+            trained_world_models(algo) if self.settings.features == "worldmodel" and not self.settings.freeze else []
+        )
         if trained and self.eval_data is not None:
             out.update(evaluate(trained[0], **self.eval_data.tensors(), seed=self.seed))
         self.curve.append((steps, out["return"]))
@@ -259,20 +258,20 @@ class SB3Learner:
         """Prepare the world model, learn, evaluate; returns the final metrics (with the
         pretraining's under ``pretrain/``)."""
         self.eval_data = data.eval_data()
-        pretrain = self.prepare_world_model(data) if self.features == "worldmodel" else {}
+        pretrain = self.prepare_world_model(data) if self.settings.features == "worldmodel" else {}
         if self.cached:
             frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
             self.sb3_env = LatentObservation(
-                self.env, frozen, self.invariant, normalize=self.settings.normalize_features
+                self.env, frozen, self.settings.invariant, normalize=self.settings.normalize_features
             )
             self.eval_env = LatentObservation(
-                self.eval_env, frozen, self.invariant, normalize=self.settings.normalize_features
+                self.eval_env, frozen, self.settings.invariant, normalize=self.settings.normalize_features
             )
         self.baselines = baselines(self.eval_env, self.runs, None, self.seed + BASELINES)
         algo = self.load_progress() if (self.out / "sb3_resume.zip").is_file() else self.build()
         done = algo.num_timesteps
-        callback = _Callback(self, self.total_steps, done)
-        algo.learn(self.total_steps - done, callback=callback, log_interval=1, reset_num_timesteps=done == 0)
+        callback = _Callback(self, self.settings.total_steps, done)
+        algo.learn(self.settings.total_steps - done, callback=callback, log_interval=1, reset_num_timesteps=done == 0)
         if not self.curve or self.curve[-1][0] != algo.num_timesteps:
             self.evaluate(algo, algo.num_timesteps)
         algo.save(self.out / "sb3_model.zip")

@@ -42,8 +42,7 @@ class WorldModel(nn.Module):
         self.settings, self.shape = settings, shape
         # what rebuilds it (build_world_model's flat kwargs; checkpoints store them)
         self.build_kwargs: dict[str, Any] = {**dataclasses.asdict(settings), **dataclasses.asdict(shape)}
-        symmetry = Group(shape.group)
-        group = Group("trivial") if settings.variant == "none" else symmetry
+        symmetry, group = groups(settings, shape)
         self.group, self.symmetry, self.slots = group, symmetry, settings.slots
         self.action_encoding, self.hinge, self.sigma = shape.action_encoding, settings.hinge, settings.sigma
         self.reward_weight, self.reward_from = settings.reward_weight, settings.reward_from
@@ -229,12 +228,17 @@ def build_world_model(variant: str | None = None, **kwargs: Any) -> WorldModel:
     return build(settings, shape)
 
 
+def groups(settings: WorldModelSettings, shape: EnvShape) -> tuple[Group, Group]:
+    """(the env's symmetry, the model's group): the trivial group for ``none``, else the symmetry."""
+    symmetry = Group(shape.group)
+    return symmetry, Group("trivial") if settings.variant == "none" else symmetry
+
+
 def build(settings: WorldModelSettings, shape: EnvShape) -> WorldModel:
     """The world model of ``settings`` for an env of ``shape`` (see :func:`build_world_model`)."""
-    check_fits(settings, shape)
+    check_fits(settings, shape)  # before any weights are made (WorldModel checks again, for direct use)
     s = settings
-    symmetry = Group(shape.group)
-    model_group = Group("trivial") if s.variant == "none" else symmetry
+    symmetry, model_group = groups(settings, shape)
     regular(make_gspace(model_group), s.latent), regular(make_gspace(model_group), s.hidden)  # validate widths
     layout = dict(
         in_channels=shape.in_channels,
