@@ -110,9 +110,10 @@ class BlockPushingEnv(gym.Env):
     ``render_style`` is ``"cubes"`` (isometric 3D) or ``"shapes"`` (2D). The action space is
     always ``Discrete(4 * num_objects)``; ``allowed_directions`` only restricts the moves used to
     build goals (data collection for limited-action experiments uses :func:`random_actions`).
-    Non-goal reward is 0. With ``goal_conditioned``, :meth:`reset` makes a goal ``goal_distance``
-    random non-blocked moves away (``options={"goal_distance": n}``, n in 1..10) exposed as
-    ``goal_state [K, 2]`` and ``goal_obs [3, H, W]``; the reward is minus the fraction of objects
+    Non-goal reward is 0 (:attr:`rewarded_variant` names the goal variant instead). With
+    ``goal_conditioned``, :meth:`reset` makes a goal ``goal_distance`` random non-blocked moves away
+    (``options={"goal_distance": n}``, n in 1..10) exposed as ``goal_state [K, 2]`` and
+    ``goal_obs [3, H, W]``; the reward is minus the fraction of objects
     off their goal cell, and the episode terminates with ``info["is_success"]`` once all are on.
     The env truncates itself after ``episode_steps`` steps (not ``max_episode_steps``, a name
     ``gymnasium.make`` keeps for its own TimeLimit wrapper, so it would never reach the env).
@@ -223,6 +224,18 @@ class BlockPushingEnv(gym.Env):
             info["goal_state"] = self.goal_state.copy()
             info["is_success"] = bool(np.array_equal(self._state, self.goal_state))
         return info
+
+    @property
+    def rewarded_variant(self) -> tuple[str, str] | None:
+        """None for the goal variant (its steps are rewarded); for the plain board, whose every step
+        rewards 0, the gym id of its goal variant and how that one rewards (for the errors of agents
+        that need a reward)."""
+        if self.goal_conditioned:
+            return None
+        return (
+            f"eqmbrl/BlockPushingGoal-{self.render_style}-v0",
+            f"reward -(objects off their goal cell)/{self.num_objects} each step, ending when all are on",
+        )
 
     def get_state(self) -> np.ndarray:
         """Copy of the current state int64 ``[K, 2]``."""

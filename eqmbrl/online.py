@@ -50,6 +50,7 @@ from eqmbrl.settings import OnlineSettings
 from eqmbrl.trainer import WorldModelTrainer
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import save_world_model
+from worldmodels.world_model import WorldModel
 
 DIRECTION_NAMES = ("up", "left", "down", "right")
 
@@ -83,6 +84,23 @@ class EpisodeActor:
         return action
 
 
+def mpc_agent(model: WorldModel, planner: Planner, settings: OnlineSettings, seed: int = 0) -> MPCAgent:
+    """The :class:`MPCAgent` that ``agent.*`` settings describe, planning with ``planner`` on ``model``."""
+    s = settings
+    return MPCAgent(
+        model,
+        planner,
+        objective=s.objective,
+        exploration_std=s.exploration_std,
+        epsilon=s.epsilon,
+        goal_reduce=s.goal_reduce,
+        goal_discount=s.goal_discount,
+        export=s.export,
+        seed=seed,
+        terminal_weight=s.terminal_weight,
+    )
+
+
 class OnlineMPC:
     """Model-based RL with latent MPC, configured by ``agent=cem|mppi|search``.
 
@@ -111,18 +129,7 @@ class OnlineMPC:
             )
         self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
         self.model = trainer.model
-        self.agent = MPCAgent(
-            self.model,
-            planner,
-            objective=s.objective,
-            exploration_std=s.exploration_std,
-            epsilon=s.epsilon,
-            goal_reduce=s.goal_reduce,
-            goal_discount=s.goal_discount,
-            export=s.export,
-            seed=seed,
-            terminal_weight=s.terminal_weight,
-        )
+        self.agent = mpc_agent(self.model, planner, s, seed)
         self.goal_distances = list(s.goal_distances)
         self.seed, self.rng = seed, np.random.default_rng(seed + ONLINE_RNG)
         self.limit = s.max_steps

@@ -157,8 +157,11 @@ def write_csv(path: Path, rows: list[dict[str, Any]], varying: list[str], keys: 
             writer.writerow([*(row["group"].get(k, "") for k in varying), len(row["runs"]), *stats])
 
 
-def plot_curves(out_dir: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]]) -> None:
-    """Mean ± std over each group's runs of scalar ``tag`` by step, one line per group (if any run has it)."""
+def plot_curves(
+    out_dir: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]], name: str | None = None
+) -> None:
+    """Mean ± std over each group's runs of scalar ``tag`` by step, one line per group (if any run has
+    it), saved as ``out_dir/name`` (default ``report_<tag>.png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,7 +186,7 @@ def plot_curves(out_dir: Path, tag: str, groups: dict[tuple[tuple[str, str], ...
         ax.set_ylabel(tag)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out_dir / f"report_{tag.replace('/', '_')}.png", dpi=120)
+        fig.savefig(out_dir / (name or f"report_{tag.replace('/', '_')}.png"), dpi=120)
     plt.close(fig)
 
 

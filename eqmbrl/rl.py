@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.envs.registration import EnvSpec
+from omegaconf import OmegaConf
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
@@ -49,6 +51,26 @@ from worldmodels.persistence import load_weights, load_world_model, save_world_m
 from worldmodels.world_model import WorldModel
 
 AUX_CAPACITY = 20_000  # rows of the auxiliary loss's replay buffer (~0.5 GB of 6 x 64 x 64 images)
+
+
+def env_option(env_id: str) -> str:
+    """The ``env=NAME`` override whose config (``configs/env/NAME.yaml``) makes ``env_id``, else ``env_id`` itself."""
+    for config in sorted(resources.files("configs").joinpath("env").iterdir(), key=lambda f: f.name):
+        if config.name.endswith(".yaml") and OmegaConf.select(OmegaConf.create(config.read_text()), "env.id") == env_id:
+            return f"env={config.name.removesuffix('.yaml')}"
+    return env_id
+
+
+def require_reward(env: gym.Env, who: str) -> None:
+    """A one-line ``ValueError`` if every step of ``env`` rewards 0 (its ``rewarded_variant`` is set),
+    naming the env to use instead; ``who`` is what needs the reward (e.g. ``agent=ppo``)."""
+    variant = getattr(env.unwrapped, "rewarded_variant", None)
+    if variant is None:
+        return
+    variant_id, reward = variant
+    own = env.spec.id if env.spec is not None else type(env.unwrapped).__name__
+    use = f"{env_option(variant_id)} ({variant_id}: {reward})"
+    raise ValueError(f"{who} needs a reward, but {own} rewards 0 on every step: use {use}")
 
 
 class PolicyAgent:
@@ -150,6 +172,7 @@ class SB3Learner:
     each); the trainer pretrains the world model (``trainer.*``) unless ``agent.checkpoint`` is
     given. With a frozen world model and ``cache_latents`` the policy is an ``MlpPolicy`` on latent
     features (:class:`agents.sb3.LatentObservation`); otherwise a ``CnnPolicy`` runs the extractor.
+    An env whose every step rewards 0 (plain block pushing) is refused at once (:func:`require_reward`).
     """
 
     def __init__(
@@ -162,6 +185,7 @@ class SB3Learner:
         seed: int = 0,
     ) -> None:
         self.settings = s = settings or SB3Settings()
+        require_reward(env, f"agent={s.algo}")
         spec = cast(EnvSpec, env.spec)  # envs come from gymnasium.make, which sets it
         if s.algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
             raise ValueError(f"SAC needs continuous actions, {spec.id} has {env.action_space}: use agent=ppo")

@@ -35,7 +35,7 @@ from eqmbrl.core.seeds import seed_everything
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.data import RunData
 from eqmbrl.online import OnlineMPC
-from eqmbrl.rl import SB3Learner
+from eqmbrl.rl import SB3Learner, require_reward
 from eqmbrl.settings import OnlineSettings, SB3Settings, TrainerSettings, from_config
 from eqmbrl.summary import summary
 from eqmbrl.trainer import WorldModelTrainer, check_reward_refit
@@ -266,6 +266,8 @@ def build_agent(
 ) -> OnlineMPC | SB3Learner:
     """The agent loop of ``settings`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
     if isinstance(settings, OnlineSettings):
+        if settings.objective == "reward":
+            require_reward(env, "latent MPC with agent.objective=reward")
         planner = build_planner(settings.planner, env.action_space, seed)
         return OnlineMPC(env, trainer, logger, out, planner=planner, settings=settings, seed=seed)
     return SB3Learner(env, trainer, logger, out, settings=settings, seed=seed)

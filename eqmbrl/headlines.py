@@ -1,0 +1,289 @@
+"""The headline results: for each, the sweep that makes it at each budget, the columns of its table
+and the paper's numbers beside ours. :mod:`eqmbrl.reproduce` runs, scores and writes them.
+
+Budgets: ``smoke`` (tiny sizes, well under a minute: a check that the pipeline runs end to end, its
+numbers mean nothing), ``cpu`` (what RESULTS.md shows: fits the 2-core development machine) and
+``paper`` (SEN's own data and epochs where the paper states them; hours on a GPU). Costs are wall
+minutes of the whole sweep (3 seeds) with 2 jobs sharing 2 CPU cores, as measured (``~``: estimated).
+
+Paper numbers: SEN (Park, Biza, Zhao, van de Meent, Walters, *Learning Symmetric Embeddings for
+Equivariant World Models*, ICML 2022), its poster and the earlier (ICLR 2022 submission) version,
+as collected in ``shared/reference/SEN_RESULTS.md``. SEN reports prediction metrics only; it never
+planned or acted, so the agent tables have no paper column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+SEN = "SEN (ICML 2022)"
+SEN_EARLY = "SEN (earlier ICLR 2022 version)"
+
+# World-model training at smoke size: every budget knob of trainer.* and the widths, tiny.
+SMOKE_TRAINER = (
+    "trainer.episodes=6",
+    "trainer.episode_length=10",
+    "trainer.eval_episodes=12",
+    "trainer.eval_length=10",
+    "trainer.epochs=1",
+    "trainer.min_epochs=0",
+    "trainer.batch_size=32",
+    "trainer.val_episodes=2",
+    "worldmodel.hidden=32",
+    "worldmodel.embed_hidden=32",
+    "worldmodel.cnn_channels=8",
+)
+SMOKE_GOALS = (*SMOKE_TRAINER, "agent.episodes=1", "agent.eval_episodes=1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One table column: the metric ``key`` (``evaluate/...`` for :mod:`eqmbrl.evaluate`'s fresh
+    episodes), its heading, and ``scale`` (100: a fraction shown in percent)."""
+
+    key: str
+    label: str
+    scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    """One headline result (module doc). ``sweep``: Hydra overrides of every budget, with the swept
+    axes comma-separated (``worldmodel=sen,none``); ``budgets``: each budget's own overrides;
+    ``minutes``: each budget's cost; ``paper``: row label (the swept values, e.g. ``sen``) -> column
+    key -> the paper's figure; ``evaluate``: fresh episodes per goal distance (or in all) that
+    :mod:`eqmbrl.evaluate` scores each run on (0: none); ``by_direction``: also score successor
+    accuracy per push direction (:mod:`eqmbrl.diagnostics.directions`); ``curve``: a TensorBoard tag
+    drawn as a PNG; ``note``: what the table's reader must know (e.g. privileged training signals)."""
+
+    name: str
+    title: str
+    sweep: tuple[str, ...]
+    budgets: Mapping[str, tuple[str, ...]]
+    minutes: Mapping[str, str]
+    columns: tuple[Column, ...]
+    paper: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+    source: str = ""
+    evaluate: int = 0
+    by_direction: bool = False
+    curve: str | None = None
+    note: str = ""
+
+
+PREDICTION = (
+    Column("hits@1/1step", "H@1 1 step"),
+    Column("hits@1/10step", "H@1 10 steps"),
+    Column("mrr/10step", "MRR 10 steps"),
+    Column("successor_acc", "successor acc."),
+    Column("ee", "EE"),
+)
+GOALS = (
+    Column("evaluate/success", "fresh goals", 100),
+    Column("evaluate/success_d1", "d=1", 100),
+    Column("evaluate/success_d2", "d=2", 100),
+    Column("evaluate/success_d3", "d=3", 100),
+    Column("evaluate/random_success", "random agent", 100),
+    Column("evaluate/still_success", "doing nothing", 100),
+    Column("success", "fixed goals", 100),
+    Column("successor_acc", "successor acc."),
+)
+LIMITED_BLOCKS = (
+    "trainer.episodes=1000",
+    "trainer.episode_length=10",
+)
+PAPER_BLOCKS = (
+    "trainer.episodes=1000",
+    "trainer.episode_length=100",
+    "trainer.eval_episodes=10000",
+    "trainer.epochs=100",
+    "trainer.batch_size=1024",
+    "worldmodel.hidden=512",
+    "worldmodel.embed_hidden=512",
+)
+REACHER_MPC = (
+    "experiment=reacher_mpc",
+    "trainer.episodes=1000",
+    "trainer.epochs=10",
+    "trainer.reward_refit_steps=4000",
+    "agent.refit_every=50",
+    "agent.refit_steps=15",
+    "agent.refit_online_fraction=0.5",
+    "agent.final_reward_refit=true",
+    "agent.eval_every=40",
+)
+
+HEADLINES: dict[str, Headline] = {
+    h.name: h
+    for h in (
+        Headline(
+            name="shapes_up",
+            title="2D shapes trained on up pushes only, scored on all four directions",
+            sweep=("env=shapes", "agent=none", "worldmodel=sen,none", "trainer.train_directions=[0]"),
+            budgets={
+                "smoke": SMOKE_TRAINER,
+                "cpu": (*LIMITED_BLOCKS, "trainer.epochs=25"),
+                "paper": PAPER_BLOCKS,
+            },
+            minutes={"smoke": "0.5", "cpu": "15", "paper": "~600"},
+            columns=PREDICTION,
+            paper={"sen": {"hits@1/10step": 100.0, "mrr/10step": 99.9, "ee": 0.0}, "none": {"hits@1/10step": 2.8}},
+            source=f"{SEN}, generalisation table: 2D shapes {{up}}, 10 steps; its non-equivariant row is a plain "
+            "CNN (MRR 5.3), ours a free embedding with a non-equivariant encoder and GNN",
+        ),
+        Headline(
+            name="cubes_urd",
+            title="3D cubes trained on up, right and down pushes, scored on all four (left never seen)",
+            sweep=("env=cubes", "agent=none", "worldmodel=sen,none", "trainer.train_directions=[0,2,3]"),
+            budgets={
+                "smoke": SMOKE_TRAINER,
+                "cpu": (
+                    *LIMITED_BLOCKS,
+                    "trainer.epochs=100",
+                    "trainer.min_epochs=20",
+                    "trainer.patience=10",
+                    "trainer.val_episodes=100",
+                ),
+                "paper": PAPER_BLOCKS,
+            },
+            minutes={"smoke": "0.5", "cpu": "~65", "paper": "~900"},
+            columns=(*PREDICTION, Column("by_direction/left", "left (unseen) successor acc.")),
+            paper={"sen": {"hits@1/10step": 99.9, "mrr/10step": 100.0}, "none": {"hits@1/10step": 52.3}},
+            source=f"{SEN}, generalisation table: 3D blocks {{up, right, down}}, 10 steps (Full: 83.7)",
+            by_direction=True,
+        ),
+        Headline(
+            name="reacher_prediction",
+            title="Reacher with a fixed goal: one-step prediction",
+            sweep=("env=reacher_fixed", "agent=none", "worldmodel=sen,none,full"),
+            budgets={
+                "smoke": SMOKE_TRAINER,
+                "cpu": (
+                    "trainer.episodes=1000",
+                    "trainer.episode_length=10",
+                    "trainer.warmup_steps=50",
+                    "trainer.epochs=20",
+                    "trainer.eval_episodes=200",
+                ),
+                "paper": ("experiment=paper_reacher",),
+            },
+            minutes={"smoke": "0.5", "cpu": "~60", "paper": "~1200"},
+            columns=(
+                Column("hits@1/1step", "H@1 1 step"),
+                Column("hits@10/1step", "H@10 1 step"),
+                Column("mrr/1step", "MRR 1 step"),
+                Column("ee", "EE"),
+                Column("die/1step", "DIE 1 step"),
+            ),
+            paper={
+                "sen": {"hits@10/1step": 100.0, "mrr/1step": 94.1},
+                "none": {"hits@10/1step": 100.0, "mrr/1step": 88.3},
+                "full": {"hits@10/1step": 100.0, "mrr/1step": 95.5},
+            },
+            source=f"{SEN_EARLY}, Reacher (fixed goal) 1-step table: 2,000 episodes of 128 x 128 images",
+        ),
+        Headline(
+            name="goals_shapes",
+            title="Goal reaching in 2D shapes: latent search toward a goal image",
+            sweep=("env=shapes_goal", "worldmodel=sen,none"),
+            budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
+            minutes={"smoke": "0.5", "cpu": "~15", "paper": "~15"},
+            columns=GOALS,
+            evaluate=50,
+            note="The main job's setting (`python -m eqmbrl.run`). SEN did not plan or act: no paper column.",
+        ),
+        Headline(
+            name="goals_cubes",
+            title="Goal reaching in 3D cubes: latent search toward a goal image",
+            sweep=("env=cubes_goal", "worldmodel=sen,none"),
+            budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
+            minutes={"smoke": "0.5", "cpu": "~50", "paper": "~50"},
+            columns=GOALS,
+            evaluate=50,
+            note="SEN did not plan or act: no paper column.",
+        ),
+        Headline(
+            name="unseen_goals",
+            title="Equivariance in acting: goals that need a push never seen in training",
+            sweep=(
+                "env=shapes_goal",
+                "worldmodel=sen,none",
+                "agent.episodes=0",
+                "trainer.train_directions=[0,2,3]",
+            ),
+            budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
+            minutes={"smoke": "0.5", "cpu": "~15", "paper": "~15"},
+            columns=(
+                Column("evaluate/success_unseen", "goals needing a left push", 100),
+                Column("evaluate/success_seen", "other goals", 100),
+                Column("evaluate/goals_unseen", "goals needing a left push (count)"),
+                Column("evaluate/random_success", "random agent", 100),
+                Column("successor_acc", "successor acc."),
+            ),
+            evaluate=50,
+            note="No left push in training and no online phase (its exploration would push left). "
+            "To our knowledge no published system reports acting on unseen actions.",
+        ),
+        Headline(
+            name="reacher_mpc",
+            title="Reacher from pixels: online latent MPC (CEM) with the learned reward",
+            sweep=(*REACHER_MPC, "worldmodel=sen,none", "worldmodel.state_weight=10.0,0.0"),
+            budgets={
+                "smoke": (
+                    *SMOKE_TRAINER,
+                    "trainer.reward_refit_steps=5",
+                    "agent.episodes=1",
+                    "agent.eval_episodes=1",
+                    "agent.planner.population=20",
+                    "agent.planner.elites=4",
+                    "agent.planner.iterations=1",
+                    "agent.planner.horizon=3",
+                    "agent.eval_every=1",
+                ),
+                "cpu": ("agent.episodes=120",),
+                "paper": ("agent.episodes=240",),
+            },
+            minutes={"smoke": "1", "cpu": "~800", "paper": "~1300"},
+            columns=(
+                Column("evaluate/return", "return, fresh episodes"),
+                Column("evaluate/random_return", "random agent"),
+                Column("evaluate/still_return", "zero torque"),
+                Column("return", "return, fixed episodes"),
+            ),
+            evaluate=20,
+            note="`worldmodel.state_weight=10` trains a state head that decodes the true arm state "
+            "(privileged information in training); the `0.0` rows are pixels only. gymnasium's solved "
+            "threshold for state-based Reacher is -3.75.",
+        ),
+        Headline(
+            name="sac_frozen",
+            title="Reacher from pixels: SAC on frozen world-model features",
+            sweep=("experiment=reacher_mpc", "agent=sac", "worldmodel=sen,none", "agent.eval_every=5000"),
+            budgets={
+                "smoke": (
+                    *SMOKE_TRAINER,
+                    "agent.total_steps=300",
+                    "agent.eval_every=150",
+                    "agent.algo_kwargs.learning_starts=100",
+                    "agent.eval_episodes=1",
+                ),
+                "cpu": ("agent.total_steps=100000", "agent.eval_episodes=20"),
+                "paper": ("agent.total_steps=500000", "agent.eval_episodes=20"),
+            },
+            minutes={"smoke": "1", "cpu": "~600", "paper": "~3000"},
+            columns=(
+                Column("evaluate/return", "return, fresh episodes"),
+                Column("evaluate/random_return", "random agent"),
+                Column("evaluate/still_return", "zero torque"),
+                Column("return", "return, fixed episodes"),
+            ),
+            evaluate=20,
+            curve="eval/return",
+            note="The world model is pretrained on random data (the reacher_mpc recipe), then frozen; SAC "
+            "learns an MLP policy on its cached latents. Pixels only.",
+        ),
+    )
+}
+BUDGETS = ("smoke", "cpu", "paper")
+DEFAULT_SEEDS = {"smoke": 1, "cpu": 3, "paper": 3}
+SMOKE_EPISODES = 2  # fresh episodes (per goal distance) of eqmbrl.evaluate at the smoke budget
