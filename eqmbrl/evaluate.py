@@ -79,7 +79,8 @@ def evaluate_run(run: TrainedRun, episodes: int = DEFAULT_EPISODES, seed_base: i
         needs = False
         if run.goal and unseen:
             run.env.reset(seed=seed, options=options)
-            needs = needs_directions(base.get_state(), np.asarray(getattr(run.env.unwrapped, "goal_state"))  # noqa: B009 (goal envs only), unseen)
+            goal = np.asarray(getattr(run.env.unwrapped, "goal_state"))  # noqa: B009 (goal envs only)
+            needs = needs_directions(base.get_state(), goal, unseen)
         ret, info, steps = run_episode(run.env, run.agent, run.max_steps, seed, options=options)
         distance = int(options["goal_distance"]) if options else 0
         rows.append((distance, needs, ret, steps, bool(info.get("is_success", False))))

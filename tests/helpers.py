@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from eqmbrl.run import compose_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,16 @@ def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:
     return json.loads((out / "metrics.json").read_text())
 
 
+def finished_run(out: Path, *overrides: str) -> Path:
+    """Run ``overrides`` into ``out`` in this process, with the composed config saved where Hydra's
+    CLI leaves it (``.hydra/config.yaml``), so that :func:`eqmbrl.load.load_run` opens it; returns ``out``."""
+    cfg = compose_config(*overrides)
+    (out / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    run(cfg, out)
+    return out
+
+
 CLI_ENV = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(ROOT)}
 
 
@@ -44,11 +56,6 @@ def python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def cli(*overrides: str, cwd: Path) -> subprocess.CompletedProcess:
     """``python -m eqmbrl.run *overrides`` in a subprocess (for the CLI smoke tests)."""
     return python("-m", "eqmbrl.run", *overrides, cwd=cwd)
-
-
-def script(name: str, *args: str) -> subprocess.CompletedProcess:
-    """``python results/<name> *args`` in a subprocess, from the checkout's root."""
-    return python(str(ROOT / "results" / name), *args)
 
 
 def cli_async(*overrides: str, cwd: Path) -> subprocess.Popen:

@@ -1,18 +1,15 @@
 """The online MPC loop (``agent=cem|mppi|search``): end to end on tiny configs, logging, errors."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra.errors import ConfigCompositionException, InstantiationException, MissingConfigException
-from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.online import OnlineMPC
-from eqmbrl.run import run
-from tests.helpers import compose_config, run_in_process, script
+from tests.helpers import run_in_process
 
 TINY = (
     "experiment=debug",
@@ -185,29 +182,15 @@ def test_reacher_mpc_recipe_runs(tmp_path: Path) -> None:
     assert np.isfinite([metrics["return"], metrics["still_return"]]).all()
 
 
-@pytest.mark.slow  # MuJoCo training end to end, then two subprocesses
-def test_online_phase_continues_and_refits_the_reward_head(tmp_path: Path) -> None:
-    """``results/online_from_pretrain.py`` on a finished online run continues its online phase to
-    more episodes in a new dir (the buffer grows past its old capacity), and
-    ``agent.final_reward_refit`` refits the reward head and evaluates again; the source is only read."""
-    src, out = tmp_path / "src", tmp_path / "out"
-    cfg = compose_config("experiment=reacher_mpc", *REACHER_MPC_TINY, "trainer.reward_refit_steps=2")
-    (src / ".hydra").mkdir(parents=True)
-    OmegaConf.save(cfg, src / ".hydra" / "config.yaml")  # as Hydra's CLI leaves it
-    run(cfg, src)
-    before = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in src.rglob("*") if f.is_file()}
-    proc = script("online_from_pretrain.py", str(src), str(out), "agent.episodes=3", "agent.final_reward_refit=true")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "resuming the online phase" in proc.stdout and "after episode 2" in proc.stdout
-    assert ReplayBuffer.load(out / "buffer_online.npz").num_episodes == 4 + 3  # seed data + 3 online
-    assert {"reward_refit/mse_before", "reward_refit/mse_after"} <= _tags(out)
-    assert _steps(out, "reward_refit/mse_after") == [max(_steps(out, "eval/return"))]  # by env step
-    assert np.isfinite(json.loads((out / "metrics.json").read_text())["return"])
-    assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in src.rglob("*") if f.is_file()} == before
-    assert (out / "buffer.npz").samefile(src / "buffer.npz")  # linked, not copied, and never written
-    assert not (out / "buffer_online.npz").samefile(src / "buffer_online.npz")  # replaced by the new run
-    fewer = script("online_from_pretrain.py", str(out), str(tmp_path / "fewer"), "agent.episodes=1")
-    assert fewer.returncode != 0 and "has done 3 online episodes; agent.episodes=1 is less" in fewer.stderr
+@pytest.mark.slow  # MuJoCo training end to end
+def test_final_reward_refit_refits_the_reward_head_and_evaluates_again(tmp_path: Path) -> None:
+    """``agent.final_reward_refit``: after the last online episode the reward head alone is refitted
+    (``trainer.reward_refit_steps`` steps, logged at the final env step) and the agent evaluated again."""
+    refit = ("trainer.reward_refit_steps=2", "agent.final_reward_refit=true")
+    metrics = run_in_process(tmp_path, "experiment=reacher_mpc", *REACHER_MPC_TINY, *refit)
+    assert {"reward_refit/mse_before", "reward_refit/mse_after"} <= _tags(tmp_path)
+    assert _steps(tmp_path, "reward_refit/mse_after") == [max(_steps(tmp_path, "eval/return"))]  # by env step
+    assert np.isfinite(metrics["return"])
 
 
 @pytest.mark.slow  # MuJoCo training end to end

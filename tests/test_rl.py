@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.sb3 import LatentObservation, WorldModelExtractor
 from eqmbrl.core.checkpoint import load_checkpoint
-from tests.helpers import run_in_process, script
+from tests.helpers import run_in_process
 from worldmodels.persistence import load_world_model
 
 PPO_TINY = (
@@ -67,7 +67,7 @@ def test_ppo_on_pretrained_sen_features(tmp_path: Path) -> None:
         assert torch.equal(v, saved[k]), k
 
 
-@pytest.mark.slow  # SB3 and MuJoCo end to end, then a subprocess
+@pytest.mark.slow  # SB3 and MuJoCo end to end
 @pytest.mark.parametrize("stable", [False, True])
 def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -> None:
     """``stable``: layer-normalised features and BatchNorm kept on its running statistics."""
@@ -94,12 +94,6 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -
     resumable = SAC.load(out / "sb3_resume.zip")  # the resume state after the last evaluation (step 60)
     resumable.load_replay_buffer(out / "sb3_replay.pkl")
     assert resumable.num_timesteps == 60 and resumable.replay_buffer.size() == 60
-    diag = json.loads(script("sac_finetune_diagnose.py", str(out), "--batch", "16").stdout)
-    assert diag["steps"] == 60 and all(np.isfinite(v) for k, v in diag.items() if k != "run")
-    # fixed BatchNorm: the critic's training forward (train mode) sees what the target critic sees
-    assert (diag["bn"] == 0 and diag["Q train"] == diag["Q eval"]) == stable
-    if not stable:  # SB3's critic, fed the buffer's observations, sees the features the world model gives the images
-        assert diag["|f| critic eval"] == pytest.approx(diag["|z| critic"], rel=1e-3)
 
 
 @pytest.mark.slow  # SB3 and MuJoCo end to end
