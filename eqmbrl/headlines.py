@@ -147,7 +147,7 @@ HEADLINES: dict[str, Headline] = {
                 "paper": PAPER_BLOCKS,
             },
             minutes={"smoke": "0.5", "cpu": "~65", "paper": "~900"},
-            columns=(*PREDICTION, Column("by_direction/left", "left (unseen) successor acc.")),
+            columns=(*PREDICTION, Column("by_direction/left", "left (unseen) successor acc.", 100)),
             paper={"sen": {"hits@1/10step": 99.9, "mrr/10step": 100.0}, "none": {"hits@1/10step": 52.3}},
             source=f"{SEN}, generalisation table: 3D blocks {{up, right, down}}, 10 steps (Full: 83.7)",
             by_direction=True,

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
 from eqmbrl.evaluate import evaluate, needs_directions, standard_error
 from eqmbrl.load import load_run
-from eqmbrl.run import compose_config, run
+from tests.helpers import finished_run
 
 TINY_GOALS = ("experiment=debug", "agent.episodes=0", "agent.eval_episodes=1", "trainer.train_directions=[0,2,3]")
 
@@ -31,15 +30,6 @@ def test_a_goal_needs_a_direction_when_some_object_moves_that_way() -> None:
     assert needs_directions(start, down_right, (2,)) and needs_directions(start, down_right, (3,))
     assert not needs_directions(start, down_right, (0, 1))
     assert not needs_directions(start, start, (0, 1, 2, 3))
-
-
-def finished_run(out: Path, *overrides: str) -> Path:
-    """A run of ``overrides`` in ``out`` with the config file Hydra writes (what run loaders read)."""
-    cfg = compose_config(*overrides)
-    (out / ".hydra").mkdir(parents=True)
-    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
-    run(cfg, out)
-    return out
 
 
 @pytest.fixture(scope="module")
