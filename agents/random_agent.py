@@ -53,7 +53,7 @@ class RandomAgent:
     ``scale="episode"`` (``Box`` spaces whose box contains 0) multiplies every action of an
     episode by one factor s ~ U(0, 1), drawn at :meth:`reset`: uniform torques keep a Reacher arm
     spinning, while scaled-down episodes also visit the slow, settled arms that a controller
-    reaching a goal passes through (RESULTS.md §14). ``"full"`` (default) is plain uniform.
+    reaching a goal passes through (docs/notebook.md §14). ``"full"`` (default) is plain uniform.
     """
 
     def __init__(

@@ -11,7 +11,7 @@ speed does not depend on the weights), or with ``--experiment reacher_mpc`` that
   (``agents.sb3.LatentObservation``), MLP policy on the features (``agent.cache_latents=true``);
 - ``cached latents, small & half``: the same with SAC's networks at 64 x 64 instead of SB3's
   256 x 256 and one gradient step every 2 env steps
-  (``agent.policy.net_arch=[64,64] +agent.algo_kwargs.train_freq=2``, RESULTS.md §13);
+  (``agent.policy.net_arch=[64,64] +agent.algo_kwargs.train_freq=2``, docs/notebook.md §13);
 - ``frozen extractor``: the same frozen world model inside SAC's actor, critic and target critic
   (``agent.cache_latents=false``), each encoding every batch;
 - ``nature_cnn``: SB3's NatureCNN, trained by SAC (the baseline);

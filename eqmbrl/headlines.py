@@ -113,6 +113,22 @@ REACHER_MPC = (
     "agent.eval_every=40",
 )
 
+
+def goal_reaching(board: str, title: str, cpu_minutes: str, note: str = "") -> Headline:
+    """The goal-reaching headline of one block-pushing board (``shapes`` or ``cubes``): the goal env's
+    own budget and agent (``agent=search``), scored on 50 fresh goals per distance."""
+    return Headline(
+        name=f"goals_{board}",
+        title=f"Goal reaching in {title}: latent search toward a goal image",
+        sweep=(f"env={board}_goal", "worldmodel=sen,none"),
+        budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
+        minutes={"smoke": "0.5", "cpu": cpu_minutes, "paper": cpu_minutes},
+        columns=GOALS,
+        evaluate=50,
+        note=note + "SEN did not plan or act: no paper column, and the paper budget is the cpu one.",
+    )
+
+
 HEADLINES: dict[str, Headline] = {
     h.name: h
     for h in (
@@ -182,26 +198,8 @@ HEADLINES: dict[str, Headline] = {
             },
             source=f"{SEN_EARLY}, Reacher (fixed goal) 1-step table: 2,000 episodes of 128 x 128 images",
         ),
-        Headline(
-            name="goals_shapes",
-            title="Goal reaching in 2D shapes: latent search toward a goal image",
-            sweep=("env=shapes_goal", "worldmodel=sen,none"),
-            budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
-            minutes={"smoke": "0.5", "cpu": "~15", "paper": "~15"},
-            columns=GOALS,
-            evaluate=50,
-            note="The main job's setting (`python -m eqmbrl.run`). SEN did not plan or act: no paper column.",
-        ),
-        Headline(
-            name="goals_cubes",
-            title="Goal reaching in 3D cubes: latent search toward a goal image",
-            sweep=("env=cubes_goal", "worldmodel=sen,none"),
-            budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
-            minutes={"smoke": "0.5", "cpu": "~50", "paper": "~50"},
-            columns=GOALS,
-            evaluate=50,
-            note="SEN did not plan or act: no paper column.",
-        ),
+        goal_reaching("shapes", "2D shapes", "~15", "The main job's setting (`python -m eqmbrl.run`). "),
+        goal_reaching("cubes", "3D cubes", "~50"),
         Headline(
             name="unseen_goals",
             title="Equivariance in acting: goals that need a push never seen in training",

@@ -1,10 +1,10 @@
 """``python -m eqmbrl.report DIR``: a sweep's runs as one table (mean ± std over seeds) and curves.
 
 Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
-or any dir of runs, e.g. ``results/runs`` with ``--match 'goal_*'``), reads its ``metrics.json``
-and TensorBoard scalars (plus extra per-run JSON files such as ``goal_eval.json`` and the run's
+or any dir of runs, e.g. ``multirun`` with ``--match 'goal_*'``), reads its ``metrics.json``
+and TensorBoard scalars (plus extra per-run JSON files such as ``evaluate.json`` (eqmbrl.evaluate) and the run's
 ``timing.json`` with its wall time, whose keys get the file's stem as prefix:
-``goal_eval/success_d1``), and groups the runs by the command-line overrides that differ between
+``evaluate/success_d1``), and groups the runs by the command-line overrides that differ between
 them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
 are skipped and counted. Prints a markdown table of the chosen metrics and writes
 ``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
@@ -30,15 +30,15 @@ DEFAULT_KEYS = (
     "successor_acc",
     "ee",
     "success",
-    "goal_eval/success_d1",
-    "goal_eval/success_d2",
-    "goal_eval/success_d3",
-    "goal_eval/success_unseen",
+    "evaluate/success_d1",
+    "evaluate/success_d2",
+    "evaluate/success_d3",
+    "evaluate/success_unseen",
     "return",
     "epochs",
     "timing/wall_minutes",
 )
-DEFAULT_EXTRA = ("goal_eval.json", "timing.json")
+DEFAULT_EXTRA = ("evaluate.json", "timing.json")
 DEFAULT_CURVES = ("eval/hits@1/10step", "eval/success", "eval/return")
 
 

@@ -184,7 +184,7 @@ class WorldModelTrainer:
 
         Trained jointly, the head chases latents that move under it (batch statistics, a
         contrastive loss that reshapes the space every step); on the final, fixed latents a short
-        refit fits it better (RESULTS.md §13). Logs ``reward_refit/mse_before`` and ``_after``
+        refit fits it better (docs/notebook.md §13). Logs ``reward_refit/mse_before`` and ``_after``
         (over all the sequences) at TensorBoard step ``step`` (None: the trainer's gradient steps);
         returns the last batch's MSE."""
         k, model = rollout_steps, self.model

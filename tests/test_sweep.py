@@ -64,13 +64,13 @@ def test_report_reads_extra_json_files(tmp_path: Path) -> None:
         (run / ".hydra" / "overrides.yaml").write_text(f"- seed={i}\n")
         (run / "metrics.json").write_text(json.dumps({"success": 0.5}))
         if success is not None:  # the third run was never goal-evaluated: left out, not zero
-            (run / "goal_eval.json").write_text(json.dumps({"success_unseen": success, "goals_unseen": 10}))
-    out = report(tmp_path, keys=("success", "goal_eval/success_unseen", "goal_eval/goals_unseen"), curves=())
+            (run / "evaluate.json").write_text(json.dumps({"success_unseen": success, "goals_unseen": 10}))
+    out = report(tmp_path, keys=("success", "evaluate/success_unseen", "evaluate/goals_unseen"), curves=())
     row = out["rows"][0]
-    assert row["goal_eval/success_unseen"]["n"] == 2 and abs(row["goal_eval/success_unseen"]["mean"] - 0.8) < 1e-12
-    assert row["goal_eval/goals_unseen"]["mean"] == 10 and row["success"]["n"] == 3
-    alone = report(tmp_path, keys=("goal_eval/success_unseen",), curves=(), extra=(), out_dir=tmp_path / "rep")
-    assert "goal_eval/success_unseen" not in alone["rows"][0]  # not read when not asked for
+    assert row["evaluate/success_unseen"]["n"] == 2 and abs(row["evaluate/success_unseen"]["mean"] - 0.8) < 1e-12
+    assert row["evaluate/goals_unseen"]["mean"] == 10 and row["success"]["n"] == 3
+    alone = report(tmp_path, keys=("evaluate/success_unseen",), curves=(), extra=(), out_dir=tmp_path / "rep")
+    assert "evaluate/success_unseen" not in alone["rows"][0]  # not read when not asked for
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["rows"] == alone["rows"]
 
 

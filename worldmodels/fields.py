@@ -52,7 +52,7 @@ def planar(gspace: gspaces.GSpace2D, points: int) -> enn.FieldType:
 
     escnn's D4 irrep (1, 1) is the same up to a change of basis, but its element 4 flips y, not x:
     the latent of a model whose maps keep the image layout turns with the image, so vectors decoded
-    from it must use this representation (RESULTS.md §15: with the irrep, a state head cannot fit
+    from it must use this representation (docs/notebook.md §15: with the irrep, a state head cannot fit
     a trained ``sen`` model's latents at all)."""
     if gspace.fibergroup.name == "C1":
         return trivial(gspace, 2 * points)
