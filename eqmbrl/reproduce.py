@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from eqmbrl.core.checkpoint import atomic_write, write_json
 from eqmbrl.evaluate import OUTPUT as EVALUATE_OUTPUT
@@ -60,6 +61,13 @@ def sweep_command(overrides: list[str], runs: Path, jobs: int, extra: list[str])
     if launcher:
         launcher.append(f"hydra.launcher.n_jobs={jobs}")
     return [sys.executable, "-m", "eqmbrl.run", "--multirun", *overrides, *launcher, f"hydra.sweep.dir={runs}", *extra]
+
+
+def sweep_axes(overrides: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+    """The swept keys of ``overrides`` and their values in the order given (``worldmodel=sen,none``
+    -> ``{"worldmodel": ["sen", "none"]}``), by Hydra's own override parser."""
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return {o.get_key_element(): list(o.sweep_string_iterator()) for o in parsed if o.is_sweep_override()}
 
 
 def _score_run(run: Path, episodes: int, by_direction: bool) -> None:
@@ -96,8 +104,13 @@ def table(headline: Headline, root: Path, jobs: int = 2, budget: str = "cpu") ->
     score_runs(done, headline, jobs, min(headline.evaluate, SMOKE_EPISODES) if budget == "smoke" else headline.evaluate)
     metrics = {r: run_metrics(r, (EVALUATE_OUTPUT, BY_DIRECTION, "timing.json")) for r in done}
     groups, varying = group_runs(done)
+    axes = sweep_axes(headline.sweep)
+
+    def order(group: tuple[tuple[str, str], ...]) -> tuple[int, ...]:  # rows in the sweep's order
+        return tuple(axes[k].index(v) if v in axes.get(k, []) else len(axes.get(k, [])) for k, v in group)
+
     rows = []
-    for group, members in groups.items():
+    for group, members in sorted(groups.items(), key=lambda item: order(item[0])):
         label = " ".join(v for _, v in group) or "all"
         row: dict[str, Any] = {
             "label": label,
@@ -110,7 +123,7 @@ def table(headline: Headline, root: Path, jobs: int = 2, budget: str = "cpu") ->
             finite = [v for v in values if math.isfinite(v)]
             row[col.key] = {
                 "mean": float(np.mean(finite)) if finite else math.nan,
-                "se": standard_error(finite),
+                "se": standard_error(finite) if len(finite) > 1 else math.nan,  # one seed: no error bar
                 "values": values,
                 "paper": headline.paper.get(label, {}).get(col.key),
             }
@@ -131,7 +144,7 @@ def _cell(stat: dict[str, Any]) -> str:
     if not math.isfinite(stat["mean"]):
         return "—"
     digits = 3 if abs(stat["mean"]) < 1 else 1
-    cell = f"{stat['mean']:.{digits}f} ± {stat['se']:.{digits}f}"
+    cell = f"{stat['mean']:.{digits}f}" + (f" ± {stat['se']:.{digits}f}" if math.isfinite(stat["se"]) else "")
     return cell + (f" ({stat['paper']:g})" if stat["paper"] is not None else "")
 
 
