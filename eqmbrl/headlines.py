@@ -4,7 +4,8 @@ and the paper's numbers beside ours. :mod:`eqmbrl.reproduce` runs, scores and wr
 Budgets: ``smoke`` (tiny sizes, well under a minute: a check that the pipeline runs end to end, its
 numbers mean nothing), ``cpu`` (what RESULTS.md shows: fits the 2-core development machine) and
 ``paper`` (SEN's own data and epochs where the paper states them; hours on a GPU). Costs are wall
-minutes of the whole sweep (3 seeds) with 2 jobs sharing 2 CPU cores, as measured (``~``: estimated).
+minutes of the whole sweep (3 seeds) with 2 jobs sharing 2 CPU cores, as measured with other work on
+the machine (``~``: estimated, not yet run at that budget).
 
 Paper numbers: SEN (Park, Biza, Zhao, van de Meent, Walters, *Learning Symmetric Embeddings for
 Equivariant World Models*, ICML 2022), its poster and the earlier (ICLR 2022 submission) version,
@@ -114,6 +115,54 @@ REACHER_MPC = (
 )
 
 
+TEAPOT_GOALS = ("agent.episodes=0", "agent.goal_distances=[1,3,5]", "agent.eval_episodes=10")
+TEAPOT = ("env=teapot_goal,teapot_goal_continuous", "worldmodel=sen,none", *TEAPOT_GOALS)
+TEAPOT_TWO_AXES = (
+    "env=teapot_goal_continuous",
+    *TEAPOT_GOALS,
+    "trainer.train_action_low=[-0.2094,0.0,-0.2094]",
+    "trainer.train_action_high=[0.2094,0.0,0.2094]",
+    "env.kwargs.goal_axes=[1]",
+)
+TEAPOT_SMOKE = (
+    *SMOKE_GOALS,
+    "trainer.eval_episodes=6",
+    "worldmodel.hidden=16",
+    "agent.goal_distances=[1]",
+    "agent.planner.population=20",
+    "agent.planner.elites=4",
+    "agent.planner.iterations=1",
+)
+TEAPOT_PAPER = ("trainer.episodes=10000", "trainer.epochs=100")  # 100,000 transitions, as SEN
+TEAPOT_COLUMNS = (
+    Column("turn_hits@1/yaw", "TH@1 yaw"),
+    Column("turn_hits@1/pitch", "TH@1 pitch"),
+    Column("turn_hits@1/roll", "TH@1 roll"),
+    Column("hard_hits@1/1step", "HH@1 1 step"),
+    Column("hits@1/1step", "H@1 1 step"),
+    Column("ee", "EE"),
+    Column("die/1step", "DIE 1 step (1e-2)", 100),
+    Column("evaluate/success", "fresh goals", 100),
+    Column("evaluate/random_success", "random agent", 100),
+)
+TEAPOT_POSTER_SEN = {
+    "turn_hits@1/yaw": 100.0,
+    "turn_hits@1/pitch": 100.0,
+    "turn_hits@1/roll": 100.0,
+    "hard_hits@1/1step": 100.0,
+    "ee": 0.05,
+    "die/1step": 0.45,
+}
+TEAPOT_POSTER_NONE = {
+    "turn_hits@1/yaw": 6.7,
+    "turn_hits@1/pitch": 60.0,
+    "turn_hits@1/roll": 86.7,
+    "hard_hits@1/1step": 93.9,
+    "ee": 2.38,
+    "die/1step": 3.41,
+}
+
+
 def goal_reaching(board: str, title: str, cpu_minutes: str, note: str = "") -> Headline:
     """The goal-reaching headline of one block-pushing board (``shapes`` or ``cubes``): the goal env's
     own budget and agent (``agent=search``), scored on 50 fresh goals per distance."""
@@ -141,7 +190,7 @@ HEADLINES: dict[str, Headline] = {
                 "cpu": (*LIMITED_BLOCKS, "trainer.epochs=25"),
                 "paper": PAPER_BLOCKS,
             },
-            minutes={"smoke": "0.5", "cpu": "15", "paper": "~600"},
+            minutes={"smoke": "0.5", "cpu": "24", "paper": "~600"},
             columns=PREDICTION,
             paper={"sen": {"hits@1/10step": 100.0, "mrr/10step": 99.9, "ee": 0.0}, "none": {"hits@1/10step": 2.8}},
             source=f"{SEN}, generalisation table: 2D shapes {{up}}, 10 steps; its non-equivariant row is a plain "
@@ -198,7 +247,7 @@ HEADLINES: dict[str, Headline] = {
             },
             source=f"{SEN_EARLY}, Reacher (fixed goal) 1-step table: 2,000 episodes of 128 x 128 images",
         ),
-        goal_reaching("shapes", "2D shapes", "~15", "The main job's setting (`python -m eqmbrl.run`). "),
+        goal_reaching("shapes", "2D shapes", "26", "The main job's setting (`python -m eqmbrl.run`). "),
         goal_reaching("cubes", "3D cubes", "~50"),
         Headline(
             name="unseen_goals",
@@ -210,7 +259,7 @@ HEADLINES: dict[str, Headline] = {
                 "trainer.train_directions=[0,2,3]",
             ),
             budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
-            minutes={"smoke": "0.5", "cpu": "~15", "paper": "~15"},
+            minutes={"smoke": "0.5", "cpu": "17", "paper": "17"},
             columns=(
                 Column("evaluate/success_unseen", "goals needing a left push", 100),
                 Column("evaluate/success_seen", "other goals", 100),
@@ -279,6 +328,38 @@ HEADLINES: dict[str, Headline] = {
             curve="eval/return",
             note="The world model is pretrained on random data (the reacher_mpc recipe), then frozen; SAC "
             "learns an MLP policy on its cached latents. Pixels only.",
+        ),
+        Headline(
+            name="teapot",
+            title="3D teapot in SO(3): MatMul world model, turn and hard hits, and goal orientations reached",
+            sweep=TEAPOT,
+            budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
+            minutes={"smoke": "0.7", "cpu": "~60", "paper": "~600"},
+            columns=TEAPOT_COLUMNS,
+            paper={
+                "teapot_goal_continuous sen": TEAPOT_POSTER_SEN,
+                "teapot_goal_continuous none": TEAPOT_POSTER_NONE,
+                "teapot_goal sen": {"hard_hits@1/1step": 31.6},
+                "teapot_goal none": {"hard_hits@1/1step": 0.1},
+            },
+            source=f"{SEN} poster Table 1 (continuous rotations, most likely: 'Ours (MatMul)' and 'None'); "
+            f"discrete rows: {SEN_EARLY}, HH@1 with the 6 turns (S)",
+            evaluate=20,
+            note="Rows: teapot_goal = the 6 discrete turns (latent search), teapot_goal_continuous = rotation vectors "
+            "(CEM). TH@1 and HH@1 as defined in docs/teapot.md; DIE in units of 1e-2 as the poster. Goals 1, 3 "
+            "and 5 random turns away, success within half a turn in 10 steps; no online phase.",
+        ),
+        Headline(
+            name="teapot_two_axes",
+            title="3D teapot trained on yaw and pitch rotations only, scored on all three axes and on roll goals",
+            sweep=(*TEAPOT_TWO_AXES, "worldmodel=sen,none"),
+            budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
+            minutes={"smoke": "0.5", "cpu": "~30", "paper": "~300"},
+            columns=TEAPOT_COLUMNS,
+            evaluate=20,
+            note="Training actions: rotation vectors with no roll component (trainer.train_action_low/high); "
+            "evaluation episodes, turns and goals use all actions; goals are 1, 3 or 5 roll turns away "
+            "(env.kwargs.goal_axes=[1]), so reaching them needs the unseen axis. No paper counterpart.",
         ),
     )
 }
