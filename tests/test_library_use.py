@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 import eqmbrl  # noqa: F401  (registers the eqmbrl/ ids)
+from eqmbrl.headlines import HEADLINES
 from eqmbrl.rl import env_option, require_reward
 from eqmbrl.run import compose_config, run
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-HEADLINE_MARKER = "<!-- headline table: filled from RESULTS.md -->"
 FRESH_MACHINE = (  # .ci/run runs the second verbatim
     "bash scripts/setup.sh && .venv/bin/python -m eqmbrl.run",
     "bash scripts/setup.sh && .venv/bin/python -m pytest",
@@ -52,16 +52,17 @@ def test_readme_library_example_runs_as_written(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the example writes no files
 
 
-def test_readme_keeps_the_fresh_machine_commands_the_headline_marker_and_live_links() -> None:
+def test_readme_keeps_the_fresh_machine_commands_a_headline_table_and_live_links() -> None:
     text = README.read_text()
     lines = text.splitlines()
     assert len(lines) <= 200
     for command in FRESH_MACHINE:
         assert command in lines, f"README.md lost the line {command!r}"
     assert FRESH_MACHINE[1] in (ROOT / ".ci" / "run").read_text().splitlines()
-    assert lines.count(HEADLINE_MARKER) == 1
-    after = lines[lines.index(HEADLINE_MARKER) + 1]
-    assert "RESULTS.md" in after and "python -m eqmbrl.reproduce --list" in after
+    section = text.split("## Headline results", 1)[1].split("\n## ", 1)[0]
+    assert "RESULTS.md" in section and "python -m eqmbrl.reproduce --list" in section
+    shown = re.findall(r"^\| `(\w+)`:", section, flags=re.M)
+    assert shown and set(shown) <= set(HEADLINES), f"README's headline table names unknown headlines {shown}"
     targets = re.findall(r"\]\(([^)#\s]+)", text)
     assert targets, "README.md links to nothing"
     missing = [t for t in targets if not (ROOT / t).is_file()]
