@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -27,10 +28,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.planners import CEM, MPPI, DiscreteSearch, Planner
 from eqmbrl.core.checkpoint import write_json
-from eqmbrl.core.choices import check_choice
 from eqmbrl.core.config import EnvConfig, register
 from eqmbrl.core.logger import Logger
-from eqmbrl.core.rundir import HYDRA_FILES, check_fresh
+from eqmbrl.core.rundir import (
+    HYDRA_FILES,
+    check_fresh,
+    failure_message,
+    holding_lock,
+    stop_on_signals,
+    write_run_info,
+)
 from eqmbrl.core.seeds import seed_everything
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.data import RunData
@@ -84,15 +91,22 @@ class Settings:
     agent: OnlineSettings | SB3Settings | None
 
 
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
 def resolve_device(name: str, quiet: bool = False) -> torch.device:
-    """``auto`` -> cuda if available else cpu; ``cuda`` without a GPU falls back to cpu with a warning."""
-    check_choice("device", name.split(":")[0] if name.startswith("cuda:") else name, ("auto", "cpu", "cuda", "cuda:N"))
+    """``auto`` -> cuda if available else cpu; ``cuda`` or ``cuda:N`` without a GPU falls back to cpu
+    with a warning; ``cuda:N`` beyond the GPUs there are, or any other name, is refused."""
+    if not DEVICE.fullmatch(name):
+        raise ValueError(f"unknown device {name!r}; allowed: auto, cpu, cuda, cuda:N (N a GPU index)")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         if not quiet:
             print(f"device {name!r} requested but CUDA is not available; using cpu")
         return torch.device("cpu")
+    if ":" in name and int(name.split(":")[1]) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to cuda:N-1")
     return torch.device(name)
 
 
@@ -101,11 +115,13 @@ def env_shape(env: gym.Env) -> EnvShape:
     obs, act = env.observation_space, env.action_space
     discrete = isinstance(act, gym.spaces.Discrete)
     obs_shape = cast(tuple[int, ...], obs.shape)  # image Box, never None
+    # an env whose actions are neither pushes nor torques names its encoding (the teapot's rotations)
+    encoding = getattr(env.unwrapped, "action_encoding", "directions" if discrete else "torques")
     return EnvShape(
         group=env_contract(env).symmetry.group.name,
         in_channels=obs_shape[0],
         image_size=obs_shape[-1],
-        action_encoding="directions" if discrete else "torques",
+        action_encoding=encoding,
         action_dim=1 if discrete else cast(tuple[int, ...], act.shape)[0],
         state_points=int(getattr(env.unwrapped, "num_state_points", 0)),  # 0: no state head possible
     )
@@ -184,27 +200,38 @@ def settings_of(cfg: DictConfig) -> Settings:
 def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
     """The whole run of a composed config, writing into ``out``; returns the final metrics.
 
-    Value checks first (nothing is built for a bad value), then the env, the model and the agent
-    (whose own checks need the env), then data and training. ``metrics.json`` is written here only.
-    ``out`` must hold nothing but Hydra's files, unless ``resume`` (see :mod:`eqmbrl.resume`).
+    Value checks first (nothing is built for a bad value; an existing ``out`` gets only the
+    ``FAILED`` marker), then the env, the model and the agent (whose own checks need the env), then
+    data and training. ``metrics.json`` is written here only. ``out`` must hold nothing but Hydra's
+    files, unless ``resume`` (see :mod:`eqmbrl.resume`). While it runs, ``out/LOCK`` names this
+    process (a second process is refused); SIGTERM, SIGHUP and Ctrl-C stop it with ``FAILED`` written.
     """
-    settings = settings_of(cfg)
     if not resume:
         check_fresh(out, HYDRA_FILES)
+    try:
+        settings = settings_of(cfg)
+    except Exception as err:  # a bad value: nothing built; a sweep's job dir is still marked
+        if out.is_dir():
+            mark_failed(out, err)
+        raise
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    env = gym.make(cfg.env.id, **cfg.env.kwargs)
-    try:
-        metrics = _run_in(env, cfg, settings, out)
-    except BaseException as err:  # KeyboardInterrupt too: the run dir must not look finished
-        mark_failed(out, err)
-        raise
-    finally:
-        env.close()
+    with holding_lock(out), stop_on_signals():
+        if not resume:
+            write_run_info(out)
+        try:
+            env = gym.make(cfg.env.id, **cfg.env.kwargs)
+            try:
+                metrics = _run_in(env, cfg, settings, out)
+            finally:
+                env.close()
+        except BaseException as err:  # KeyboardInterrupt and SIGTERM too: the run dir must not look finished
+            mark_failed(out, err)
+            raise
     print(run_summary(metrics, cfg, settings, out))
     return metrics
 
@@ -250,7 +277,7 @@ def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dic
 def mark_failed(out: Path, err: BaseException) -> None:
     """Mark ``out`` as a failed run: a ``FAILED`` file and ``metrics.json`` with the error (result
     scripts skip such runs)."""
-    message = f"{type(err).__name__}: {err}"
+    message = failure_message(err)
     out.mkdir(parents=True, exist_ok=True)
     (out / "FAILED").write_text(message + "\n")
     write_json(out / "metrics.json", {"failed": message})

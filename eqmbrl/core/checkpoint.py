@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -11,16 +13,26 @@ from typing import Any, BinaryIO
 import torch
 from torch import nn
 
+LOW_SPACE = 1 << 20  # bytes: a failed write with less free space than this was a full disk
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``: a
-    crash never leaves a half-written file under the real name (nor a stray ``.tmp``)."""
+    crash never leaves a half-written file under the real name (nor a stray ``.tmp``). A failed
+    write names ``path``; on a full disk it is ``OSError(ENOSPC)`` whatever the writer raised (torch
+    and numpy report it in their own words)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
             write(f)
         os.replace(tmp, path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if shutil.disk_usage(path.parent).free < LOW_SPACE and getattr(exc, "errno", None) != errno.ENOSPC:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from exc
+        exc.add_note(f"while writing {path}")
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
