@@ -32,7 +32,7 @@ from agents.sb3 import LatentObservation
 from eqmbrl.collect import Agent
 from eqmbrl.online import EpisodeActor, mpc_agent
 from eqmbrl.rl import PolicyAgent
-from eqmbrl.run import Settings, build_planner, resolve_device, settings_of
+from eqmbrl.run import Settings, build_planner, make_env, resolve_device, settings_of
 from eqmbrl.settings import ALGOS, OnlineSettings, SB3Settings
 from worldmodels.persistence import load_world_model
 from worldmodels.world_model import WorldModel
@@ -113,7 +113,7 @@ def load_run(path: str | Path, device: str = "cpu", seed: int | None = None) -> 
     settings = settings_of(cfg)
     dev = resolve_device(device, quiet=True)
     seed = int(cfg.seed) if seed is None else seed
-    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    env = make_env(cfg)
     try:
         agent_settings = settings.agent
         uses_model = not (isinstance(agent_settings, SB3Settings) and agent_settings.features != "worldmodel")

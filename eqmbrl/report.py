@@ -123,7 +123,8 @@ def report(
     present = [k for k in (keys or DEFAULT_KEYS) if any(k in m for m in metrics.values())]
     rows = []
     for group, members in groups.items():
-        row = {"group": dict(group), "runs": [str(r) for r in members]}
+        row: dict[str, Any] = {"group": dict(group), "runs": [str(r) for r in members]}
+        row["warned"] = [str(r) for r in members if any(k.startswith("warning/") for k in metrics[r])]
         row.update({k: summarize([float(metrics[r].get(k, float("nan"))) for r in members]) for k in present})
         rows.append(row)
     out = {"root": str(root), "varying": varying, "failed": len(failed), "unfinished": len(unfinished), "rows": rows}
@@ -139,13 +140,16 @@ def report(
 
 def print_table(out: dict[str, Any], keys: list[str]) -> None:
     head = out["varying"] or ["runs"]
-    print("| " + " | ".join([*head, "seeds", *keys]) + " |")
-    print("|" + "---|" * len(head) + "---:|" * (1 + len(keys)))
+    print("| " + " | ".join([*head, "seeds", "warned", *keys]) + " |")
+    print("|" + "---|" * len(head) + "---:|" * (2 + len(keys)))
     for row in out["rows"]:
         labels = [row["group"].get(k, "") for k in out["varying"]] or ["all"]
         cells = [f"{row[k]['mean']:.3g} ± {row[k]['std']:.2g}" if row[k]["n"] else "—" for k in keys]
-        print("| " + " | ".join([*labels, str(len(row["runs"])), *cells]) + " |")
+        warned = f"⚠ {len(row['warned'])}" if row["warned"] else ""
+        print("| " + " | ".join([*labels, str(len(row["runs"])), warned, *cells]) + " |")
     print(f"\nskipped: {out['failed']} failed, {out['unfinished']} unfinished")
+    if any(row["warned"] for row in out["rows"]):
+        print("⚠: runs whose world model collapsed or whose successor accuracy is low (metrics.json warning/...)")
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]], varying: list[str], keys: list[str]) -> None:

@@ -118,6 +118,7 @@ def table(headline: Headline, root: Path, jobs: int = 2, budget: str = "cpu") ->
             "seeds": len(members),
             "runs": [str(r) for r in members],
         }
+        row["warned"] = sum(any(k.startswith("warning/") for k in metrics[r]) for r in members)
         for col in headline.columns:
             values = [float(metrics[r].get(col.key, math.nan)) * col.scale for r in members]
             finite = [v for v in values if math.isfinite(v)]
@@ -154,11 +155,17 @@ def markdown(headline: Headline, result: dict[str, Any]) -> str:
     head += [c.label for c in headline.columns]
     lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(headline.columns)]
     for row in result["rows"]:
-        cells = [row["label"], str(row["seeds"]), *(_cell(row[c.key]) for c in headline.columns)]
+        label = row["label"] + (f" (⚠ {row['warned']} runs)" if row.get("warned") else "")
+        cells = [label, str(row["seeds"]), *(_cell(row[c.key]) for c in headline.columns)]
         lines.append("| " + " | ".join(cells) + " |")
     meta = result["meta"]
     lines += [
         "",
+        *(
+            ["⚠: runs whose latents collapsed or whose successor accuracy is below 25% (metrics.json warning/...)", ""]
+            if any(row.get("warned") for row in result["rows"])
+            else []
+        ),
         "Mean ± standard error over training seeds; in brackets the paper's figure"
         + (f" ({headline.source})." if headline.source else " (none for this table)."),
         *([headline.note] if headline.note else []),

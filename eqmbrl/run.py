@@ -20,6 +20,7 @@ from typing import Any, cast
 import gymnasium as gym
 import hydra
 import torch
+from gymnasium.envs.registration import load_env_creator
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -28,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from agents.planners import CEM, MPPI, DiscreteSearch, Planner
 from eqmbrl.core.checkpoint import write_json
-from eqmbrl.core.config import EnvConfig, register
+from eqmbrl.core.config import EnvConfig, checked_kwargs, register
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.rundir import (
     HYDRA_FILES,
@@ -44,7 +45,7 @@ from eqmbrl.data import RunData
 from eqmbrl.online import OnlineMPC
 from eqmbrl.rl import SB3Learner, require_reward
 from eqmbrl.settings import OnlineSettings, SB3Settings, TrainerSettings, from_config
-from eqmbrl.summary import summary
+from eqmbrl.summary import health_warnings, summary
 from eqmbrl.trainer import WorldModelTrainer, check_reward_refit
 from worldmodels.settings import EnvShape, WorldModelSettings
 from worldmodels.world_model import build
@@ -110,6 +111,22 @@ def resolve_device(name: str, quiet: bool = False) -> torch.device:
     return torch.device(name)
 
 
+def make_env(cfg: DictConfig) -> gym.Env:
+    """``gymnasium.make(env.id, **env.kwargs)`` of ``cfg``, each kwarg first checked against the env
+    class's typed signature (an unknown key or a wrong type names ``env.kwargs.KEY``)."""
+    import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
+
+    try:
+        spec = gym.spec(cfg.env.id)
+    except gym.error.Error as exc:
+        raise ValueError(f"unknown env.id {cfg.env.id!r} ({exc})") from None
+    kwargs = _values(cfg.env.kwargs)
+    entry = spec.entry_point
+    if isinstance(entry, str):  # eqmbrl's envs register "module:Class"
+        kwargs = checked_kwargs(load_env_creator(entry), kwargs, "env.kwargs")
+    return gym.make(cfg.env.id, **kwargs)
+
+
 def env_shape(env: gym.Env) -> EnvShape:
     """What the world model must know about the env (derived, never written back into the config)."""
     obs, act = env.observation_space, env.action_space
@@ -150,7 +167,7 @@ def configured_model_kwargs(*overrides: str) -> tuple[dict[str, Any], DictConfig
     import envs  # noqa: F401  (registers the eqmbrl/ gymnasium ids)
 
     cfg = compose_config(*overrides)
-    env = gym.make(cfg.env.id, **cfg.env.kwargs)
+    env = make_env(cfg)
     try:
         return model_kwargs(cfg, env), cfg
     finally:
@@ -224,7 +241,7 @@ def run(cfg: DictConfig, out: Path, resume: bool = False) -> dict[str, float]:
         if not resume:
             write_run_info(out)
         try:
-            env = gym.make(cfg.env.id, **cfg.env.kwargs)
+            env = make_env(cfg)
             try:
                 metrics = _run_in(env, cfg, settings, out)
             finally:
@@ -267,6 +284,7 @@ def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dic
     logger.hparams(_values(cfg))
     data.eval_data()  # before any training data, as in every run so far (the env's episodes are seeded)
     metrics = trainer.pretrain(data)[1] if agent is None else agent.run(data)
+    metrics.update(dict.fromkeys(health_warnings(metrics), 1.0))  # flags for eqmbrl.report; text in the summary
     write_json(out / "metrics.json", metrics)
     # apart from the metrics, which a resumed run reproduces exactly; this process only
     write_json(out / "timing.json", {"wall_minutes": (time.monotonic() - start) / 60})

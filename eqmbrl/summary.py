@@ -14,6 +14,31 @@ WORLD_MODEL_KEYS = (  # (metric, label, how it is printed): the two or three num
 )
 
 
+COLLAPSED = 50.0  # percent of collapsed latents above which the ranking scores mean nothing
+LOW_SUCCESSOR = 25.0  # successor accuracy (percent) below which plans on the model reach little
+
+
+def health_warnings(metrics: dict[str, float]) -> dict[str, str]:
+    """Why the world model's headline scores cannot be trusted, by ``warning/...`` key (empty: none):
+    collapsed latents (ties rank as hits, so H@k and MRR read 100) or successor accuracy so low
+    that its predicted next states are mostly ones the env never reaches."""
+    out: dict[str, str] = {}
+    collapsed = metrics.get("collapsed_latents", 0.0)
+    if collapsed > COLLAPSED:
+        strict = metrics.get("strict/hits@1/1step", float("nan"))
+        out["warning/collapsed"] = (
+            f"{collapsed:.0f}% of latents collapsed (strict hits@1 {strict:.0f}): hits@k and MRR count ties "
+            "as hits and mean nothing here; lower trainer.lr or check the data"
+        )
+    successor = metrics.get("successor_acc")
+    if successor is not None and successor < LOW_SUCCESSOR:
+        out["warning/successor_acc"] = (
+            f"successor accuracy {successor:.0f}%: most predicted next states are not ones the env reaches, "
+            "so plans on this model reach little; train longer (trainer.epochs, trainer.patience)"
+        )
+    return out
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
@@ -62,10 +87,7 @@ def summary(
         lines += agent_lines(metrics, episodes, goal_distances)
     lines.append("World model on held-out episodes (good: hits@1 and successor accuracy near 100, EE near 0):")
     lines.append(world_model_line(metrics))
-    if metrics.get("collapsed_latents", 0) > 0:
-        lines.append(
-            f"  WARNING: {metrics['collapsed_latents']:.0f}% of latents collapsed: the scores above mean little"
-        )
+    lines += [f"  WARNING: {text}" for text in health_warnings(metrics).values()]
     lines.append(f"Files: {out}  (metrics.json has every metric; checkpoint.pt, buffer.npz)")
     lines.append(f"TensorBoard: tensorboard --logdir {out / 'tb'}")
     return "\n".join(lines)

@@ -17,8 +17,10 @@ import torch
 
 from eqmbrl.core.checkpoint import atomic_write
 from eqmbrl.core.rundir import LOCK, RunLockedError, failure_message, holding_lock, lock_holder, start_dir
+from eqmbrl.report import report
 from eqmbrl.resume import resume
 from eqmbrl.run import resolve_device
+from eqmbrl.summary import health_warnings, summary
 from tests.helpers import CLI_ENV, ROOT, run_in_process
 
 
@@ -124,3 +126,24 @@ def test_sigterm_marks_the_run_and_resume_finishes_it_from_its_start_dir(tmp_pat
     finally:
         os.chdir(ROOT)
     assert "hits@1/1step" in metrics and not (out / "FAILED").exists() and not (out / LOCK).exists()
+
+
+def test_collapsed_and_chance_level_models_are_flagged() -> None:
+    collapsed = {"hits@1/1step": 100.0, "strict/hits@1/1step": 0.0, "collapsed_latents": 100.0, "successor_acc": 0.0}
+    warnings = health_warnings(collapsed)
+    assert set(warnings) == {"warning/collapsed", "warning/successor_acc"}
+    assert "lower trainer.lr" in warnings["warning/collapsed"]
+    assert health_warnings({"hits@1/1step": 100.0, "collapsed_latents": 0.0, "successor_acc": 99.0}) == {}
+    text = summary(collapsed, "t", Path("/runs/x"))
+    assert text.count("WARNING:") == 2
+
+
+def test_report_marks_runs_with_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i, flags in enumerate([{}, {"warning/collapsed": 1.0}]):
+        run = tmp_path / f"r{i}"
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(f"- seed={i}\n")
+        (run / "metrics.json").write_text(json.dumps({"hits@1/1step": 100.0, **flags}))
+    out = report(tmp_path, keys=("hits@1/1step",), curves=())
+    assert out["rows"][0]["warned"] == [str(tmp_path / "r1")]
+    assert "⚠ 1" in capsys.readouterr().out

@@ -8,10 +8,11 @@ kept for rendering symmetric twins.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
@@ -32,6 +33,8 @@ class ReplayBuffer:
         action_shape: ``()`` for discrete actions (stored int64) or ``(d,)`` (stored float32).
         state_shape: shape of the env's underlying state, or None to not store states.
         state_dtype: its dtype (e.g. int64 grid positions, float64 joint angles).
+        source: the env the rows come from (:func:`env_source`: gym id and kwargs), saved with the
+            buffer so that a run of another env refuses it (None: unknown, as in older files).
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class ReplayBuffer:
         action_shape: tuple[int, ...] = (),
         state_shape: tuple[int, ...] | None = None,
         state_dtype: np.dtype | type = np.float64,
+        source: dict[str, Any] | None = None,
     ) -> None:
         if capacity < 2:
             raise ValueError(f"capacity must be >= 2, got {capacity}")
@@ -52,6 +56,7 @@ class ReplayBuffer:
         self.episode = np.full(capacity, -1, np.int64)
         self.states = None if state_shape is None else np.zeros((capacity, *state_shape), state_dtype)
         self.capacity, self.size, self.pos, self.num_episodes = capacity, 0, 0, 0
+        self.source = source
         self._valid_cache: dict[int, np.ndarray] = {}
         self._episode_index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -114,6 +119,7 @@ class ReplayBuffer:
             self.actions.shape[1:],
             None if self.states is None else self.states.shape[1:],
             np.float64 if self.states is None else self.states.dtype,
+            self.source,
         )
         for k in _FIELDS:
             if getattr(self, k) is not None:
@@ -209,15 +215,22 @@ class ReplayBuffer:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""
         arrays = {k: getattr(self, k) for k in _FIELDS if getattr(self, k) is not None}
         meta = np.array([self.capacity, self.size, self.pos, self.num_episodes])
+        if self.source is not None:
+            arrays["source"] = np.array(json.dumps(self.source, sort_keys=True))
         atomic_write(path, lambda f: np.savez(f, meta=meta, **arrays))
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, obs_space: gym.spaces.Box | None = None, action_space: gym.Space | None = None
+        cls,
+        path: str | os.PathLike,
+        obs_space: gym.spaces.Box | None = None,
+        action_space: gym.Space | None = None,
+        source: dict[str, Any] | None = None,
     ) -> ReplayBuffer:
-        """Read a buffer written by :meth:`save`. A missing or corrupt file, or one whose fields do
-        not fit each other or the env's ``obs_space`` / ``action_space`` (when given), raises a
-        one-line error naming the file and the field (:func:`check_buffer`)."""
+        """Read a buffer written by :meth:`save`. A missing or corrupt file, one whose fields do not
+        fit each other or the env's ``obs_space`` / ``action_space`` (when given), or one recorded
+        from another env than ``source`` (when both are known) raises a one-line error naming the
+        file and the field (:func:`check_buffer`)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"replay buffer file {path} does not exist")
@@ -236,9 +249,27 @@ class ReplayBuffer:
         if meta.shape != (4,) or not np.issubdtype(meta.dtype, np.integer):
             raise ValueError(f"replay buffer file {path}: field 'meta' must be 4 ints, got {meta.dtype} {meta.shape}")
         buf.capacity, buf.size, buf.pos, buf.num_episodes = (int(x) for x in meta)
+        buf.source = json.loads(str(arrays["source"])) if "source" in arrays else None
         buf._valid_cache, buf._episode_index = {}, None
         check_buffer(buf, path, obs_space, action_space)
+        if source is not None and buf.source is not None and json.loads(json.dumps(source)) != buf.source:
+            raise ValueError(
+                f"replay buffer file {path} was recorded in {_describe(buf.source)}, not in this run's "
+                f"{_describe(source)}: use a buffer of this env (or leave trainer.buffer_path unset)"
+            )
         return buf
+
+
+def env_source(env: gym.Env) -> dict[str, Any] | None:
+    """What a buffer records of the env its rows come from: the gym id and the kwargs it was made with."""
+    if env.spec is None:
+        return None
+    return {"id": env.spec.id, "kwargs": dict(env.spec.kwargs)}
+
+
+def _describe(source: dict[str, Any]) -> str:
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in sorted(source.get("kwargs", {}).items()))
+    return f"{source.get('id')}({kwargs})"
 
 
 def check_buffer(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, Optional, cast
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf, ValidationError
 
 _SIMPLE = (int, float, str, bool)
 
@@ -73,6 +73,26 @@ def schema(target: Callable[..., Any], exclude: tuple[str, ...] = ()) -> type:
             )
         )
     return dataclasses.make_dataclass(f"{target.__name__}Config", fields)
+
+
+def checked_kwargs(target: Callable[..., Any], kwargs: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``kwargs`` for ``target`` checked against its typed signature: an unknown key or a value of the
+    wrong type is a one-line ``ValueError`` naming ``prefix.key`` (and the keys allowed); values are
+    converted as OmegaConf converts them (``"64"`` for an int becomes 64)."""
+    allowed = [n for n in inspect.signature(target).parameters if n != "self"]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {prefix}.{unknown[0]}; allowed: {', '.join(allowed)}")
+    node = OmegaConf.structured(schema(target))
+    out = {}
+    for key, value in kwargs.items():
+        try:
+            node[key] = value
+        except ValidationError as exc:
+            hint = typing.get_type_hints(target.__init__ if inspect.isclass(target) else target).get(key, Any)
+            raise ValueError(f"{prefix}.{key}={value!r}: expected {getattr(hint, '__name__', hint)}") from exc
+        out[key] = OmegaConf.to_object(node[key]) if OmegaConf.is_config(node[key]) else node[key]
+    return out
 
 
 @dataclasses.dataclass
