@@ -29,7 +29,6 @@ import torch
 
 from agents.planners import ContinuousPlanner, DiscretePlanner, Planner, Scorer
 from eqmbrl.core.choices import check_choice
-from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
@@ -83,7 +82,8 @@ class MPCAgent:
     Args:
         world_model: the model; planning runs on its device, in eval mode (restored afterwards).
         planner: a :class:`agents.planners.Planner`; it is moved to the model's device. Discrete
-            planners need a ``directions`` model with ``num_actions = 4 * slots``.
+            planners need a discrete-action model with the same ``num_actions``
+            (:attr:`WorldModel.num_actions`: ``4 * slots`` pushes, or the teapot's 6 turns).
         objective: ``"reward"`` or ``"goal"`` (call :meth:`set_goal` first), see the module doc.
         exploration_std: std of Gaussian noise added to continuous actions (then clipped to the
             planner's bounds).
@@ -240,17 +240,16 @@ def _check_exploration(planner: Planner, exploration_std: float, epsilon: float)
 
 
 def _check_action_kind(model: WorldModel, planner: Planner) -> None:
-    if planner.discrete != (model.action_encoding == "directions"):
+    if planner.discrete != (model.num_actions is not None):
         kind = "a discrete" if planner.discrete else "a continuous"
         raise ValueError(
             f"{kind} planner ({type(planner).__name__}) does not fit a world model with "
-            f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' and "
-            "CEM or MPPI for 'torques'"
+            f"{model.action_encoding!r} actions; use DiscreteSearch for 'directions' or 'turns' and CEM or "
+            "MPPI for 'torques' or 'rotvecs'"
         )
     discrete = cast(DiscretePlanner, planner)  # num_actions is only read when planner.discrete
-    if planner.discrete and discrete.num_actions != NUM_DIRECTIONS * model.slots:
+    if planner.discrete and discrete.num_actions != model.num_actions:
         raise ValueError(
-            f"DiscreteSearch has num_actions={discrete.num_actions}, but the world model pushes "
-            f"{model.slots} objects in {NUM_DIRECTIONS} directions: use "
-            f"num_actions={NUM_DIRECTIONS * model.slots}"
+            f"DiscreteSearch has num_actions={discrete.num_actions}, but the world model steps with "
+            f"{model.num_actions} {model.action_encoding!r} actions: use num_actions={model.num_actions}"
         )

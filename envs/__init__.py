@@ -7,6 +7,8 @@
 | ``eqmbrl/BlockPushingGoal-cubes-v0`` / ``-shapes-v0`` | goal-conditioned variant (reward, success) |
 | ``eqmbrl/Reacher-pixels-v0`` | MuJoCo Reacher from a top-down camera, 2 stacked frames, random goal |
 | ``eqmbrl/ReacherFixedGoal-pixels-v0`` | the same with the goal fixed at (0.2, 0.2) |
+| ``eqmbrl/Teapot-v0`` | the 3D teapot in SO(3), 64x64 grey, rotation vectors (``actions="discrete"``: 6 turns) |
+| ``eqmbrl/TeapotGoal-v0`` | goal-conditioned variant (a goal orientation some turns away; success within half a turn) |
 
 Each env's ``unwrapped`` exposes ``symmetry`` (an :class:`eqmbrl.core.symmetry.EnvSymmetry`),
 ``get_state()`` and ``render_states(states) -> uint8 [B, C, H, W]``;
@@ -34,3 +36,5 @@ for _style in ("cubes", "shapes"):
     )
 _register("eqmbrl/Reacher-pixels-v0", "envs.reacher:ReacherPixelsEnv", fixed_goal=False)
 _register("eqmbrl/ReacherFixedGoal-pixels-v0", "envs.reacher:ReacherPixelsEnv", fixed_goal=True)
+_register("eqmbrl/Teapot-v0", "envs.teapot:TeapotEnv")
+_register("eqmbrl/TeapotGoal-v0", "envs.teapot:TeapotEnv", goal_conditioned=True)

@@ -10,9 +10,7 @@ the base rotates the image by 90° (``np.rot90``), up to rasterisation.
 Lighting: Reacher has no lights of its own; MuJoCo's headlight is kept but its specular term is
 switched off, because on the single-quad floor it gives a diagonal (non-D4-symmetric) gradient.
 
-Headless rendering: importing this module sets ``MUJOCO_GL=egl`` if it is unset (Mesa's
-llvmpipe works without a GPU). It must be set before ``mujoco`` is first imported anywhere in the
-process; if EGL fails, run with ``MUJOCO_GL=osmesa`` (needs ``libosmesa6``).
+Headless rendering: :mod:`envs.mujoco_render` (``MUJOCO_GL=egl`` unless set).
 
 Underlying state, a flat float64 vector of size ``S = 2 * frame_stack + 4``::
 
@@ -28,14 +26,13 @@ the goal by 90°, leaving velocities and torques unchanged. Element g is escnn's
 on the pixels of a map as on the image (:mod:`eqmbrl.core.symmetry`).
 """
 
+# ruff: noqa: I001 (envs.mujoco_render first: it sets MUJOCO_GL before mujoco is imported)
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 from typing import Any
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from envs.mujoco_render import CheckedRenderer
 
 import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
@@ -43,7 +40,7 @@ import numpy as np  # noqa: E402
 from gymnasium import spaces  # noqa: E402
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv  # noqa: E402
 
-from eqmbrl.core.choices import check_choice
+from eqmbrl.core.choices import check_choice  # noqa: E402
 from eqmbrl.core.symmetry import Group, rotate_points  # noqa: E402
 
 VIEW_HALF_EXTENT = 0.23
@@ -196,26 +193,6 @@ def _top_down_camera() -> mujoco.MjvCamera:
     return cam
 
 
-def _corners(image: np.ndarray) -> np.ndarray:
-    """The 4 corner pixels ``[4, 3]`` of ``image [H, W, 3]``."""
-    return image[[0, 0, -1, -1], [0, -1, 0, -1]]
-
-
-def _release_gl() -> None:
-    """Make no GL context current on this thread (for ``MUJOCO_GL`` egl or osmesa)."""
-    backend = os.environ.get("MUJOCO_GL")
-    if backend == "egl":
-        from mujoco import egl
-
-        if egl.EGL_DISPLAY is not None:
-            none = egl.EGL.EGL_NO_SURFACE
-            egl.EGL.eglMakeCurrent(egl.EGL_DISPLAY, none, none, egl.EGL.EGL_NO_CONTEXT)
-    elif backend == "osmesa":
-        from OpenGL import GL, osmesa
-
-        osmesa.OSMesaMakeCurrent(None, None, GL.GL_FLOAT, 0, 0)
-
-
 class ReacherPixelsEnv(gym.Env):
     """Reacher-v5 physics and reward, observed as stacked top-down frames ``uint8 [3K, H, W]``.
 
@@ -264,11 +241,10 @@ class ReacherPixelsEnv(gym.Env):
         _configure_visuals(self._sim.model, self.image_size, render_quality)
         # the target has no collisions (contype = conaffinity = 0): its size is only what is drawn
         self._sim.model.geom("target").size[0] = target_radius
-        self._renderer: mujoco.Renderer | None = None
-        self._camera = _top_down_camera()
         self._render_data = mujoco.MjData(self._sim.model)
-        self.renderer_restarts = 0
-        self._floor_corners = self._open_renderer()
+        reference = mujoco.MjData(self._sim.model)  # arm along +x, target hidden under the base
+        mujoco.mj_kinematics(self._sim.model, reference)
+        self._renderer = CheckedRenderer(self._sim.model, self.image_size, _top_down_camera(), reference)
         self.observation_space = spaces.Box(0, 255, (3 * self.frame_stack, self.image_size, self.image_size), np.uint8)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self._angles = np.zeros((self.frame_stack, 2))
@@ -325,9 +301,7 @@ class ReacherPixelsEnv(gym.Env):
 
     def close(self) -> None:
         """Free the GL context now (and collect garbage) so later envs don't render blank."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._renderer.close()
         self._sim.close()
         gc.collect()
 
@@ -395,50 +369,16 @@ class ReacherPixelsEnv(gym.Env):
             )
         return states
 
-    def _open_renderer(self) -> np.ndarray:
-        """(Re)create the GL renderer; returns the floor colour at the 4 corners ``[4, 3]``."""
-        if self._renderer is not None:
-            self._renderer.close()
-        self._renderer = mujoco.Renderer(self._sim.model, self.image_size, self.image_size)
-        _release_gl()  # the Renderer leaves its context current; _render_raw holds it briefly
-        self._render_data.qpos[:] = 0.0  # arm along +x, target hidden under the base
-        mujoco.mj_kinematics(self._sim.model, self._render_data)
-        return _corners(self._render_raw(self._render_data))
-
-    def _render_raw(self, data: mujoco.MjData) -> np.ndarray:
-        if self._renderer is None:
-            raise RuntimeError("ReacherPixelsEnv was closed; make a new env to render")
-        self._renderer.update_scene(data, self._camera)
-        # Hold our GL context current only while rendering. A foreign MuJoCo render context
-        # (e.g. a closed gymnasium ``rgb_array`` env's) freed by the garbage collector deletes
-        # its GL objects by name in whatever context is current; if that were ours, our
-        # textures and buffers would silently go (partly garbage frames).
-        gl = self._renderer._gl_context  # mujoco keeps it private; None for Filament
-        with gl.as_current() if gl is not None else contextlib.nullcontext():
-            return self._renderer.render()
-
     def _render(self, data: mujoco.MjData) -> np.ndarray:
-        """Render ``data`` from the top-down camera -> ``uint8 [3, H, W]``, checked.
+        """Render ``data`` from the top-down camera -> ``uint8 [3, H, W]``, checked: a corrupt frame
+        (fewer than 3 corners show the floor; the arm never reaches a corner and the target covers
+        at most one) gets one retry on a new renderer (:class:`envs.mujoco_render.CheckedRenderer`)."""
+        return self._renderer.render(data)
 
-        A corrupt frame (blank or garbage: fewer than 3 corners show the floor; the arm never
-        reaches a corner and the target covers at most one) gets one retry on a new renderer.
-        It happens e.g. when a closed gymnasium ``rgb_array`` MuJoCo env is garbage-collected.
-        """
-        image = self._render_raw(data)
-        if not self._frame_ok(image):
-            self.renderer_restarts += 1
-            self._open_renderer()
-            image = self._render_raw(data)
-            if not self._frame_ok(image):
-                raise RuntimeError(
-                    f"MuJoCo rendered a corrupt frame twice (MUJOCO_GL="
-                    f"{os.environ.get('MUJOCO_GL')!r}); try MUJOCO_GL=osmesa"
-                )
-        return image.transpose(2, 0, 1)
-
-    def _frame_ok(self, image: np.ndarray) -> bool:
-        """True if at least 3 of the 4 corner pixels of ``image [H, W, 3]`` are floor."""
-        return int((_corners(image) == self._floor_corners).all(axis=1).sum()) >= 3
+    @property
+    def renderer_restarts(self) -> int:
+        """How often a corrupt frame made the GL renderer restart."""
+        return self._renderer.restarts
 
     def _push(self, angles: np.ndarray, frame: np.ndarray) -> None:
         """Append one frame (angles ``[2]``, image ``[3, H, W]``), dropping the oldest."""

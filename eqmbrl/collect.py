@@ -6,10 +6,11 @@ from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
-from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.buffer import ReplayBuffer, env_source
 from eqmbrl.core.seeds import EVAL_ENV
 from eqmbrl.core.symmetry import env_contract
 
@@ -126,7 +127,7 @@ def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:
     """A buffer of ``capacity`` rows for ``env``'s observations, actions and underlying states."""
     state = np.asarray(env_contract(env).get_state())
     obs_shape = cast(tuple[int, ...], env.observation_space.shape)  # image Box, never None
-    return ReplayBuffer(capacity, obs_shape, env.action_space.shape or (), state.shape, state.dtype)
+    return ReplayBuffer(capacity, obs_shape, env.action_space.shape or (), state.shape, state.dtype, env_source(env))
 
 
 def collect(
@@ -190,3 +191,29 @@ def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int)
     twin_obs = base.render_states(twin_states)
     twin_actions = sym.act_action(g, actions.reshape(N * (T1 - 1), *actions.shape[2:]))
     return twin_obs.reshape(N, T1, *twin_obs.shape[1:]), twin_actions.reshape(actions.shape)
+
+
+TURN_STARTS = 20
+"""Start states per axis of the full-turn episodes (TH@1) of envs that have them."""
+
+
+def probe_data(env: gym.Env, states: np.ndarray, seed: int, turn_starts: int = TURN_STARTS) -> dict[str, Any]:
+    """The extra evaluation data of envs that define them (the teapot), as :class:`eqmbrl.core.types.EvalData`
+    fields: with ``hard_negatives(states, next_states)``, the renders ``hard_obs [N, M, Ci, Hi, Wi]`` and
+    ``hard_valid [N, M]`` for the first transition of each episode of ``states [N, T+1, ...]``; with
+    ``turn_episodes(rng, n)``, ``turn_obs``/``turn_actions`` of ``turn_starts`` full turns per axis
+    (``rng`` seeded with ``seed``) and their ``turn_names`` (the env's ``turn_names``). ``{}`` otherwise."""
+    base: Any = env_contract(env)
+    out: dict[str, Any] = {}
+    if hasattr(base, "hard_negatives"):
+        near, valid = base.hard_negatives(states[:, 0], states[:, 1])
+        images = base.render_states(near.reshape(-1, *near.shape[2:]))
+        out["hard_obs"] = torch.from_numpy(images.reshape(*near.shape[:2], *images.shape[1:]))
+        out["hard_valid"] = torch.from_numpy(valid)
+    if hasattr(base, "turn_episodes"):
+        turn_states, actions = base.turn_episodes(np.random.default_rng(seed), turn_starts)
+        images = base.render_states(turn_states.reshape(-1, turn_states.shape[-1]))
+        out["turn_obs"] = torch.from_numpy(images.reshape(*turn_states.shape[:3], *images.shape[1:]))
+        out["turn_actions"] = torch.from_numpy(actions)
+        out["turn_names"] = tuple(base.turn_names)
+    return out

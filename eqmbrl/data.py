@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from agents.random_agent import RandomAgent
-from eqmbrl.collect import collect, episode_tensors, successor_sets, twin_episodes
-from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.collect import collect, episode_tensors, probe_data, successor_sets, twin_episodes
+from eqmbrl.core.buffer import ReplayBuffer, env_source
 from eqmbrl.core.seeds import EVAL_DATA_AGENT, EVAL_DATA_ENV, VAL_DATA_AGENT, VAL_DATA_ENV
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.core.types import EvalData
@@ -60,7 +60,7 @@ class RunData:
         own, s = self.out / "buffer.npz", self.settings
         if s.buffer_path or own.is_file():
             space = cast(gym.spaces.Box, self.env.observation_space)
-            return ReplayBuffer.load(s.buffer_path or own, space, self.env.action_space)
+            return ReplayBuffer.load(s.buffer_path or own, space, self.env.action_space, env_source(self.env))
         buf = collect(
             self.env,
             self.train_agent(self.seed),
@@ -89,15 +89,20 @@ class RunData:
         )
 
     def eval_data(self) -> EvalData:
-        """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``;
-        built on the first call, the same object after."""
+        """Evaluation episodes (all actions, their own seeds) and their twins under ``twin_element``,
+        with the env's probe data where it has some (:func:`eqmbrl.collect.probe_data`: the teapot's
+        hard negatives and full turns); built on the first call, the same object after."""
         if self._eval is None:
             s = self.settings
             data = self._episodes(False, s.eval_episodes, s.eval_length, EVAL_DATA_AGENT, EVAL_DATA_ENV, "eval")
             twin_obs, twin_actions = twin_episodes(self.env, data["actions"], data["states"], s.twin_element)
-            t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
-            twins = {"twin_obs": torch.from_numpy(twin_obs), "twin_actions": torch.from_numpy(twin_actions)}
-            self._eval = EvalData(**t, **twins, g=s.twin_element)
+            t: dict[str, Any] = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in data.items() if k != "states"}
+            twins: dict[str, Any] = {
+                "twin_obs": torch.from_numpy(twin_obs),
+                "twin_actions": torch.from_numpy(twin_actions),
+            }
+            probes = probe_data(self.env, data["states"], self.seed + EVAL_DATA_ENV)
+            self._eval = EvalData(**t, **twins, **probes, g=s.twin_element)
         return self._eval
 
     def val_data(self) -> dict[str, torch.Tensor] | None:

@@ -38,7 +38,7 @@ from tqdm import tqdm
 from agents.mpc import MPCAgent
 from agents.planners import Planner
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent, run_episode
-from eqmbrl.core.buffer import ReplayBuffer
+from eqmbrl.core.buffer import ReplayBuffer, env_source
 from eqmbrl.core.checkpoint import load_state, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.logger import Logger
@@ -84,6 +84,17 @@ class EpisodeActor:
         return action
 
 
+def action_name(env: gym.Env, action: int | np.ndarray) -> str:
+    """A short name of one action: the env's own ``action_name`` (the teapot's turns), else a block
+    push (``object 2 left``) for discrete actions or the numbers."""
+    base = env_contract(env)
+    if hasattr(base, "action_name"):
+        return str(base.action_name(action))
+    if isinstance(env.action_space, gym.spaces.Discrete):
+        return f"object {int(action) // NUM_DIRECTIONS} {DIRECTION_NAMES[int(action) % NUM_DIRECTIONS]}"
+    return np.array2string(np.asarray(action), precision=2)
+
+
 def mpc_agent(model: WorldModel, planner: Planner, settings: OnlineSettings, seed: int = 0) -> MPCAgent:
     """The :class:`MPCAgent` that ``agent.*`` settings describe, planning with ``planner`` on ``model``."""
     s = settings
@@ -124,7 +135,7 @@ class OnlineMPC:
         self.settings = s = settings or OnlineSettings()
         if s.objective == "goal" and not getattr(env_contract(env), "goal_conditioned", False):
             raise ValueError(
-                f"objective 'goal' needs a goal-conditioned env (env=cubes_goal or env=shapes_goal), "
+                f"objective 'goal' needs a goal-conditioned env (env=cubes_goal, shapes_goal or teapot_goal), "
                 f"got {env.spec.id if env.spec else env}"
             )
         self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
@@ -215,7 +226,7 @@ class OnlineMPC:
         set_global_rng_state(state["global_rng"])
         counters, self.last_eval = state["counters"], state["last_eval"]
         space = cast(gym.spaces.Box, self.env.observation_space)
-        buffer = ReplayBuffer.load(self.out / "buffer_online.npz", space, self.env.action_space)
+        buffer = ReplayBuffer.load(self.out / "buffer_online.npz", space, self.env.action_space, env_source(self.env))
         print(f"resuming the online phase of {self.out} after episode {counters['episodes']}")
         return counters["episodes"], counters["steps"], counters["since_refit"], buffer
 
@@ -231,10 +242,7 @@ class OnlineMPC:
         goals: the goal image, then every observation) and its actions as the text ``eval/actions``."""
         if self.goal:
             strip = [actor.goals[0], *frames[:11]]
-            moves = [
-                f"object {int(a) // NUM_DIRECTIONS} {DIRECTION_NAMES[int(a) % NUM_DIRECTIONS]}"
-                for a in actor.actions[0]
-            ]
+            moves = [action_name(self.env, a) for a in actor.actions[0]]
             text = "first image: the goal; then each observation. Actions: " + ", ".join(moves)
         else:
             strip = frames[:: max(1, len(frames) // 12)][:12]

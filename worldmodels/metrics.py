@@ -16,10 +16,20 @@ Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
           successor closest to the encoded true next state is one that the env really reaches.
           H@k ranks a prediction against *other states*; a planner instead compares the
           successors of one state, which H@k does not see.
+    HH@1 (hard hits, 1 step; the teapot's) = mean over transitions (x, a, x') of
+          [|zhat - z'| < |zhat - z_n| for every hard negative n], the hard negatives being states
+          near x (the teapot: x itself and its six one-turn neighbours, those equal to x' left out);
+          ties count as misses.
+    TH@1 (turn hits, per axis; the teapot's) = from a start x_0, 30 turns of 2 pi / 30 about one
+          axis (a full turn), rolled out in latent space from z_0 alone: the fraction of the steps
+          t = 1..30 at which zhat_t is strictly closer to z_t than to every other z_s (s = 1..30) of
+          that turn, averaged over the start states. One start gives a multiple of 1/30, as the
+          SEN poster's figures are; ties count as misses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -93,6 +103,11 @@ def evaluate(
     successors: torch.Tensor | None = None,
     chunk: int = 512,
     seed: int = 0,
+    hard_obs: torch.Tensor | None = None,
+    hard_valid: torch.Tensor | None = None,
+    turn_obs: torch.Tensor | None = None,
+    turn_actions: torch.Tensor | None = None,
+    turn_names: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """All metrics on evaluation episodes.
 
@@ -104,14 +119,56 @@ def evaluate(
     the fraction of their variance the head explains) of the first step, and with a known torque cost
     (``action_cost = c > 0``) ``reward_head_r2``, the same MSE over the variance of the part the head
     learns, ``reward + c |a|^2`` (Reacher's distance term); with ``successors [N, T, A]`` (see
-    :class:`eqmbrl.core.types.EvalData`) ``successor_acc`` in percent. Runs in eval mode; the model's
-    mode is restored afterwards.
+    :class:`eqmbrl.core.types.EvalData`) ``successor_acc`` in percent; with ``hard_obs [N, M, Ci, Hi, Wi]``
+    and ``hard_valid [N, M]`` (hard negatives of each episode's first transition) ``hard_hits@1/1step``;
+    with ``turn_obs [X, n, 31, Ci, Hi, Wi]``, ``turn_actions [X, n, 30, *A]`` and ``turn_names`` (X axes)
+    ``turn_hits@1/<name>`` (module doc), all in percent. Runs in eval mode; the model's mode is
+    restored afterwards.
     """
     with evaluating(model):
         out = _evaluate(model, obs, actions, twin_obs, twin_actions, rewards, steps, g, chunk, seed)
         if successors is not None:
             out["successor_acc"] = successor_accuracy(model, obs, successors, chunk)
+        if hard_obs is not None and hard_valid is not None:
+            out["hard_hits@1/1step"] = hard_hits(model, obs[:, :2], actions[:, 0], hard_obs, hard_valid, chunk)
+        if turn_obs is not None and turn_actions is not None:
+            for name, o, a in zip(turn_names, turn_obs, turn_actions, strict=True):
+                out[f"turn_hits@1/{name}"] = turn_hits(model, o, a, chunk)
         return out
+
+
+@torch.no_grad()
+def hard_hits(
+    model: WorldModel,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    hard_obs: torch.Tensor,
+    valid: torch.Tensor,
+    chunk: int = 512,
+) -> float:
+    """HH@1 in percent (module doc): transitions ``obs [N, 2, Ci, Hi, Wi]`` under ``actions [N, *A]``,
+    hard negatives ``hard_obs [N, M, Ci, Hi, Wi]`` of which ``valid [N, M]`` count."""
+    dev = model.device
+    z_pred = chunked(lambda o, a: model.step(model.encode(o), a), obs[:, 0], actions, chunk=chunk, device=dev)
+    z_next = chunked(model.encode, obs[:, 1], chunk=chunk, device=dev)
+    z_neg = chunked(model.encode, hard_obs.flatten(0, 1), chunk=chunk, device=dev).unflatten(0, hard_obs.shape[:2])
+    d_true = (z_pred - z_next).flatten(1).norm(dim=1)  # N
+    d_neg = (z_pred[:, None] - z_neg).flatten(2).norm(dim=2)  # N x M
+    d_neg = torch.where(valid.to(dev), d_neg, torch.full_like(d_neg, math.inf))
+    hits = (d_true[:, None] < d_neg).all(1)  # NaN distances compare False: a miss
+    return 100.0 * hits.double().mean().item()
+
+
+@torch.no_grad()
+def turn_hits(model: WorldModel, obs: torch.Tensor, actions: torch.Tensor, chunk: int = 512) -> float:
+    """TH@1 in percent (module doc) of turns ``obs [n, T+1, Ci, Hi, Wi]`` under ``actions [n, T, *A]``."""
+    dev = model.device
+    n, T = actions.shape[:2]
+    z_pred = chunked(lambda o, a: model.rollout(model.encode(o), a), obs[:, 0], actions, chunk=chunk, device=dev)
+    z_true = chunked(model.encode, obs[:, 1:].flatten(0, 1), chunk=chunk, device=dev).unflatten(0, (n, T))
+    d = torch.cdist(z_pred[:, 1:].flatten(2), z_true.flatten(2))  # n x T (prediction t) x T (truth s)
+    hits = (d <= d.diagonal(dim1=1, dim2=2)[..., None]).sum(-1) == 1  # strictly closest to its own step
+    return 100.0 * hits.double().mean().item()
 
 
 def _evaluate(

@@ -17,7 +17,8 @@ from eqmbrl.core.choices import check_choice
 VARIANTS = ("sen", "none", "full")
 EMBEDDINGS = ("remap", "conv")
 REWARD_INPUTS = ("state", "next")
-ACTION_ENCODINGS = ("directions", "torques")
+ACTION_ENCODINGS = ("directions", "torques", "turns", "rotvecs")
+ROTATION_ENCODINGS = ("turns", "rotvecs")  # the teapot's rotations: SO(3) latents (worldmodels.rotations)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class EnvShape:
     group: str = "C4"
     """the env's symmetry group (:class:`eqmbrl.core.symmetry.Group` name)."""
     action_encoding: str = "directions"
-    """``directions`` (block pushing's discrete pushes) or ``torques`` (continuous actions)."""
+    """``directions`` (block pushing's discrete pushes), ``torques`` (continuous actions), or the teapot's
+    rotations: ``turns`` (six discrete turns) or ``rotvecs`` (rotation vectors)."""
     action_dim: int = 1
     """torque dimensions (1 for discrete actions)."""
     in_channels: int = 3
@@ -113,6 +115,17 @@ def check_fits(settings: WorldModelSettings, shape: EnvShape) -> None:
                 f"worldmodel.{name}={value} needs continuous torque actions, but the env's "
                 f"actions are {shape.action_encoding!r}; use {name}=0"
             )
+    rotations = shape.action_encoding in ROTATION_ENCODINGS
+    if rotations != (shape.group == "O"):
+        raise ValueError(
+            f"group {shape.group!r} does not fit action encoding {shape.action_encoding!r}: the cube group O "
+            "goes with rotation actions (turns, rotvecs) and only with them"
+        )
+    if rotations and (settings.variant == "full" or settings.reward_weight > 0):
+        raise ValueError(
+            "rotation actions (the teapot) have the SO(3) world models sen and none only, without a reward "
+            f"head: got worldmodel.variant={settings.variant!r}, reward_weight={settings.reward_weight}"
+        )
     if settings.state_weight > 0 and shape.state_points < 1:
         raise ValueError(
             "worldmodel.state_weight > 0 needs an env whose unwrapped env has state_points(states) (Reacher); "

@@ -28,6 +28,7 @@ class GNNTransition(nn.Module):
     gathers it needs cost more memory traffic than they save on a CPU: bench/bench_planning.py.)
     """
 
+    residual = True  # predicts the change dz
     senders: torch.Tensor  # buffers [K(K-1)], registered when slots > 1
     receivers: torch.Tensor
 

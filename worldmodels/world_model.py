@@ -4,6 +4,11 @@ Variants from one code path (``build_world_model``):
     ``sen``  free CNN embedding, encoder and transition equivariant to the env's group (ours);
     ``none`` free CNN embedding, encoder and transition on the trivial group (same widths);
     ``full`` steerable CNN embedding too (assumes the group rotates pixels).
+
+For rotation actions (the teapot, group ``O`` in SO(3)) the parts come from
+:mod:`worldmodels.rotations` instead: ``sen`` embeds into rotation matrices (Gram–Schmidt) and steps
+with the MatMul transition, ``none`` embeds into free 3x3 blocks and steps with an MLP; there is no
+separate encoder (the embedding's output is the latent) and no reward head.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from eqmbrl.core.directions import NUM_DIRECTIONS
+from eqmbrl.core.rotations import NUM_TURNS, cube_rotations
 from eqmbrl.core.symmetry import Group
 from eqmbrl.core.types import SequenceBatch
 from worldmodels.actions import action_width, encode_actions
@@ -23,7 +30,8 @@ from worldmodels.encoder import SlotEncoder
 from worldmodels.fields import action_type, element, make_gspace, mlp, planar, regular, trivial
 from worldmodels.layers import EquivariantConv, check_execution, set_execution
 from worldmodels.reward import RewardHead
-from worldmodels.settings import EnvShape, WorldModelSettings, check_fits, split_build_kwargs
+from worldmodels.rotations import MatMulTransition, MLPTransition, VectorEmbedding, rotate_vectors
+from worldmodels.settings import ROTATION_ENCODINGS, EnvShape, WorldModelSettings, check_fits, split_build_kwargs
 from worldmodels.transition import GNNTransition
 
 
@@ -47,25 +55,50 @@ class WorldModel(nn.Module):
         self.action_encoding, self.hinge, self.sigma = shape.action_encoding, settings.hinge, settings.sigma
         self.reward_weight, self.reward_from = settings.reward_weight, settings.reward_from
         self.action_cost = settings.action_cost
+        self.inverse_weight, self.state_weight = settings.inverse_weight, settings.state_weight
+        self.embedding = embedding
+        self.rotations = shape.action_encoding in ROTATION_ENCODINGS
+        if self.rotations:
+            self._init_rotation_parts(settings)
+        else:
+            self._init_planar_parts(settings, shape, group, symmetry)
+
+    def _init_planar_parts(self, settings: WorldModelSettings, shape: EnvShape, group: Group, symmetry: Group) -> None:
+        """escnn encoder, GNN transition and heads on fields of the planar ``group``."""
         gs = make_gspace(group)
         hidden = settings.hidden
-        self.embedding = embedding
-        self.encoder = SlotEncoder(gs, settings.maps_per_slot, settings.map_size, hidden, settings.latent)
-        self.latent_type = self.encoder.out_type
+        encoder = SlotEncoder(gs, settings.maps_per_slot, settings.map_size, hidden, settings.latent)
+        self.encoder: nn.Module = encoder
+        self.latent_type = encoder.out_type
         a_type = action_type(gs, shape.action_encoding, action_width(shape.action_encoding, shape.action_dim))
-        self.transition = GNNTransition(self.latent_type, a_type, settings.slots, hidden)
+        self.transition: nn.Module = GNNTransition(self.latent_type, a_type, settings.slots, hidden)
         self.reward_head = RewardHead(self.latent_type, a_type, hidden)
-        self.inverse_weight = settings.inverse_weight
         # inverse dynamics (z_t, z_t+1) -> encoded torques, only when trained (keeps old checkpoints loadable)
         self.inverse_head = (
             mlp(self.latent_type + self.latent_type, hidden, a_type) if settings.inverse_weight > 0 else None
         )
         # state decoder z -> the env state's planar vectors, only when trained (as the inverse head)
-        self.state_weight = settings.state_weight
         self.state_head = (
             mlp(self.latent_type, hidden, planar(gs, shape.state_points)) if settings.state_weight > 0 else None
         )
         self._map_type = trivial(make_gspace(symmetry), settings.slots * settings.maps_per_slot)
+
+    def _init_rotation_parts(self, settings: WorldModelSettings) -> None:
+        """SO(3) latents ``[B, K, 9]`` (:mod:`worldmodels.rotations`): the embedding is the encoder."""
+        self.encoder = nn.Identity()
+        self.latent_type = trivial(make_gspace(Group("trivial")), 9)  # its size only: the group acts by g Z
+        self.transition = (
+            MatMulTransition() if settings.variant == "sen" else MLPTransition(self.slots, settings.hidden)
+        )
+        self.reward_head = None  # type: ignore[assignment]  # check_fits refuses reward_weight > 0
+        self.inverse_head = self.state_head = None
+
+    @property
+    def num_actions(self) -> int | None:
+        """How many discrete actions the model steps with (None for continuous actions)."""
+        if self.action_encoding == "directions":
+            return NUM_DIRECTIONS * self.slots
+        return NUM_TURNS if self.action_encoding == "turns" else None
 
     @property
     def device(self) -> torch.device:
@@ -80,8 +113,10 @@ class WorldModel(nn.Module):
         return self.encoder(self.embed(obs))
 
     def step(self, z: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """One latent step: z ``[B, K, C]``, env actions ``[B, *A]`` -> ``[B, K, C]``."""
-        return z + self.transition(z, encode_actions(actions, self.action_encoding, self.slots))
+        """One latent step: z ``[B, K, C]``, env actions ``[B, *A]`` -> ``[B, K, C]`` (the transition
+        predicts the change, or for MatMul the next latent itself)."""
+        out = self.transition(z, encode_actions(actions, self.action_encoding, self.slots))
+        return z + out if getattr(self.transition, "residual", True) else out  # a transition may opt out of delta
 
     def reward(self, z: torch.Tensor, actions: torch.Tensor, z_next: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted reward of taking ``actions [B, *A]`` in latents ``z [B, K, C]``: ``[B]``, G-invariant.
@@ -194,17 +229,26 @@ class WorldModel(nn.Module):
         """Group element ``g`` acting on latents ``[..., C]`` (identity for the trivial group)."""
         if self.group.order == 1:
             return z
+        if self.rotations:
+            return rotate_vectors(self._cube_matrix(g, z), z)
         rho = torch.as_tensor(
             self.latent_type.representation(element(self.latent_type.gspace, g)), dtype=z.dtype, device=z.device
         )
         return z @ rho.T
 
     def act_maps(self, g: int, maps: torch.Tensor) -> torch.Tensor:
-        """Group element ``g`` of the env's symmetry rotating feature maps ``[B, K * M, s, s]``."""
+        """Group element ``g`` of the env's symmetry rotating feature maps ``[B, K * M, s, s]`` (for
+        rotation models: turning the vectors of the embedding's latents ``[B, K, 9]``, whatever the variant)."""
+        if self.rotations:
+            return rotate_vectors(self._cube_matrix(g, maps), maps)
         from escnn import nn as enn
 
         gt = enn.GeometricTensor(maps, self._map_type)
         return gt.transform(element(self._map_type.gspace, g)).tensor
+
+    @staticmethod
+    def _cube_matrix(g: int, like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(cube_rotations()[g].copy(), dtype=like.dtype, device=like.device)
 
 
 def build_world_model(variant: str | None = None, **kwargs: Any) -> WorldModel:
@@ -239,6 +283,11 @@ def build(settings: WorldModelSettings, shape: EnvShape) -> WorldModel:
     check_fits(settings, shape)  # before any weights are made (WorldModel checks again, for direct use)
     s = settings
     symmetry, model_group = groups(settings, shape)
+    if shape.action_encoding in ROTATION_ENCODINGS:
+        rotation_net = VectorEmbedding(
+            shape.in_channels, shape.image_size, s.slots, s.stride, s.cnn_channels, s.embed_hidden, s.variant == "sen"
+        )
+        return WorldModel(rotation_net, settings, shape)
     regular(make_gspace(model_group), s.latent), regular(make_gspace(model_group), s.hidden)  # validate widths
     layout = dict(
         in_channels=shape.in_channels,

@@ -44,7 +44,9 @@ class Logger:
         return means
 
     def images(self, tag: str, images: np.ndarray, step: int = 0) -> None:
-        """uint8 images ``[N, C, H, W]`` (C = 3, or a multiple of 3 for stacked frames) as one strip."""
+        """uint8 images ``[N, C, H, W]`` (C = 3, or a multiple of 3 for stacked frames; C = 1: grey) as one strip."""
+        if images.shape[1] == 1:
+            images = np.repeat(images, 3, axis=1)
         frames = images.reshape(images.shape[0], -1, 3, *images.shape[-2:])[:, -1]  # last frame of a stack
         strip = np.concatenate(list(frames), axis=-1)  # [3, H, N * W]
         self.writer.add_image(self.prefix + tag, torch.from_numpy(strip), step)

@@ -1,7 +1,9 @@
 """Groups and the single convention for how a group element acts on states, actions and latents.
 
 Groups are the planar point groups used by SEN: ``C4`` (rotations by quarter turns) and ``D4``
-(quarter turns and reflections), plus ``trivial`` for non-equivariant baselines. Elements are
+(quarter turns and reflections), plus ``trivial`` for non-equivariant baselines, and ``O``, the 24
+rotations of the cube, a finite subgroup of SO(3) for the 3D teapot (element g is
+``eqmbrl.core.rotations.cube_rotations()[g]``, identity first; it acts on 3-vectors by ``v -> R_g v``). Elements are
 integers ``g in range(order)``; for D4, ``g = 4 * f + k`` means *reflect f times, then rotate by k
 quarter turns counter-clockwise*, i.e. ``T_g = R^k F^f``, where F mirrors the plane's x axis
 (x -> -x, with x right and y up: an image's columns flip) and R turns it as ``np.rot90`` turns an
@@ -23,13 +25,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from eqmbrl.core.choices import check_choice
+from eqmbrl.core.rotations import cube_table
 
-GROUP_NAMES = ("trivial", "C4", "D4")
+GROUP_NAMES = ("trivial", "C4", "D4", "O")
+PLANAR_GROUPS = ("trivial", "C4", "D4")
 
 
 @dataclass(frozen=True)
 class Group:
-    """A finite planar group: ``trivial``, ``C4`` or ``D4``."""
+    """A finite group: planar ``trivial``, ``C4`` or ``D4``, or ``O`` (the cube's rotations in SO(3))."""
 
     name: str
 
@@ -38,24 +42,37 @@ class Group:
 
     @property
     def order(self) -> int:
-        return {"trivial": 1, "C4": 4, "D4": 8}[self.name]
+        return {"trivial": 1, "C4": 4, "D4": 8, "O": 24}[self.name]
+
+    @property
+    def planar(self) -> bool:
+        """Whether the group acts on the plane (``rotation``/``reflection`` are defined)."""
+        return self.name in PLANAR_GROUPS
+
+    def _check_planar(self) -> None:
+        if not self.planar:
+            raise ValueError(f"group {self.name} is not planar: it has no quarter turns or reflections")
 
     @property
     def elements(self) -> range:
         return range(self.order)
 
     def rotation(self, g: int) -> int:
-        """Number of counter-clockwise quarter turns k of element g."""
+        """Number of counter-clockwise quarter turns k of element g (planar groups only)."""
+        self._check_planar()
         return 0 if self.name == "trivial" else g % 4
 
     def reflection(self, g: int) -> int:
-        """1 if element g contains a reflection, else 0."""
+        """1 if element g contains a reflection, else 0 (planar groups only)."""
+        self._check_planar()
         return int(self.name == "D4" and g >= 4)
 
     def compose(self, g: int, h: int) -> int:
         """Index of g·h (apply h first, then g)."""
         if self.name == "trivial":
             return 0
+        if self.name == "O":
+            return int(cube_table()[g, h])
         fg, kg, fh, kh = self.reflection(g), self.rotation(g), self.reflection(h), self.rotation(h)
         k = (kg + (-1) ** fg * kh) % 4
         return 4 * ((fg + fh) % 2) + k

@@ -58,6 +58,10 @@ class EvalData:
     group element ``g`` (rendered from the state, never by rotating pixels). ``successors``
     ``[N, T, A]`` bool (discrete actions with known dynamics, else None): which actions lead from
     each step's state to the same next state as the action taken (for successor accuracy).
+    Envs with hard negatives and full turns (the teapot, see :func:`worldmodels.metrics.evaluate`)
+    add ``hard_obs [N, M, Ci, Hi, Wi]`` uint8 and ``hard_valid [N, M]`` bool (near states of each
+    episode's first transition, and which of them differ from its next state), and ``turn_obs
+    [X, n, T'+1, Ci, Hi, Wi]`` uint8, ``turn_actions [X, n, T', *A]`` with the axes' ``turn_names``.
     """
 
     obs: torch.Tensor
@@ -67,6 +71,11 @@ class EvalData:
     twin_actions: torch.Tensor
     g: int = 1
     successors: torch.Tensor | None = None
+    hard_obs: torch.Tensor | None = None
+    hard_valid: torch.Tensor | None = None
+    turn_obs: torch.Tensor | None = None
+    turn_actions: torch.Tensor | None = None
+    turn_names: tuple[str, ...] = ()
 
     def tensors(self) -> dict[str, Any]:
         """The fields by name, as :func:`worldmodels.metrics.evaluate` takes them."""
