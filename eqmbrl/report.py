@@ -161,17 +161,23 @@ def write_csv(path: Path, rows: list[dict[str, Any]], varying: list[str], keys: 
             writer.writerow([*(row["group"].get(k, "") for k in varying), len(row["runs"]), *stats])
 
 
+def short_label(group: tuple[tuple[str, str], ...]) -> str:
+    """A legend label of a group: its differing overrides with each key's last part
+    (``worldmodel=sen, trainer.epochs=20`` -> ``worldmodel=sen, epochs=20``)."""
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in group) or "all"
+
+
 def plot_curves(
     out_dir: Path, tag: str, groups: dict[tuple[tuple[str, str], ...], list[Path]], name: str | None = None
 ) -> None:
     """Mean ± std over each group's runs of scalar ``tag`` by step, one line per group (if any run has
-    it), saved as ``out_dir/name`` (default ``report_<tag>.png``)."""
+    it), with the legend outside the axes, saved as ``out_dir/name`` (default ``report_<tag>.png``)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     drawn = False
     for group, members in groups.items():
         series = [s for s in (scalars(r, tag) for r in members) if len(s[0])]
@@ -181,16 +187,17 @@ def plot_curves(
         if not steps:
             continue
         values = np.array([[dict(zip(s[0].tolist(), s[1].tolist(), strict=True))[t] for t in steps] for s in series])
-        label = ", ".join(f"{k}={v}" for k, v in group) or "all"
+        label = f"{short_label(group)} (n={len(series)})"
         ax.plot(steps, values.mean(0), label=label)
         ax.fill_between(steps, values.mean(0) - values.std(0), values.mean(0) + values.std(0), alpha=0.2)
         drawn = True
     if drawn:
         ax.set_xlabel("step")
         ax.set_ylabel(tag)
-        ax.legend(fontsize=7)
+        ax.set_title(f"{tag}: mean ± std over seeds", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
         fig.tight_layout()
-        fig.savefig(out_dir / (name or f"report_{tag.replace('/', '_')}.png"), dpi=120)
+        fig.savefig(out_dir / (name or f"report_{tag.replace('/', '_')}.png"), dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -85,3 +85,10 @@ def test_long_sweep_subdirs_are_shortened_and_stay_distinct() -> None:
     assert len(a.encode()) <= MAX_NAME and len(b.encode()) <= MAX_NAME
     assert a != b and a.startswith(long_a[:100])
     assert OmegaConf.create({"x": long_a, "d": "${short_name:${x}}"}).d == a  # the resolver in configs
+
+
+def test_curve_labels_are_the_differing_overrides_short() -> None:
+    from eqmbrl.report import short_label
+
+    assert short_label((("worldmodel", "sen"), ("trainer.epochs", "20"))) == "worldmodel=sen, epochs=20"
+    assert short_label(()) == "all"
