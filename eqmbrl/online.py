@@ -12,8 +12,9 @@
    trainer's evaluation data, and an image strip of one evaluation episode.
 
 Writes ``checkpoint_final.pt`` (the model after the online phase, with the kwargs that rebuild it)
-and ``buffer_online.npz`` (seed and online data; with ``online_resume.pt``, every ``save_every``
-episodes and after the last, so that ``eqmbrl.resume`` continues a killed run); returns the final
+and ``buffer_online.npz`` (seed and online data, exported from the ``online`` save committed every
+``save_every`` episodes and after the last, from which ``eqmbrl.resume`` continues a killed run:
+:meth:`OnlineMPC.save_progress`); returns the final
 evaluation, the world-model metrics and the pretraining metrics under ``pretrain/`` (run.py writes
 them to ``metrics.json``).
 TensorBoard tags, by online env step: ``episode/`` (return, predicted_return, success, length),
@@ -39,7 +40,7 @@ from agents.mpc import MPCAgent
 from agents.planners import Planner
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent, run_episode
 from eqmbrl.core.buffer import ReplayBuffer, env_source
-from eqmbrl.core.checkpoint import load_state, save_state
+from eqmbrl.core.checkpoint import Save, commit_save, committed_save, load_state, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG, global_rng_state, set_global_rng_state
@@ -163,8 +164,9 @@ class OnlineMPC:
         buffer = seed_data.resized(capacity)
         scored = baselines(self.env, self.eval_runs(), self.limit, self.seed + BASELINES)
         start, steps, since_refit = 0, 0, 0
-        if (self.out / "online_resume.pt").is_file():  # a resumed or continued run (eqmbrl.resume)
-            start, steps, since_refit, buffer = self.load_progress()
+        save = committed_save(self.out, "online")
+        if save is not None:  # a resumed or continued run (eqmbrl.resume)
+            start, steps, since_refit, buffer = self.load_progress(save)
             if start > s.episodes:
                 raise ValueError(f"{self.out} has done {start} online episodes; agent.episodes={s.episodes} is less")
             if buffer.capacity < capacity:  # continued to more episodes
@@ -201,12 +203,11 @@ class OnlineMPC:
         return {**final, **{f"pretrain/{k}": v for k, v in pretrain.items()}}
 
     def save_progress(self, episodes: int, steps: int, since_refit: int, buffer: ReplayBuffer) -> None:
-        """Every ``save_every`` online episodes: the buffer (``buffer_online.npz``) and ``online_resume.pt``
+        """Every ``save_every`` online episodes, one ``online`` save
+        (:func:`eqmbrl.core.checkpoint.commit_save`): the buffer (``buffer.npz``) and ``state.pt``
         (the trainer's and the agent's state dicts, the loop's RNG, every process-wide RNG, counters,
-        last evaluation)."""
-        buffer.save(self.out / "buffer_online.npz")
-        save_state(
-            self.out / "online_resume.pt",
+        last evaluation); then the buffer is exported as ``buffer_online.npz``."""
+        state = dict(
             trainer=self.trainer.state_dict(),
             agent=self.agent.state_dict(),
             rng=self.rng.bit_generator.state,
@@ -214,11 +215,15 @@ class OnlineMPC:
             counters=dict(episodes=episodes, steps=steps, since_refit=since_refit),
             last_eval=self.last_eval,
         )
+        writers = {"buffer.npz": buffer.save, "state.pt": lambda p: save_state(p, **state)}
+        save = commit_save(self.out, "online", writers, f"episode {episodes}, env step {steps}")
+        save.export("buffer.npz", self.out / "buffer_online.npz")
 
-    def load_progress(self) -> tuple[int, int, int, ReplayBuffer]:
-        """Restore ``online_resume.pt`` and ``buffer_online.npz``; returns (episodes done, env steps,
-        steps since the last refit, the buffer)."""
-        path = self.out / "online_resume.pt"
+    def load_progress(self, save: Save) -> tuple[int, int, int, ReplayBuffer]:
+        """Restore the committed ``online`` save (and export its buffer as ``buffer_online.npz``
+        again, in case a kill came before that); returns (episodes done, env steps, steps since the
+        last refit, the buffer)."""
+        path = save.path("state.pt")
         state = load_state(path)
         self.trainer.load_state_dict(state["trainer"], f"resume state {path}")
         self.agent.load_state_dict(state["agent"])
@@ -226,8 +231,9 @@ class OnlineMPC:
         set_global_rng_state(state["global_rng"])
         counters, self.last_eval = state["counters"], state["last_eval"]
         space = cast(gym.spaces.Box, self.env.observation_space)
-        buffer = ReplayBuffer.load(self.out / "buffer_online.npz", space, self.env.action_space, env_source(self.env))
-        print(f"resuming the online phase of {self.out} after episode {counters['episodes']}")
+        buffer = ReplayBuffer.load(save.path("buffer.npz"), space, self.env.action_space, env_source(self.env))
+        save.export("buffer.npz", self.out / "buffer_online.npz")
+        print(f"continuing the online phase of {self.out} from {save}")
         return counters["episodes"], counters["steps"], counters["since_refit"], buffer
 
     def episode_cap(self) -> int:

@@ -2,16 +2,32 @@
 
 The run's own config (``RUN_DIR/.hydra/config.yaml``) is run again with :func:`eqmbrl.run.run`,
 from the directory the run started in (``RUN_DIR/run.json``), so relative paths in its config
-mean what they meant. What each phase continues from:
+mean what they meant.
 
-- world-model training: ``buffer.npz`` and ``resume.pt`` (weights, optimizer, RNG states and
-  progress after the last finished epoch), ending exactly as the uninterrupted run would;
-- the online MPC phase: ``online_resume.pt`` and ``buffer_online.npz`` of its last save (every
-  ``agent.save_every`` episodes), replaying the episodes after it exactly;
-- SB3 learning: ``sb3_resume.zip`` (and SAC's replay buffer) of its last evaluation.
+Every phase saves its state as one commit (:func:`eqmbrl.core.checkpoint.commit_save`): the files
+of save ``n`` go to ``RUN_DIR/saves/<kind>-<n>/``, then the manifest ``RUN_DIR/saves/<kind>.json``
+(save number, what it is a save of, each file's sha256) is renamed over the previous one, then the
+previous save's folder is deleted. A kill at any point leaves one whole save, the old or the new;
+resume reads only the committed one, checks every file's sha256 (a changed or missing file is
+refused naming it) and prints ``continuing ... from <kind> save N (...)``. What each phase
+continues from:
+
+- world-model training, ``train``: ``state.pt`` (weights, optimizer, RNG states, progress) and the
+  best ``checkpoint.pt`` after the last finished epoch, or after the reward-head refit (then
+  neither the epochs nor the refit run again), ending exactly as the uninterrupted run would;
+  ``buffer.npz`` is the seed data, written once before training;
+- the online MPC phase, ``online``: ``buffer.npz`` and ``state.pt`` of its last save (every
+  ``agent.save_every`` episodes and after the last), replaying the episodes after it exactly; with
+  no online save yet, the phase starts again after the training;
+- SB3 learning, ``sb3``: ``model.zip``, SAC's ``replay.pkl`` and ``progress.json`` (the curve) of
+  its last evaluation; SB3 continues from there but not bit-exactly (the env restarts a new
+  episode, the auxiliary loss's buffer starts empty).
+
+The user-facing ``checkpoint.pt`` and ``buffer_online.npz`` are exports of the committed saves
+(hard links), written after each commit and again on resume.
 
 A run whose process is still alive (its ``LOCK`` names a live pid) is refused. Stale ``*.tmp``
-files of the killed run are removed first.
+files and save folders no manifest names are removed first.
 """
 
 from __future__ import annotations
@@ -22,6 +38,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from eqmbrl.core.checkpoint import drop_uncommitted_saves
 from eqmbrl.core.rundir import RunLockedError, lock_holder, start_dir
 from eqmbrl.run import run
 
@@ -39,6 +56,7 @@ def resume(out: str | Path) -> dict[str, float]:
         raise RunLockedError(f"run {out} is still being written by process {holder['pid']} on {holder['host']}")
     for tmp in out.rglob("*.tmp"):
         tmp.unlink()
+    drop_uncommitted_saves(out)
     (out / "FAILED").unlink(missing_ok=True)
     cfg = OmegaConf.load(config)
     assert isinstance(cfg, DictConfig)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -39,7 +40,7 @@ from tqdm import tqdm
 from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import atomic_write, load_checkpoint, write_json
+from eqmbrl.core.checkpoint import Save, atomic_write, commit_save, committed_save, load_checkpoint, write_json
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import BASELINES
 from eqmbrl.core.types import EvalData
@@ -244,23 +245,26 @@ class SB3Learner:
         return algo
 
     def save_progress(self, algo: BaseAlgorithm) -> None:
-        """After each evaluation: the algorithm (``sb3_resume.zip``), an off-policy replay buffer
-        (``sb3_replay.pkl``) and the evaluation curve so far (``sb3_progress.json``)."""
-        atomic_write(self.out / "sb3_resume.zip", lambda f: algo.save(cast(Any, f)))
+        """After each evaluation, one ``sb3`` save (:func:`eqmbrl.core.checkpoint.commit_save`): the
+        algorithm (``model.zip``), an off-policy replay buffer (``replay.pkl``) and the evaluation
+        curve so far (``progress.json``)."""
+        writers: dict[str, Callable[[Path], object]] = {}
+        writers["model.zip"] = lambda p: atomic_write(p, lambda f: algo.save(cast(Any, f)))
         if isinstance(algo, OffPolicyAlgorithm):
-            atomic_write(self.out / "sb3_replay.pkl", lambda f: algo.save_replay_buffer(cast(Any, f)))
-        write_json(self.out / "sb3_progress.json", {"curve": self.curve, "metrics": self.metrics})
+            writers["replay.pkl"] = lambda p: atomic_write(p, lambda f: algo.save_replay_buffer(cast(Any, f)))
+        writers["progress.json"] = lambda p: write_json(p, {"curve": self.curve, "metrics": self.metrics})
+        commit_save(self.out, "sb3", writers, f"env step {algo.num_timesteps}")
 
-    def load_progress(self) -> BaseAlgorithm:
-        """The algorithm of a resumed run (see :meth:`save_progress`), at the step it was saved.
-        The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
-        algo = ALGOS[self.settings.algo].load(self.out / "sb3_resume.zip", env=self.sb3_env, device=self.model.device)
+    def load_progress(self, save: Save) -> BaseAlgorithm:
+        """The algorithm of a resumed run at the step of its committed ``sb3`` save (see
+        :meth:`save_progress`). The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
+        algo = ALGOS[self.settings.algo].load(save.path("model.zip"), env=self.sb3_env, device=self.model.device)
         if isinstance(algo, OffPolicyAlgorithm):
-            algo.load_replay_buffer(self.out / "sb3_replay.pkl")
-        progress = json.loads((self.out / "sb3_progress.json").read_text())
+            algo.load_replay_buffer(save.path("replay.pkl"))
+        progress = json.loads(save.path("progress.json").read_text())
         self.curve, self.metrics = [(int(s), float(r)) for s, r in progress["curve"]], progress["metrics"]
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
-        print(f"resuming SB3 {self.settings.algo} of {self.out} at step {algo.num_timesteps}")
+        print(f"continuing SB3 {self.settings.algo} of {self.out} from {save}")
         return algo
 
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
@@ -292,7 +296,8 @@ class SB3Learner:
                 self.eval_env, frozen, self.settings.invariant, normalize=self.settings.normalize_features
             )
         self.baselines = baselines(self.eval_env, self.runs, None, self.seed + BASELINES)
-        algo = self.load_progress() if (self.out / "sb3_resume.zip").is_file() else self.build()
+        save = committed_save(self.out, "sb3")
+        algo = self.load_progress(save) if save is not None else self.build()
         done = algo.num_timesteps
         callback = _Callback(self, self.settings.total_steps, done)
         algo.learn(self.settings.total_steps - done, callback=callback, log_interval=1, reset_num_timesteps=done == 0)

@@ -21,14 +21,14 @@ import torch
 from tqdm import tqdm
 
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import load_checkpoint, load_state, save_state
+from eqmbrl.core.checkpoint import commit_save, committed_save, load_checkpoint, load_state, save_state
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.seeds import global_rng_state, set_global_rng_state
 from eqmbrl.core.types import EvalData, SequenceBatch, to_float_images
 from eqmbrl.data import RunData
 from eqmbrl.settings import TrainerSettings
 from worldmodels.metrics import evaluate, successor_accuracy
-from worldmodels.persistence import evaluating, load_weights, save_world_model
+from worldmodels.persistence import evaluating, load_weights
 from worldmodels.world_model import WorldModel
 
 MAX_BAD_STEPS = 5  # non-finite gradient steps in a row that stop the training
@@ -72,6 +72,7 @@ class WorldModelTrainer:
         self.rng = np.random.default_rng(seed)
         self.opt = torch.optim.Adam(model.parameters(), lr=s.lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
+        self.best: dict[str, Any] | None = None  # the checkpoint kept so far (checkpoint.pt's dict)
 
     def log_to(self, logger: Logger) -> None:
         """Log from now on to ``logger`` (the online loop's refits log ``wm/*`` by env step)."""
@@ -110,9 +111,11 @@ class WorldModelTrainer:
         (with the kwargs that rebuild the model), loads them back and returns their metrics (and
         ``train_loss``, ``epochs``).
 
-        After every epoch the whole training state (weights, optimizer, RNGs, progress) goes to
-        ``resume.pt``; if the run dir already holds one (a resumed run, see :mod:`eqmbrl.resume`),
-        training continues from it and ends exactly as the uninterrupted run would."""
+        After every epoch, and after the reward-head refit, the whole training state (weights,
+        optimizer, RNGs, progress) and the best checkpoint are committed as one ``train`` save
+        (:meth:`save_progress`); if the run dir already holds one (a resumed run, see
+        :mod:`eqmbrl.resume`), training continues from it and ends exactly as the uninterrupted run
+        would."""
         self.logger.images("data/observations", eval_data.obs[:8, 0].numpy())
         self.logger.images("data/twins", eval_data.twin_obs[:8, 0].numpy())
         if self.settings.patience and val is None:
@@ -141,7 +144,7 @@ class WorldModelTrainer:
                 since_best = 0
             if score <= best:  # ties keep the later, longer-trained weights
                 best, train_loss = score, loss
-                save_world_model(path, self.model, epoch=epoch, loss=loss)
+                self.keep_best(epoch=epoch, loss=loss)
             if (epoch + 1) % self.settings.eval_every == 0 or epoch + 1 == self.settings.epochs:
                 self.logger.record_dict("eval", evaluate(self.model, **eval_data.tensors(), seed=self.seed))
             rate = (epoch + 1 - start) * len(buffer.valid_starts(1)) / (time.time() - t0)
@@ -156,12 +159,12 @@ class WorldModelTrainer:
             )
             if stopped:
                 break
-        load_weights(self.model, load_checkpoint(path, self.model.device)["model"], f"checkpoint {path}")
+        if self.best is None:
+            raise FileNotFoundError(f"checkpoint {path} does not exist: no epoch had a finite score")
+        load_weights(self.model, self.best["model"], f"checkpoint {path}")
         if self.settings.reward_refit_steps and not progress.get("reward_refit", False):
             self.fit_reward_head(buffer, step=done)  # the pretraining's x-axis: epochs
-            save_world_model(
-                path, self.model, epoch=done - 1, loss=train_loss, reward_refit_steps=self.settings.reward_refit_steps
-            )
+            self.keep_best(epoch=done - 1, loss=train_loss, reward_refit_steps=self.settings.reward_refit_steps)
             self.save_progress(
                 dict(
                     best=best,
@@ -217,20 +220,41 @@ class WorldModelTrainer:
         self.logger.dump(self.steps if step is None else step)
         return loss.item()
 
+    def keep_best(self, **extra: Any) -> None:
+        """Keep a copy of the current weights as the best checkpoint (with the kwargs that rebuild
+        the model and ``extra`` entries, as ``save_world_model`` writes them)."""
+        weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.best = {"model": weights, "model_kwargs": dict(self.model.build_kwargs), **extra}
+
     def save_progress(self, progress: dict[str, Any]) -> None:
-        """Write ``resume.pt``: :meth:`state_dict`, every process-wide RNG and ``progress`` (best score,
-        epochs without improvement, epochs done, whether stopped)."""
-        save_state(self.out / "resume.pt", trainer=self.state_dict(), global_rng=global_rng_state(), progress=progress)
+        """Commit one ``train`` save (:func:`eqmbrl.core.checkpoint.commit_save`): ``state.pt``
+        (:meth:`state_dict`, every process-wide RNG and ``progress``: best score, epochs without
+        improvement, epochs done, whether stopped, whether the reward head was refitted) and the best
+        ``checkpoint.pt``; then export ``checkpoint.pt`` to the run dir."""
+        state = dict(trainer=self.state_dict(), global_rng=global_rng_state(), progress=progress)
+        best = self.best
+        writers = {"state.pt": lambda p: save_state(p, **state)}
+        if best is not None:
+            writers["checkpoint.pt"] = lambda p: save_state(p, **best)
+        refitted = ", reward head refitted" if progress.get("reward_refit", False) else ""
+        save = commit_save(self.out, "train", writers, f"epoch {progress['epochs']}{refitted}")
+        if best is not None:
+            save.export("checkpoint.pt", self.out / "checkpoint.pt")
 
     def load_progress(self) -> dict[str, Any]:
-        """Restore the state of ``resume.pt`` if the run dir has one; returns its progress (or a fresh one)."""
-        path = self.out / "resume.pt"
-        if not path.is_file():
+        """Restore the committed ``train`` save if the run dir has one (and export its
+        ``checkpoint.pt`` again, in case a kill came before that); returns its progress (or a fresh one)."""
+        save = committed_save(self.out, "train")
+        if save is None:
+            self.best = None
             return dict(best=float("inf"), since_best=0, train_loss=float("inf"), epochs=0, stopped=False)
-        state = load_state(path)  # on the CPU: RNG states must stay there; weights are copied over
-        self.load_state_dict(state["trainer"], f"resume state {path}")
+        state = load_state(save.path("state.pt"))  # on the CPU: RNG states must stay there; weights are copied over
+        self.load_state_dict(state["trainer"], f"resume state {save.path('state.pt')}")
         set_global_rng_state(state["global_rng"])
-        print(f"resuming {self.out} after epoch {state['progress']['epochs']}")
+        self.best = load_checkpoint(save.path("checkpoint.pt")) if "checkpoint.pt" in save.files else None
+        if self.best is not None:
+            save.export("checkpoint.pt", self.out / "checkpoint.pt")
+        print(f"continuing {self.out} from {save}")
         return state["progress"]
 
     def validate(self, val: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -111,7 +111,7 @@ def test_sigterm_marks_the_run_and_resume_finishes_it_from_its_start_dir(tmp_pat
         stderr=subprocess.DEVNULL,
     )
     for _ in range(600):  # until the first epoch is saved
-        if (out / "resume.pt").is_file():
+        if (out / "saves" / "train.json").is_file():
             break
         time.sleep(0.1)
     assert lock_holder(out) is not None and json.loads((out / LOCK).read_text())["pid"] == proc.pid

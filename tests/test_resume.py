@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eqmbrl.core.checkpoint import load_state
+from eqmbrl.core.checkpoint import committed_save, load_state
 from eqmbrl.resume import resume
 from tests.helpers import cli_async, run_in_process
 
@@ -34,13 +34,12 @@ ONLINE = (  # online MPC: the kill comes after the world-model training, during 
 )
 
 
-def kill_when(overrides: tuple[str, ...], out: Path, state: str, counter: str, at: int) -> None:
-    """Start the run as a CLI process and SIGKILL it once ``state``'s ``counter`` reaches ``at``."""
+def kill_when(overrides: tuple[str, ...], out: Path, kind: str, counter: str, at: int) -> None:
+    """Start the run as a CLI process and SIGKILL it once the committed ``kind`` save's ``counter`` reaches ``at``."""
     proc = cli_async(*overrides, f"hydra.run.dir={out}", cwd=out.parent)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        path = out / state
-        if path.is_file() and counter_of(path, counter) >= at:
+        if counter_of(out, kind, counter) >= at:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
@@ -48,12 +47,16 @@ def kill_when(overrides: tuple[str, ...], out: Path, state: str, counter: str, a
     assert not (out / "metrics.json").exists(), "the run finished before it was killed: make it longer"
 
 
-def counter_of(path: Path, counter: str) -> int:
+def counter_of(out: Path, kind: str, counter: str) -> int:
+    """``counter`` of the committed ``kind`` save in ``out`` (-1 if there is none yet)."""
     try:
-        if path.suffix == ".json":
-            return len(json.loads(path.read_text())[counter])
-        state = load_state(path)
-    except (ValueError, FileNotFoundError):  # mid-rename: try again
+        save = committed_save(out, kind)
+        if save is None:
+            return -1
+        if kind == "sb3":
+            return len(json.loads(save.path("progress.json").read_text())[counter])
+        state = load_state(save.path("state.pt"))
+    except (ValueError, FileNotFoundError):  # a save being replaced: try again
         return -1
     return int(state["progress" if "progress" in state else "counters"][counter])
 
@@ -61,7 +64,7 @@ def counter_of(path: Path, counter: str) -> int:
 @pytest.mark.slow  # a CLI subprocess killed with SIGKILL, resumed, and a reference run
 @pytest.mark.parametrize(
     "overrides, state, counter",
-    [(TRAINING, "resume.pt", "epochs"), (ONLINE, "online_resume.pt", "episodes")],
+    [(TRAINING, "train", "epochs"), (ONLINE, "online", "episodes")],
     ids=["training", "online-mpc"],
 )
 def test_killed_run_resumes_to_the_same_metrics(tmp_path: Path, overrides: tuple, state: str, counter: str) -> None:
@@ -99,8 +102,10 @@ def test_killed_sb3_run_resumes_and_finishes(tmp_path: Path) -> None:
         "+agent.algo_kwargs.n_epochs=1",
     )
     killed = tmp_path / "killed"
-    kill_when(overrides, killed, "sb3_progress.json", "curve", 2)
-    saved = json.loads((killed / "sb3_progress.json").read_text())["curve"]
+    kill_when(overrides, killed, "sb3", "curve", 2)
+    save = committed_save(killed, "sb3")
+    assert save is not None
+    saved = json.loads(save.path("progress.json").read_text())["curve"]
     resume(killed)
     curve = json.loads((killed / "curve.json").read_text())
     assert curve["steps"][: len(saved)] == [s for s, _ in saved]  # the evaluations before the kill are kept

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from agents.sb3 import LatentObservation, WorldModelExtractor
-from eqmbrl.core.checkpoint import load_checkpoint
+from eqmbrl.core.checkpoint import committed_save, load_checkpoint
 from tests.helpers import run_in_process
 from worldmodels.persistence import load_world_model
 
@@ -91,8 +91,10 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -
     assert any(not torch.equal(tuned[k], start[k]) for k in start)  # the RL and auxiliary losses trained it
     stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(tuned[k], start[k]) for k in stats) == stable
-    resumable = SAC.load(out / "sb3_resume.zip")  # the resume state after the last evaluation (step 60)
-    resumable.load_replay_buffer(out / "sb3_replay.pkl")
+    save = committed_save(out, "sb3")  # the resume state after the last evaluation (step 60)
+    assert save is not None
+    resumable = SAC.load(save.path("model.zip"))
+    resumable.load_replay_buffer(save.path("replay.pkl"))
     assert resumable.num_timesteps == 60 and resumable.replay_buffer.size() == 60
 
 
@@ -149,7 +151,9 @@ def test_frozen_features_are_cached_latents(tmp_path: Path) -> None:
     assert algo.observation_space.shape == (dim,) and not any(
         isinstance(m, WorldModelExtractor) for m in algo.policy.modules()
     )
-    algo.load_replay_buffer(out / "sb3_replay.pkl")
+    save = committed_save(out, "sb3")
+    assert save is not None
+    algo.load_replay_buffer(save.path("replay.pkl"))
     assert algo.replay_buffer.observations.shape[-1] == dim
     raw, env = gym.make("eqmbrl/Reacher-pixels-v0"), LatentObservation(gym.make("eqmbrl/Reacher-pixels-v0"), model)
     image, obs = raw.reset(seed=0)[0], env.reset(seed=0)[0]

@@ -1,0 +1,201 @@
+"""Every save has one commit point: a run killed after any file of any save resumes to the same run."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+import eqmbrl.core.checkpoint as checkpoint
+from eqmbrl.core.checkpoint import commit_save, committed_save
+from eqmbrl.resume import resume
+from eqmbrl.run import compose_config, run
+from tests.helpers import ROOT, run_in_process
+
+
+class Killed(Exception):
+    """Stands in for a kill -9: raised right after a file of a save is written."""
+
+
+def kill_after(monkeypatch: pytest.MonkeyPatch, kind: str, number: int, k: int) -> None:
+    """Make the process stop right after the ``k``-th file (1-based) of save ``number`` of ``kind``
+    is written; ``k`` one past its files: right after the commit (before the previous save is
+    deleted and the user-facing files are exported)."""
+    original, original_drop, written = checkpoint.file_sha256, checkpoint.drop_other_saves, []
+
+    def sha(path: Any) -> str:
+        digest = original(path)
+        if Path(path).parent.name == f"{kind}-{number}":
+            written.append(path)
+            if len(written) == k:
+                raise Killed(f"killed after {path}")
+        return digest
+
+    def drop(saves: Path, dropped_kind: str, keep: int) -> None:
+        if (dropped_kind, keep) == (kind, number):
+            raise Killed(f"killed after committing {kind} save {number}")
+        original_drop(saves, dropped_kind, keep)
+
+    monkeypatch.setattr(checkpoint, "file_sha256", sha)
+    monkeypatch.setattr(checkpoint, "drop_other_saves", drop)
+
+
+def killed_run(out: Path, overrides: tuple[str, ...], kind: str, number: int, k: int) -> None:
+    """Run ``overrides`` into ``out`` (with ``.hydra/config.yaml``, as the CLI leaves it) and stop it
+    right after file ``k`` of save ``number`` of ``kind``."""
+    cfg = compose_config(*overrides)
+    (out / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    with pytest.MonkeyPatch.context() as patch:
+        kill_after(patch, kind, number, k)
+        with pytest.raises(Killed):
+            run(cfg, out)
+    assert "Killed" in (out / "FAILED").read_text()
+
+
+TRAIN = ("experiment=debug", "env=shapes_goal", "agent=none", "trainer.epochs=3", "trainer.patience=0")
+REFIT = (*TRAIN, "worldmodel.reward_weight=1", "trainer.reward_refit_steps=20")
+ONLINE = (
+    "experiment=debug",
+    "env=shapes_goal",
+    "agent=search",
+    "trainer.epochs=2",
+    "trainer.patience=0",
+    "agent.planner.horizon=1",
+    "agent.episodes=4",
+    "agent.eval_every=2",
+    "agent.eval_episodes=1",
+    "agent.refit_every=10",
+    "agent.refit_steps=3",
+    "agent.save_every=2",
+)
+PPO = (
+    "experiment=debug",
+    "agent=ppo",
+    "agent.total_steps=64",
+    "agent.eval_every=32",
+    "agent.eval_episodes=1",
+    "agent.algo_kwargs.n_steps=32",
+    "agent.algo_kwargs.batch_size=16",
+    "+agent.algo_kwargs.n_epochs=1",
+)
+SAC = (  # MuJoCo Reacher: SAC needs continuous actions
+    "experiment=debug",
+    "agent=sac",
+    "env=reacher",
+    "agent.total_steps=60",
+    "agent.eval_every=30",
+    "agent.eval_episodes=1",
+    "agent.algo_kwargs.learning_starts=20",
+    "agent.algo_kwargs.batch_size=8",
+)
+# (overrides, kind, save number, files in it): the kill comes in the save with a previous one to fall back to
+CASES = {
+    "train-epoch": (TRAIN, "train", 2, 2),  # state.pt, checkpoint.pt
+    "reward-refit": (REFIT, "train", 4, 2),  # after the 3 epoch saves
+    "online-first": (ONLINE, "online", 1, 2),  # no online save before: the online phase starts again
+    "online": (ONLINE, "online", 2, 2),  # buffer.npz, state.pt
+    "sb3-ppo": (PPO, "sb3", 2, 2),  # model.zip, progress.json
+    "sb3-sac": (SAC, "sb3", 2, 3),  # model.zip, replay.pkl, progress.json
+}
+SLOW = {"online-first", "online", "sb3-ppo", "sb3-sac"}  # 2-5 s each on a shared CPU: 13 cases
+PARAMS = [
+    pytest.param(
+        name,
+        k,
+        id=f"{name}-after-file-{k}" if k <= CASES[name][3] else f"{name}-after-commit",
+        marks=[pytest.mark.slow] if name in SLOW else [],
+    )
+    for name in CASES
+    for k in range(1, CASES[name][3] + 2)
+]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The run dir of a case's uninterrupted run, made on first use."""
+    root = tmp_path_factory.mktemp("references")
+
+    def made(name: str) -> Path:
+        if not (root / name / "metrics.json").is_file():
+            run_in_process(root / name, *CASES[name][0])
+        return root / name
+
+    return made
+
+
+@pytest.mark.parametrize("name, k", PARAMS)
+def test_a_run_killed_after_any_file_of_a_save_resumes_to_the_same_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: Callable[[str], Path], name: str, k: int
+) -> None:
+    """Stopped right after file ``k`` of a save (or right after its commit), the run resumes from
+    the last committed save (the old one, or the new one after the commit) and ends as the
+    uninterrupted run; the reward refit's old bug was a head refitted twice, the online save's
+    episodes added twice."""
+    overrides, kind, number, files = CASES[name]
+    out = tmp_path / "killed"
+    killed_run(out, overrides, kind, number, k)
+    save = committed_save(out, kind)
+    assert (save.number if save else 0) == (number if k > files else number - 1)
+    monkeypatch.chdir(ROOT)
+    resumed, ref = resume(out), reference(name)
+    if kind != "sb3":
+        assert resumed == json.loads((ref / "metrics.json").read_text())
+    else:  # SB3 continues from the committed save, not bit-exactly: the evaluations before it are kept
+        curve, want = (json.loads((d / "curve.json").read_text()) for d in (out, ref))
+        kept = 1 if k <= files else 2  # evaluations in the committed save
+        assert curve["steps"] == want["steps"] and curve["return"][:kept] == want["return"][:kept]
+    save = committed_save(out, kind)
+    assert save is not None and [p.name for p in (out / "saves").glob(f"{kind}-*")] == [save.folder.name]
+
+
+def test_commit_keeps_the_previous_save_until_the_manifest_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def writers(text: str) -> dict[str, Any]:
+        return {name: (lambda p, n=name: p.write_text(f"{n} {text}")) for name in ("a.txt", "b.txt")}
+
+    first = commit_save(tmp_path, "demo", writers("old"), "step 1")
+    assert str(first) == "demo save 1 (step 1)"
+    for k in (1, 2, 3):
+        with pytest.MonkeyPatch.context() as patch:
+            kill_after(patch, "demo", 2, k)
+            with pytest.raises(Killed):
+                commit_save(tmp_path, "demo", writers("new"), "step 2")
+        save = committed_save(tmp_path, "demo")
+        assert save is not None
+        want = "old" if k <= 2 else "new"  # k = 3: the manifest was renamed, the commit happened
+        assert [save.path(n).read_text() for n in ("a.txt", "b.txt")] == [f"a.txt {want}", f"b.txt {want}"]
+    third = commit_save(tmp_path, "demo", writers("newer"), "step 3")
+    assert third.number == 3 and sorted(p.name for p in (tmp_path / "saves").iterdir()) == ["demo-3", "demo.json"]
+    assert committed_save(tmp_path, "other") is None
+
+
+def test_a_corrupt_or_missing_save_file_is_refused_naming_it(tmp_path: Path) -> None:
+    save = commit_save(tmp_path, "demo", {"state.pt": lambda p: p.write_bytes(b"12345")}, "epoch 1")
+    save.path("state.pt").write_bytes(b"12346")
+    with pytest.raises(ValueError, match=r"state.pt of demo save 1 \(epoch 1\) does not match its sha256") as err:
+        committed_save(tmp_path, "demo")
+    assert "\n" not in str(err.value)
+    save.path("state.pt").unlink()
+    with pytest.raises(ValueError, match="state.pt of demo save 1 .* is missing"):
+        committed_save(tmp_path, "demo")
+    (tmp_path / "saves" / "demo.json").write_text("{")
+    with pytest.raises(ValueError, match="save manifest .*demo.json is corrupt"):
+        committed_save(tmp_path, "demo")
+
+
+def test_resume_refuses_a_run_whose_save_is_corrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "killed"
+    killed_run(out, TRAIN, "train", 3, 1)
+    state = out / "saves" / "train-2" / "state.pt"
+    data = bytearray(state.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    state.write_bytes(bytes(data))
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(ValueError, match=f"{state} of train save 2 \\(epoch 2\\) does not match its sha256") as err:
+        resume(out)
+    assert "\n" not in str(err.value)
+    assert json.loads((out / "saves" / "train.json").read_text())["save"] == 2  # nothing was overwritten
