@@ -196,8 +196,13 @@ class MPCAgent:
     def _encode(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 obs ``[C, H, W]`` -> latent ``[1, K, C']`` on the model's device."""
         x = torch.as_tensor(obs, device=self.model.device)
-        if x.ndim != 3 or x.dtype != torch.uint8:
-            raise ValueError(f"expected one uint8 observation [C, H, W], got {x.dtype} {tuple(x.shape)}")
+        shape = self.model.shape
+        expected = (shape.in_channels, shape.image_size, shape.image_size)
+        if x.dtype != torch.uint8 or tuple(x.shape) != expected:
+            raise ValueError(
+                f"MPCAgent: expected one uint8 observation {list(expected)} [C, H, W] (the world model's images), "
+                f"got {str(x.dtype).removeprefix('torch.')} {list(x.shape)}"
+            )
         return self.model.encode(to_float_images(x[None]))
 
     def _explore(self, action: np.ndarray, explore: bool) -> int | np.ndarray:

@@ -1,4 +1,4 @@
-"""Inputs checked against their source: buffers name the env they were recorded in."""
+"""Inputs checked against their source: buffers name their env, env kwargs their type, the agent its images."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents.mpc import MPCAgent
+from agents.planners import DiscreteSearch
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.run import compose_config, make_env
+from eqmbrl.run import compose_config, configured_model_kwargs, make_env
 from tests.helpers import run_in_process
+from worldmodels.world_model import build_world_model
 
 
 def test_a_buffer_of_another_env_is_refused_naming_both(tmp_path: Path) -> None:
@@ -57,3 +60,21 @@ def test_env_kwargs_are_checked_naming_the_key(override: str, expected: str) -> 
 def test_env_kwargs_of_the_right_type_pass_converted() -> None:
     env = make_env(compose_config("env.kwargs.episode_steps='20'", "+env.kwargs.allowed_directions=[0,1]"))
     assert env.unwrapped.episode_steps == 20 and env.spec.kwargs["allowed_directions"] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("obs", "got"),
+    [
+        (np.zeros((3, 64, 64), np.uint8), "uint8 [3, 64, 64]"),  # a 64 px image for a 50 px model
+        (np.zeros((3, 50, 50), np.float32), "float32 [3, 50, 50]"),
+        (np.zeros((1, 3, 50, 50), np.uint8), "uint8 [1, 3, 50, 50]"),  # a batch
+    ],
+)
+def test_the_agent_checks_observations_at_its_boundary(obs: np.ndarray, got: str) -> None:
+    kwargs, _ = configured_model_kwargs("experiment=debug")
+    agent = MPCAgent(build_world_model(**kwargs), DiscreteSearch(1, 20), objective="goal")
+    message = f"MPCAgent: expected one uint8 observation [3, 50, 50] [C, H, W] (the world model's images), got {got}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        agent.set_goal(obs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        agent.act(obs)
