@@ -7,10 +7,10 @@ from typing import Any, Protocol, cast
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from agents.random_agent import RandomAgent
 from eqmbrl.core.buffer import ReplayBuffer, env_source
+from eqmbrl.core.progress import progress_bar
 from eqmbrl.core.seeds import EVAL_ENV
 from eqmbrl.core.symmetry import env_contract
 
@@ -145,7 +145,7 @@ def collect(
     most ``length`` recorded steps, after ``warmup`` unrecorded agent steps (SEN's Reacher data
     starts 50 steps in), into ``buffer`` (default: a new one that fits them). Returns the buffer."""
     buffer = buffer if buffer is not None else empty_buffer(env, episodes * (length + 1))
-    for ep in tqdm(range(episodes), desc=desc, unit="ep", leave=False):
+    for ep in progress_bar(range(episodes), desc=desc, unit="ep", leave=False):
         run_episode(env, agent, length, seed + ep, warmup, buffer, options)
     return buffer
 

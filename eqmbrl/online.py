@@ -34,7 +34,6 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
-from tqdm import tqdm
 
 from agents.mpc import MPCAgent
 from agents.planners import Planner
@@ -43,6 +42,7 @@ from eqmbrl.core.buffer import ReplayBuffer, env_source
 from eqmbrl.core.checkpoint import Save, commit_save, committed_save, load_state, save_state
 from eqmbrl.core.directions import NUM_DIRECTIONS
 from eqmbrl.core.logger import Logger
+from eqmbrl.core.progress import log, progress_bar
 from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG, global_rng_state, set_global_rng_state
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.core.types import EvalData
@@ -172,7 +172,7 @@ class OnlineMPC:
             if buffer.capacity < capacity:  # continued to more episodes
                 buffer = buffer.resized(capacity)
         self.agent.sync()
-        bar = tqdm(range(start, s.episodes), desc="online MPC", unit="ep", initial=start, total=s.episodes)
+        bar = progress_bar(range(start, s.episodes), desc="online MPC", unit="ep", initial=start, total=s.episodes)
         for ep in bar:
             actor = EpisodeActor(self.agent, self.env, explore=True)
             options = {"goal_distance": int(self.rng.choice(self.goal_distances))} if self.goal else None
@@ -188,6 +188,10 @@ class OnlineMPC:
             if (ep + 1) % s.eval_every == 0 or ep + 1 == s.episodes:
                 self.evaluate(steps, scored, eval_data)
             bar.set_postfix(ret=f"{ret:.2f}")
+            success = f", success {info['is_success']}" if "is_success" in info else ""
+            log.info(
+                f"online episode {ep + 1}/{s.episodes}: return {ret:.3f}{success}, {length} steps, env step {steps}"
+            )
             self.logger.dump(steps)
             if (ep + 1) % s.save_every == 0 or ep + 1 == s.episodes:
                 self.save_progress(ep + 1, steps, since_refit, buffer)
@@ -278,4 +282,6 @@ class OnlineMPC:
         self.logger.record_dict("eval", out)
         self.log_episode(actor, frames, steps)
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
+        score = f"success {out['success']:.3f}" if "success" in out else f"return {out['return']:.3f}"
+        log.info(f"evaluation at env step {steps}: {score}")
         return self.last_eval

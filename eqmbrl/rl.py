@@ -35,13 +35,13 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from tqdm import tqdm
 
 from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import Save, atomic_write, commit_save, committed_save, load_checkpoint, write_json
 from eqmbrl.core.logger import Logger
+from eqmbrl.core.progress import log, progress_bar
 from eqmbrl.core.seeds import BASELINES
 from eqmbrl.core.types import EvalData
 from eqmbrl.data import RunData
@@ -104,7 +104,7 @@ class _Callback(BaseCallback):
     def __init__(self, learner: SB3Learner, total: int, initial: int = 0) -> None:
         super().__init__()
         self.learner = learner
-        self.bar = tqdm(total=total, initial=initial, desc=f"{learner.settings.algo} learn", unit="step")
+        self.bar = progress_bar(total=total, initial=initial, desc=f"{learner.settings.algo} learn", unit="step")
         self.aux_models: list[WorldModel] = []
         self.aux_opts: list[torch.optim.Optimizer] = []
         self.aux_buffer: ReplayBuffer | None = None
@@ -277,6 +277,7 @@ class SB3Learner:
         if trained and self.eval_data is not None:
             out.update(evaluate(trained[0], **self.eval_data.tensors(), seed=self.seed))
         self.curve.append((steps, out["return"]))
+        log.info(f"{self.settings.algo} evaluation at env step {steps}: return {out['return']:.3f}")
         self.logger.record_dict("eval", out)
         self.logger.dump(steps)
         self.metrics = out

@@ -18,11 +18,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import commit_save, committed_save, load_checkpoint, load_state, save_state
 from eqmbrl.core.logger import Logger
+from eqmbrl.core.progress import log, progress_bar
 from eqmbrl.core.seeds import global_rng_state, set_global_rng_state
 from eqmbrl.core.types import EvalData, SequenceBatch, to_float_images
 from eqmbrl.data import RunData
@@ -128,7 +128,7 @@ class WorldModelTrainer:
             progress["epochs"],
         )
         start, t0 = self.settings.epochs if progress["stopped"] else done, time.time()
-        bar = tqdm(
+        bar = progress_bar(
             range(start, self.settings.epochs), desc="train", unit="epoch", initial=start, total=self.settings.epochs
         )
         for epoch in bar:
@@ -149,6 +149,12 @@ class WorldModelTrainer:
                 self.logger.record_dict("eval", evaluate(self.model, **eval_data.tensors(), seed=self.seed))
             rate = (epoch + 1 - start) * len(buffer.valid_starts(1)) / (time.time() - t0)
             self.logger.record("train/transitions_per_s", rate)
+            key = (
+                f", validation successor accuracy {-score:.1f}%"
+                if val is not None and "successor_acc" in scores
+                else ""
+            )
+            log.info(f"epoch {epoch + 1}/{self.settings.epochs}: loss {loss:.4f}{key}, {time.time() - t0:.0f} s")
             self.logger.dump(epoch + 1)
             done = epoch + 1
             stopped = bool(
@@ -210,7 +216,9 @@ class WorldModelTrainer:
         with torch.no_grad():
             self.logger.record("reward_refit/mse_before", mse(torch.arange(len(r), device=z.device)).item())
         loss = torch.zeros(())
-        for _ in tqdm(range(self.settings.reward_refit_steps), desc="reward head refit", unit="step", leave=False):
+        for _ in progress_bar(
+            range(self.settings.reward_refit_steps), desc="reward head refit", unit="step", leave=False
+        ):
             loss = mse(torch.randint(len(r), (self.settings.batch_size,), generator=gen).to(z.device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -283,7 +291,9 @@ class WorldModelTrainer:
         starts = self.rng.permutation(buffer.valid_starts(k))
         n_batches = max(1, len(starts) // self.settings.batch_size)
         losses = []
-        for b in tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="batch", leave=False):
+        for b in progress_bar(
+            range(n_batches), desc=f"epoch {epoch + 1}/{self.settings.epochs}", unit="batch", leave=False
+        ):
             part = starts[b * self.settings.batch_size : (b + 1) * self.settings.batch_size]
             negatives_rng = self.rng if self.settings.episode_negatives else None
             batch = buffer.gather(part, k, self.model.device, negatives_rng, self.state_fn)
