@@ -22,7 +22,7 @@ import numpy as np
 
 from envs.render_blocks import render_states as _render
 from envs.render_blocks import validate_scene
-from eqmbrl.core.choices import check_choice
+from eqmbrl.core.choices import check_choice, check_count
 from eqmbrl.core.directions import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
 from eqmbrl.core.symmetry import Group
 
@@ -144,7 +144,7 @@ class BlockPushingEnv(gym.Env):
         self.image_size, self.goal_conditioned = image_size, goal_conditioned
         self.episode_steps, self.render_mode = episode_steps, render_mode
         self.allowed_directions = check_directions(allowed_directions)
-        self.goal_distance = self._check_goal_distance(goal_distance)
+        self.goal_distance = check_count("goal_distance", goal_distance, 1, MAX_GOAL_DISTANCE)
         self.symmetry = BlockPushingSymmetry(width)
         self.action_space = gym.spaces.Discrete(NUM_DIRECTIONS * num_objects)
         self.observation_space = gym.spaces.Box(0, 255, (3, image_size, image_size), np.uint8)
@@ -152,16 +152,6 @@ class BlockPushingEnv(gym.Env):
         self.goal_state: np.ndarray | None = None
         self.goal_obs: np.ndarray | None = None
         self._steps = 0
-
-    @staticmethod
-    def _check_goal_distance(distance: Any) -> int:
-        if (
-            isinstance(distance, bool)
-            or not isinstance(distance, (int, np.integer))
-            or not 1 <= distance <= MAX_GOAL_DISTANCE
-        ):
-            raise ValueError(f"goal_distance must be an int in 1..{MAX_GOAL_DISTANCE}, got {distance!r}")
-        return int(distance)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -171,7 +161,7 @@ class BlockPushingEnv(gym.Env):
         options = dict(options or {})
         for key in options:
             check_choice("reset option", key, ("goal_distance",) if self.goal_conditioned else ())
-        distance = self._check_goal_distance(options.get("goal_distance", self.goal_distance))
+        distance = check_count("goal_distance", options.get("goal_distance", self.goal_distance), 1, MAX_GOAL_DISTANCE)
         self._steps = 0
         if not self.goal_conditioned:
             self._state = random_states(self.np_random, 1, self.num_objects, self.width)[0]

@@ -38,7 +38,7 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
-from eqmbrl.core.choices import check_choice  # noqa: E402
+from eqmbrl.core.choices import check_choice, check_count  # noqa: E402
 from eqmbrl.core.rotations import (  # noqa: E402
     NUM_TURNS,
     TURN_ANGLE,
@@ -198,7 +198,7 @@ class TeapotEnv(gym.Env):
             raise ValueError(
                 f"goal_axes must be a non-empty subset of 0, 1, 2 ({', '.join(AXIS_NAMES)}), got {goal_axes!r}"
             )
-        self.goal_distance = self._check_goal_distance(goal_distance)
+        self.goal_distance = check_count("goal_distance", goal_distance, 1, MAX_GOAL_DISTANCE)
         self.image_size, self.channels, self.episode_steps = int(image_size), int(channels), int(episode_steps)
         self.goal_conditioned, self.render_mode = bool(goal_conditioned), render_mode
         self.symmetry = TeapotSymmetry(self.kind)
@@ -222,16 +222,6 @@ class TeapotEnv(gym.Env):
         self.goal_obs: np.ndarray | None = None
         self._steps = 0
 
-    @staticmethod
-    def _check_goal_distance(distance: Any) -> int:
-        if (
-            isinstance(distance, bool)
-            or not isinstance(distance, (int, np.integer))
-            or not 1 <= distance <= MAX_GOAL_DISTANCE
-        ):
-            raise ValueError(f"goal_distance must be an int in 1..{MAX_GOAL_DISTANCE}, got {distance!r}")
-        return int(distance)
-
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         """Uniformly random orientation (and goal); ``options`` may hold ``goal_distance`` (goal variant)."""
@@ -239,7 +229,7 @@ class TeapotEnv(gym.Env):
         options = dict(options or {})
         for key in options:
             check_choice("reset option", key, ("goal_distance",) if self.goal_conditioned else ())
-        distance = self._check_goal_distance(options.get("goal_distance", self.goal_distance))
+        distance = check_count("goal_distance", options.get("goal_distance", self.goal_distance), 1, MAX_GOAL_DISTANCE)
         self._steps = 0
         self._state = random_rotations(self.np_random, 1).reshape(9)
         if self.goal_conditioned:
