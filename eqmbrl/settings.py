@@ -25,6 +25,7 @@ from eqmbrl.core.choices import check_choice
 T = TypeVar("T")
 LR_SCHEDULES = ("constant", "cosine")
 ACTION_SCALES = ("full", "episode")
+VIDEO_FILES = ("none", "gif", "mp4")
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 
 
@@ -89,6 +90,8 @@ class TrainerSettings:
     """add the same-episode negative of :meth:`WorldModel.loss` to training batches."""
     reward_refit_steps: int = 0
     """after the last epoch, this many Adam steps on the reward head alone on frozen latents (0: none)."""
+    symmetry_augment: float = 0.0
+    """fraction of each batch's sequences replaced by rendered twins under random group elements (``none+aug``)."""
 
     def __post_init__(self) -> None:
         _at_least(self, 1, "episodes", "episode_length", "eval_episodes", "eval_length", "epochs", "batch_size")
@@ -96,6 +99,8 @@ class TrainerSettings:
         _at_least(self, 0, "warmup_steps", "patience", "min_epochs", "reward_refit_steps")
         if not self.lr > 0:
             raise ValueError(f"trainer.lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.symmetry_augment <= 1.0:
+            raise ValueError(f"trainer.symmetry_augment must be in [0, 1], got {self.symmetry_augment}")
         check_choice("trainer.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("trainer.train_action_scale", self.train_action_scale, ACTION_SCALES)
         if self.rollout_steps > self.episode_length:
@@ -108,9 +113,26 @@ class TrainerSettings:
 
 
 @dataclass(frozen=True)
-class OnlineSettings:
+class VideoSettings:
+    """``agent.video_*`` of every agent loop: evaluation episodes as videos (:mod:`eqmbrl.video`);
+    :class:`OnlineSettings` and :class:`SB3Settings` take these fields from here."""
+
+    KEY: ClassVar[str] = "agent"
+
+    video_episodes: int = 1
+    """evaluation episodes shown per evaluation as the TensorBoard video ``eval/video`` (0: no video)."""
+    video_file: str = "none"
+    """also write each evaluation's video into the run dir's ``videos/`` as ``gif`` or ``mp4`` (``none``: not)."""
+
+    def __post_init__(self) -> None:
+        _at_least(self, 0, "video_episodes")
+        check_choice(f"{self.KEY}.video_file", self.video_file, VIDEO_FILES)
+
+
+@dataclass(frozen=True)
+class OnlineSettings(VideoSettings):
     """``agent.*`` of ``agent=cem|mppi|search``: online latent MPC (:class:`eqmbrl.online.OnlineMPC`
-    and its :class:`agents.mpc.MPCAgent`)."""
+    and its :class:`agents.mpc.MPCAgent`); ``video_*`` from :class:`VideoSettings`."""
 
     KEY: ClassVar[str] = "agent"
 
@@ -150,8 +172,11 @@ class OnlineSettings:
     """write the resume state and the whole buffer every this many episodes (and after the last)."""
     planner: dict[str, Any] = field(default_factory=dict)
     """the planner's config (``_target_`` and its arguments; built by ``eqmbrl.run.build_planner``)."""
+    imagined_plan: bool = True
+    """draw each evaluation's first plan as the nearest real frames beside the real ones (``eval/imagined``)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_mpc_values(self.objective, self.goal_reduce, self.goal_discount, self.terminal_weight, "agent.")
         if not 0 <= self.refit_online_fraction <= 1:
             raise ValueError(f"agent.refit_online_fraction must be in [0, 1], got {self.refit_online_fraction}")
@@ -164,8 +189,9 @@ class OnlineSettings:
 
 
 @dataclass(frozen=True)
-class SB3Settings:
-    """``agent.*`` of ``agent=ppo|sac``: SB3 on world-model features (:class:`eqmbrl.rl.SB3Learner`)."""
+class SB3Settings(VideoSettings):
+    """``agent.*`` of ``agent=ppo|sac``: SB3 on world-model features (:class:`eqmbrl.rl.SB3Learner`);
+    ``video_*`` from :class:`VideoSettings`."""
 
     KEY: ClassVar[str] = "agent"
 
@@ -205,6 +231,7 @@ class SB3Settings:
     """further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...)."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_choice("agent.algo", self.algo, ALGOS)
         check_choice("agent.features", self.features, FEATURES)
         _at_least(self, 1, "total_steps", "eval_every", "eval_episodes", "aux_batch_size")

@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from eqmbrl.augment import SymmetryAugment
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import commit_save, committed_save, load_checkpoint, load_state, save_state
 from eqmbrl.core.logger import Logger
@@ -70,6 +71,7 @@ class WorldModelTrainer:
                 "has no state_points(states) to train it on; use state_weight=0"
             )
         self.rng = np.random.default_rng(seed)
+        self.augment = SymmetryAugment(env, s.symmetry_augment, self.rng) if s.symmetry_augment > 0 else None
         self.opt = torch.optim.Adam(model.parameters(), lr=s.lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
         self.best: dict[str, Any] | None = None  # the checkpoint kept so far (checkpoint.pt's dict)
@@ -296,7 +298,7 @@ class WorldModelTrainer:
         ):
             part = starts[b * self.settings.batch_size : (b + 1) * self.settings.batch_size]
             negatives_rng = self.rng if self.settings.episode_negatives else None
-            batch = buffer.gather(part, k, self.model.device, negatives_rng, self.state_fn)
+            batch = buffer.gather(part, k, self.model.device, negatives_rng, self.state_fn, self.augment)
             losses.append(self.update(batch))
         return mean_finite(losses)
 
@@ -318,6 +320,7 @@ class WorldModelTrainer:
                         self.state_fn,
                         recent_from,
                         recent_fraction,
+                        self.augment,
                     )
                 )
                 for _ in range(steps)

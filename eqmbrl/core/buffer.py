@@ -21,6 +21,13 @@ import torch
 from eqmbrl.core.checkpoint import atomic_write
 from eqmbrl.core.types import SequenceBatch, to_float_images
 
+Augment = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None],
+]
+"""``(obs, actions, states, negatives, negative_states) -> (obs, actions, states, negatives)`` of a
+batch's rows (shapes in :meth:`ReplayBuffer.gather`'s ``augment``)."""
+
 _FIELDS = ("obs", "actions", "rewards", "has_next", "episode", "states")
 
 
@@ -161,26 +168,35 @@ class ReplayBuffer:
         device: torch.device | str = "cpu",
         negatives_rng: np.random.Generator | None = None,
         state_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+        augment: Augment | None = None,
     ) -> SequenceBatch:
         """Sequences of ``steps`` transitions starting at rows ``starts [B]`` (see :class:`SequenceBatch`);
         with ``negatives_rng``, also a random other frame of each start's episode (``negatives``);
         with ``state_fn``, the features ``state_fn(states [B, steps+1, ...]) -> [B, steps+1, ...]``
-        of the stored states, flattened to ``states [B, steps+1, F]``."""
+        of the stored states, flattened to ``states [B, steps+1, F]``; with ``augment``
+        (:class:`eqmbrl.augment.SymmetryAugment`), some sequences replaced by their rendered twins."""
         rows = (starts[:, None] + np.arange(steps + 1)) % self.capacity
-        obs = to_float_images(torch.from_numpy(self.obs[rows]).to(device))
-        actions = torch.from_numpy(self.actions[rows[:, :-1]]).to(device)
-        rewards = torch.from_numpy(self.rewards[rows[:, :-1]]).to(device)
-        negatives = None
-        if negatives_rng is not None:
-            negatives = to_float_images(
-                torch.from_numpy(self.obs[self.same_episode_rows(starts, negatives_rng)]).to(device)
-            )
+        obs, actions = self.obs[rows], self.actions[rows[:, :-1]]
+        negative_rows = None if negatives_rng is None else self.same_episode_rows(starts, negatives_rng)
+        negatives = None if negative_rows is None else self.obs[negative_rows]
         states = None
-        if state_fn is not None:
+        if state_fn is not None or augment is not None:
             if self.states is None:
-                raise ValueError("this replay buffer stores no env states, so it has no state features to train on")
-            states = torch.from_numpy(np.asarray(state_fn(self.states[rows]), np.float32)).flatten(2).to(device)
-        return SequenceBatch(obs, actions, rewards, negatives, states)
+                need = "symmetry augmentation (it renders twins of them)" if augment else "state features"
+                raise ValueError(f"this replay buffer stores no env states, which {need} needs")
+            states = self.states[rows]
+        if augment is not None and states is not None:
+            negative_states = None if negative_rows is None or self.states is None else self.states[negative_rows]
+            obs, actions, states, negatives = augment(obs, actions, states, negatives, negative_states)
+        return SequenceBatch(
+            to_float_images(torch.from_numpy(obs).to(device)),
+            torch.from_numpy(actions).to(device),
+            torch.from_numpy(self.rewards[rows[:, :-1]]).to(device),
+            None if negatives is None else to_float_images(torch.from_numpy(negatives).to(device)),
+            None
+            if state_fn is None or states is None
+            else torch.from_numpy(np.asarray(state_fn(states), np.float32)).flatten(2).to(device),
+        )
 
     def sample(
         self,
@@ -192,6 +208,7 @@ class ReplayBuffer:
         state_fn: Callable[[np.ndarray], np.ndarray] | None = None,
         recent_from: int = 0,
         recent_fraction: float = 0.0,
+        augment: Augment | None = None,
     ) -> SequenceBatch:
         """``batch_size`` random ``steps``-step sequences (with replacement), with same-episode
         ``negatives`` if asked and state features with ``state_fn`` (see :meth:`gather`).
@@ -209,7 +226,7 @@ class ReplayBuffer:
         if recent is not None and len(recent):
             n = int(round(recent_fraction * batch_size))
             rows[:n] = rng.choice(recent, n)
-        return self.gather(rows, steps, device, rng if negatives else None, state_fn)
+        return self.gather(rows, steps, device, rng if negatives else None, state_fn, augment)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically to ``path`` (a ``.npz`` file): a crash never leaves a half-written file."""
