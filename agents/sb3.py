@@ -36,6 +36,7 @@ from escnn import nn as enn
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
 
+from agents.random_shift import random_shift
 from eqmbrl.core.choices import check_choice
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import clone_world_model, evaluating, load_world_model
@@ -129,6 +130,8 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     :func:`worldmodels.persistence.load_world_model`; ``model_kwargs`` overrides its stored
     kwargs): exactly one. ``freeze=True``: no gradients and the world model stays in eval mode
     whatever mode SB3 sets; ``freeze=False``: fine-tuned by the RL loss, following SB3's mode.
+    ``shift > 0``: DrQ's random shift by up to ``shift`` pixels of every batch seen in training mode
+    (:mod:`agents.random_shift`).
     """
 
     def __init__(
@@ -142,15 +145,18 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         pool: str = "max",
         normalize: bool = False,
         fixed_batchnorm: bool = False,
+        shift: int = 0,
     ) -> None:
         check_choice("pool", pool, POOLS)
+        if shift < 0:
+            raise ValueError(f"shift must be >= 0 pixels, got {shift}")
         model = _resolve_model(world_model, checkpoint, model_kwargs)
         check_observation_space(observation_space, model)
         fibre = fibre_size(model.latent_type) if invariant else 1
         super().__init__(observation_space, model.slots * model.latent_type.size // fibre)
         self.world_model = model
         self.freeze, self.invariant, self.pool, self.fibre = bool(freeze), bool(invariant), pool, fibre
-        self.normalize, self.fixed_batchnorm = bool(normalize), bool(fixed_batchnorm)
+        self.normalize, self.fixed_batchnorm, self.shift = bool(normalize), bool(fixed_batchnorm), int(shift)
         model.requires_grad_(not self.freeze).train(not self.freeze)  # frozen: eval mode for good
         self.train(self.training)
 
@@ -171,6 +177,8 @@ class WorldModelExtractor(BaseFeaturesExtractor):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``."""
+        if self.training and self.shift:
+            observations = random_shift(observations, self.shift)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
             z = self.world_model.encode(observations)
         return self.features(z)
@@ -206,11 +214,30 @@ class LatentObservation(gym.ObservationWrapper):
             return latent_features(self.world_model.encode(x), self.fibre, self.pool, self.normalize)[0].cpu().numpy()
 
 
+class ShiftedNatureCNN(NatureCNN):
+    """SB3's ``NatureCNN`` with DrQ's random shift by up to ``shift`` pixels of every batch seen in
+    training mode (``shift=0``: SB3's network exactly)."""
+
+    def __init__(
+        self, observation_space: spaces.Box, features_dim: int = 512, normalized_image: bool = False, shift: int = 0
+    ) -> None:
+        if shift < 0:
+            raise ValueError(f"shift must be >= 0 pixels, got {shift}")
+        super().__init__(observation_space, features_dim, normalized_image)
+        self.shift = int(shift)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """Observations ``[B, C, H, W]`` in [0, 1] -> ``[B, features_dim]``."""
+        if self.training and self.shift:
+            observations = random_shift(observations, self.shift)
+        return super().forward(observations)
+
+
 # --------------------------------------------------------------------------- policy kwargs
 FEATURES: dict[str, type[BaseFeaturesExtractor]] = {
     "worldmodel": WorldModelExtractor,
-    "nature_cnn": NatureCNN,
-    "natural_cnn": NatureCNN,
+    "nature_cnn": ShiftedNatureCNN,
+    "natural_cnn": ShiftedNatureCNN,
 }
 
 
@@ -220,7 +247,7 @@ def policy_kwargs(
     """``policy_kwargs`` for SB3 algorithm ``algo`` with the ``features`` extractor.
 
     ``extractor_kwargs`` go to the extractor (``world_model`` or ``checkpoint``, ``freeze``,
-    ``invariant``, ... for ``worldmodel``; ``features_dim`` for ``nature_cnn``); ``policy`` holds
+    ``invariant``, ``shift``, ... for ``worldmodel``; ``features_dim``, ``shift`` for ``nature_cnn``); ``policy`` holds
     further policy kwargs (``net_arch``, ``share_features_extractor``, ...). With ``worldmodel``
     and PPO/A2C, ``ortho_init`` is set to False so the pretrained weights survive.
     """

@@ -232,9 +232,10 @@ class SB3Learner:
                     invariant=self.settings.invariant,
                     normalize=self.settings.normalize_features,
                     fixed_batchnorm=self.settings.fixed_batchnorm,
+                    shift=self.settings.random_shift,
                 )
                 if self.settings.features == "worldmodel"
-                else {}
+                else dict(shift=self.settings.random_shift)
             )
             policy, extra = (
                 "CnnPolicy",

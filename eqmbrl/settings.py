@@ -213,6 +213,8 @@ class SB3Settings(VideoSettings):
     """when fine-tuning, keep the world model's BatchNorm on its running statistics."""
     cache_latents: bool = True
     """with a frozen world model, encode each observation once in the env (an MlpPolicy on latents)."""
+    random_shift: int = 0
+    """DrQ's random shift: pad images by this many pixels and crop back at random, in training batches (0: off)."""
     aux_weight: float = 0.0
     """weight of the auxiliary contrastive loss on the agent's own transitions (needs freeze=false)."""
     aux_batch_size: int = 256
@@ -235,6 +237,12 @@ class SB3Settings(VideoSettings):
         check_choice("agent.algo", self.algo, ALGOS)
         check_choice("agent.features", self.features, FEATURES)
         _at_least(self, 1, "total_steps", "eval_every", "eval_episodes", "aux_batch_size")
+        _at_least(self, 0, "random_shift")
+        if self.random_shift and self.cache_latents and self.freeze and self.features == "worldmodel":
+            raise ValueError(
+                f"agent.random_shift={self.random_shift} shifts images, but cached latents (agent.cache_latents=true "
+                "with a frozen world model) are encoded before any batch: set agent.cache_latents=false"
+            )
         if not self.aux_lr > 0:
             raise ValueError(f"agent.aux_lr must be > 0, got {self.aux_lr}")
         if self.aux_weight < 0 or (self.aux_weight > 0 and (self.freeze or self.features != "worldmodel")):

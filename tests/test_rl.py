@@ -100,7 +100,7 @@ def test_sac_with_fine_tuning_and_auxiliary_loss(tmp_path: Path, stable: bool) -
 
 @pytest.mark.slow  # SB3 and MuJoCo end to end
 def test_nature_cnn_baseline_skips_the_world_model(tmp_path: Path) -> None:
-    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.features=natural_cnn")
+    out, metrics = _ok(tmp_path, *SAC_TINY, "agent.features=natural_cnn", "agent.random_shift=4")  # DrQ
     assert not (out / "buffer.npz").exists() and not (out / "world_model.pt").exists()
     assert "return" in metrics and not any(k.startswith("pretrain/") for k in metrics)
 

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from stable_baselines3 import PPO, SAC  # noqa: E402
+from stable_baselines3.common.torch_layers import NatureCNN  # noqa: E402
 from torch import nn  # noqa: E402
 
 import envs  # noqa: E402,F401  (registers the ids)
@@ -364,7 +365,7 @@ def test_policy_kwargs_choices() -> None:
 def test_nature_cnn_baseline(env_name: str, request: pytest.FixtureRequest) -> None:
     env: gym.Env = request.getfixturevalue(f"{env_name}_env")
     algo = PPO("CnnPolicy", env, **PPO_SMALL, policy_kwargs=policy_kwargs("natural_cnn", features_dim=32))
-    assert type(algo.policy.features_extractor).__name__ == "NatureCNN"
+    assert isinstance(algo.policy.features_extractor, NatureCNN)
     before = params(algo.policy.features_extractor)
     algo.learn(128)
     assert algo.num_timesteps == 128 and not same(params(algo.policy.features_extractor), before)
