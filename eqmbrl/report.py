@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 DEFAULT_KEYS = (
     "hits@1/1step",
     "hits@1/10step",
-    "strict/hits@1/10step",
+    "ties_hit/hits@1/10step",
     "successor_acc",
     "ee",
     "success",

@@ -20,15 +20,15 @@ LOW_SUCCESSOR = 25.0  # successor accuracy (percent) below which plans on the mo
 
 def health_warnings(metrics: dict[str, float]) -> dict[str, str]:
     """Why the world model's headline scores cannot be trusted, by ``warning/...`` key (empty: none):
-    collapsed latents (ties rank as hits, so H@k and MRR read 100) or successor accuracy so low
+    collapsed latents (SEN's ranking, ``ties_hit/``, reads 100; ours 0) or successor accuracy so low
     that its predicted next states are mostly ones the env never reaches."""
     out: dict[str, str] = {}
     collapsed = metrics.get("collapsed_latents", 0.0)
     if collapsed > COLLAPSED:
-        strict = metrics.get("strict/hits@1/1step", float("nan"))
+        hits = metrics.get("hits@1/1step", float("nan"))
         out["warning/collapsed"] = (
-            f"{collapsed:.0f}% of latents collapsed (strict hits@1 {strict:.0f}): hits@k and MRR count ties "
-            "as hits and mean nothing here; lower trainer.lr or check the data"
+            f"{collapsed:.0f}% of latents collapsed (hits@1 {hits:.0f}, with ties as misses; SEN's tie-as-hit "
+            "ranking, ties_hit/, would read 100): the model tells states apart poorly; lower trainer.lr or check the data"
         )
     successor = metrics.get("successor_acc")
     if successor is not None and successor < LOW_SUCCESSOR:

@@ -129,7 +129,7 @@ def test_sigterm_marks_the_run_and_resume_finishes_it_from_its_start_dir(tmp_pat
 
 
 def test_collapsed_and_chance_level_models_are_flagged() -> None:
-    collapsed = {"hits@1/1step": 100.0, "strict/hits@1/1step": 0.0, "collapsed_latents": 100.0, "successor_acc": 0.0}
+    collapsed = {"hits@1/1step": 0.0, "ties_hit/hits@1/1step": 100.0, "collapsed_latents": 100.0, "successor_acc": 0.0}
     warnings = health_warnings(collapsed)
     assert set(warnings) == {"warning/collapsed", "warning/successor_acc"}
     assert "lower trainer.lr" in warnings["warning/collapsed"]

@@ -36,10 +36,11 @@ def test_ranks_by_hand() -> None:
     assert m["mrr"] == pytest.approx(100 * (1 + 1 / 3 + 1 + 1 / 4) / 4)
 
 
-def test_ties_count_as_hits() -> None:
+def test_ties_count_as_misses_and_as_hits_in_sens_ranking() -> None:
     target = torch.tensor([[1.0], [-1.0]])
     pred = torch.zeros(2, 1)  # equally far from both targets
-    assert ranks(pred, target).tolist() == [1, 1]
+    assert ranks(pred, target).tolist() == [2, 2]
+    assert ranks(pred, target, strict=False).tolist() == [1, 1]
 
 
 def _tiny_model():
@@ -159,12 +160,12 @@ def test_successor_sets_on_block_pushing() -> None:
 
 
 def test_collapsed_and_diverged_latents_are_not_perfect() -> None:
-    """All-equal latents tie everywhere: tie-as-hit ranking says 100, the strict one 0, and the
+    """All-equal latents tie everywhere: SEN's tie-as-hit ranking says 100, the headline one 0, and the
     health check flags every state; NaN predictions rank last."""
     obs = torch.arange(6, dtype=torch.uint8).view(6, 1, 1, 1).expand(6, 3, 2, 2)  # 6 distinct observations
     z = torch.zeros(6, 2, 4)
     m = ranking_metrics(z, z)
-    assert m["hits@1"] == 100.0 and m["strict/hits@1"] == 0.0 and m["strict/mrr"] == pytest.approx(100 / 6)
+    assert m["ties_hit/hits@1"] == 100.0 and m["hits@1"] == 0.0 and m["mrr"] == pytest.approx(100 / 6)
     health = latent_health(z, obs)
     assert health["collapsed_latents"] == 100.0 and health["latent_std"] == 0.0
     nan = torch.full((6, 2, 4), float("nan"))
@@ -173,7 +174,7 @@ def test_collapsed_and_diverged_latents_are_not_perfect() -> None:
     distinct = torch.arange(6.0).view(6, 1, 1).expand(6, 2, 4)
     assert latent_health(distinct, obs)["collapsed_latents"] == 0.0
     assert latent_health(z, obs.expand(6, 3, 2, 2)[:1].expand(6, 3, 2, 2))["collapsed_latents"] == 0.0  # same obs
-    assert ranking_metrics(distinct, distinct)["strict/hits@1"] == 100.0
+    assert ranking_metrics(distinct, distinct)["hits@1"] == 100.0
 
 
 def test_reward_r2_by_hand() -> None:

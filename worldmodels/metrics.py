@@ -2,11 +2,13 @@
 equivariance error (EE) and distance invariance error (DIE) on symmetric twins.
 
 Definitions (SEN paper; ../shared/reference/SEN_RESULTS.md):
-    rank_i = 1 + #{j : d(zhat_i, z_j) < d(zhat_i, z_i)}  over the whole evaluation set, so ties
-             count as hits (as C-SWM's stable sort with the diagonal first);
-    strict rank_i = 1 + #{j != i : d(zhat_i, z_j) <= d(zhat_i, z_i)}: ties count as misses, so a
-             collapsed encoder (all latents equal) scores 0 instead of 100 (``strict/`` keys);
-             a prediction with non-finite entries gets the worst rank in both;
+    rank_i = 1 + #{j != i : d(zhat_i, z_j) <= d(zhat_i, z_i)}  over the whole evaluation set:
+             ties count as misses, so a collapsed encoder (all latents equal) scores 0 (the
+             ``hits@k`` and ``mrr`` keys);
+    SEN's rank_i = 1 + #{j : d(zhat_i, z_j) < d(zhat_i, z_i)}: ties count as hits (as C-SWM's
+             stable sort with the diagonal first), so a collapsed encoder scores 100 (the
+             ``ties_hit/`` keys, for comparison with the papers; equal to the above whenever no two
+             latents coincide); a prediction with non-finite entries gets the worst rank in both;
     Hits@k = mean(rank <= k), MRR = mean(1 / rank);
     EE  = mean_i |g.S(x_i) - S(g.x_i)| / mean_i |S(x_i)|          (S = embedding, g.x = twin)
     DIE = mean_i | |zhat_i - z_r(i)| - |zhat^g_i - z^g_r(i)| | / mean_i |z_i|
@@ -39,9 +41,9 @@ from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
 
 
-def ranks(pred: torch.Tensor, target: torch.Tensor, strict: bool = False) -> torch.Tensor:
+def ranks(pred: torch.Tensor, target: torch.Tensor, strict: bool = True) -> torch.Tensor:
     """pred, target ``[N, ...]`` -> rank of target_i among all targets by distance to pred_i, ``[N]``
-    (ties count as hits, or as misses with ``strict``; non-finite rows rank last)."""
+    (ties count as misses, or as hits with ``strict=False`` as SEN; non-finite rows rank last)."""
     d = torch.cdist(pred.flatten(1), target.flatten(1))
     diag = d.diagonal()[:, None]
     r = 1 + ((d <= diag).sum(1) - 1 if strict else (d < diag).sum(1))
@@ -49,10 +51,10 @@ def ranks(pred: torch.Tensor, target: torch.Tensor, strict: bool = False) -> tor
 
 
 def ranking_metrics(pred: torch.Tensor, target: torch.Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
-    """Hits@k for each k and MRR, in percent (as the papers report them), and ``strict/hits@1``
-    and ``strict/mrr`` with ties as misses."""
+    """Hits@k for each k and MRR, in percent (as the papers report them), ties as misses, and
+    ``ties_hit/hits@1`` and ``ties_hit/mrr`` with ties as hits (SEN's ranking)."""
     out = {}
-    for prefix, strict, keys in (("", False, ks), ("strict/", True, (1,))):
+    for prefix, strict, keys in (("", True, ks), ("ties_hit/", False, (1,))):
         r = ranks(pred, target, strict).double()
         out.update({f"{prefix}hits@{k}": 100.0 * (r <= k).double().mean().item() for k in keys})
         out[f"{prefix}mrr"] = 100.0 * (1.0 / r).mean().item()
