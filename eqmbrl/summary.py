@@ -27,8 +27,8 @@ def health_warnings(metrics: dict[str, float]) -> dict[str, str]:
     if collapsed > COLLAPSED:
         hits = metrics.get("hits@1/1step", float("nan"))
         out["warning/collapsed"] = (
-            f"{collapsed:.0f}% of latents collapsed (hits@1 {hits:.0f}, with ties as misses; SEN's tie-as-hit "
-            "ranking, ties_hit/, would read 100): the model tells states apart poorly; lower trainer.lr or check the data"
+            f"{collapsed:.0f}% of latents collapsed (hits@1 {hits:.0f}, ties as misses; SEN's tie-as-hit "
+            "ranking, ties_hit/, reads 100): the model tells states apart poorly; lower trainer.lr or check the data"
         )
     successor = metrics.get("successor_acc")
     if successor is not None and successor < LOW_SUCCESSOR:
