@@ -64,18 +64,17 @@ def evaluate_agent(
     agent: Agent,
     runs: list[tuple[int, dict[str, Any] | None]],
     length: int | None = None,
-    frames: list[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Run ``agent`` on the evaluation ``runs`` (env seed, reset options; see :func:`eval_runs`).
 
     Returns ``return`` and ``return_std`` over the episodes and, for goal runs (options with a
-    ``goal_distance``), ``success`` and ``success_d<k>`` per distance k. The first episode's
-    observations go to ``frames`` if given.
+    ``goal_distance``), ``success`` and ``success_d<k>`` per distance k. To keep episodes' frames
+    and rewards (for videos), pass an :class:`eqmbrl.video.RecordEpisodes` env armed for them.
     """
     returns: list[float] = []
     successes: dict[int, list[float]] = {}
-    for i, (seed, options) in enumerate(runs):
-        ret, info, _ = run_episode(env, agent, length, seed, options=options, frames=frames if i == 0 else None)
+    for seed, options in runs:
+        ret, info, _ = run_episode(env, agent, length, seed, options=options)
         returns.append(ret)
         if options is not None and "goal_distance" in options:
             successes.setdefault(options["goal_distance"], []).append(float(info.get("is_success", False)))

@@ -9,7 +9,9 @@
    gradient steps on batches of the whole buffer and the planner re-syncs its copy;
 3. every ``eval_every`` episodes and at the end: ``eval_episodes`` noise-free episodes on fixed
    seeds (for the goal objective, that many per goal distance), the world-model metrics on the
-   trainer's evaluation data, and an image strip of one evaluation episode.
+   trainer's evaluation data, an image strip of one evaluation episode, the first
+   ``video_episodes`` episodes as a video (:mod:`eqmbrl.video`), and the first episode's plan as
+   imagined (:mod:`eqmbrl.imagined`, the nearest of the evaluation data's frames).
 
 Writes ``checkpoint_final.pt`` (the model after the online phase, with the kwargs that rebuild it)
 and ``buffer_online.npz`` (seed and online data, exported from the ``online`` save committed every
@@ -21,7 +23,9 @@ TensorBoard tags, by online env step: ``episode/`` (return, predicted_return, su
 ``planner/`` (seconds_per_action, plan_value), ``wm/`` (refit losses), ``eval/`` (return;
 random_return and still_return (reward tasks) or random_success and still_success (goal tasks) of
 the baselines on the same episodes; success and success_d<k>; world-model metrics)
-and the image strip ``eval/episode``.
+and the image strip ``eval/episode``; the video ``eval/video`` with its text ``eval/video_caption``
+(under each frame: the reward, or the return so far; the model's energy to the goal, or its
+predicted return so far) and the figure ``eval/imagined``.
 """
 
 from __future__ import annotations
@@ -47,18 +51,25 @@ from eqmbrl.core.seeds import BASELINES, ONLINE_ENV, ONLINE_RNG, global_rng_stat
 from eqmbrl.core.symmetry import env_contract
 from eqmbrl.core.types import EvalData
 from eqmbrl.data import RunData
+from eqmbrl.imagined import encode_images, imagined_plan_figure
 from eqmbrl.settings import OnlineSettings
 from eqmbrl.trainer import WorldModelTrainer
+from eqmbrl.video import RecordEpisodes, Recording, describe, log_videos
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import save_world_model
 from worldmodels.world_model import WorldModel
 
 DIRECTION_NAMES = ("up", "left", "down", "right")
+BANK_FRAMES = 1000
+"""Most evaluation frames searched for the imagined plan's nearest frames (evenly spaced)."""
+CAPTION_ACTIONS = 20
+"""Most actions named in a video's caption."""
 
 
 class EpisodeActor:
     """An :class:`MPCAgent` as a :func:`run_episode` agent: sets the env's goal on reset and
-    records per-step planning time, plan value and the model's reward for each action taken."""
+    records per-step planning time, plan value and the model's reward for each action taken
+    (``predicted_rewards``: one list per episode)."""
 
     def __init__(self, agent: MPCAgent, env: gym.Env, explore: bool) -> None:
         self.agent, self.env, self.explore = agent, env, explore
@@ -67,10 +78,12 @@ class EpisodeActor:
         self.predicted = 0.0
         self.goals: list[np.ndarray] = []  # goal image of each episode (goal objective)
         self.actions: list[list[int | np.ndarray]] = []  # actions of each episode
+        self.predicted_rewards: list[list[float]] = []  # the model's reward of each action (reward objective)
 
     def reset(self) -> None:
         self.agent.reset()
         self.actions.append([])
+        self.predicted_rewards.append([])
         if self.agent.objective == "goal":
             self.goals.append(env_contract(self.env).goal_obs)
             self.agent.set_goal(self.goals[-1])
@@ -81,7 +94,8 @@ class EpisodeActor:
         self.times.append(self.agent.last_plan_time)
         self.values.append(self.agent.last_plan_return)
         if self.agent.objective == "reward":
-            self.predicted += self.agent.predicted_reward(obs, action)
+            self.predicted_rewards[-1].append(self.agent.predicted_reward(obs, action))
+            self.predicted += self.predicted_rewards[-1][-1]
         return action
 
 
@@ -272,15 +286,54 @@ class OnlineMPC:
             self.logger.record("planner/seconds_per_action", float(np.mean(actor.times)))
             self.logger.record("planner/plan_value", float(np.mean(actor.values)))
 
+    def log_videos(self, actor: EpisodeActor, recordings: list[Recording], steps: int) -> None:
+        """The first ``video_episodes`` evaluation episodes as the video ``eval/video``
+        (:func:`eqmbrl.video.log_videos`): under each frame the model's energy to the goal (goal
+        objective) or its predicted return so far; captions with the actions taken."""
+        notes, captions = [], []
+        for i, rec in enumerate(recordings[: self.settings.video_episodes]):
+            taken = actor.actions[i]
+            moves = ", ".join(action_name(self.env, a) for a in taken[:CAPTION_ACTIONS])
+            moves += ", ..." if len(taken) > CAPTION_ACTIONS else ""
+            if self.goal:
+                assert rec.goal is not None  # goal envs record their goal image
+                z = encode_images(self.agent.model, np.stack([*rec.frames, rec.goal]))
+                energy = self.agent.model.energy(z[:-1], z[-1:]).tolist()
+                notes.append([f"model: E to goal {e:.2f}" for e in energy])
+                predicted = f"model's energy to the goal {energy[0]:.2f} -> {energy[-1]:.2f}"
+            else:
+                model_returns = np.concatenate([[0.0], np.cumsum(actor.predicted_rewards[i])])
+                notes.append([f"model: return {r:+.2f}" for r in model_returns])
+                predicted = f"model's predicted return {model_returns[-1]:.2f}"
+            captions.append(describe(rec, f"{predicted}. Actions: {moves}"))
+        log_videos(self.logger, recordings[: len(notes)], steps, notes, captions, self.out, self.settings.video_file)
+
+    def log_imagined(self, eval_data: EvalData, steps: int) -> None:
+        """The plan of the first evaluation episode's start, imagined, as the figure ``eval/imagined``
+        (:func:`eqmbrl.imagined.imagined_plan_figure`; nearest frames among at most
+        :data:`BANK_FRAMES` of the evaluation data's frames)."""
+        frames = eval_data.obs.flatten(0, 1)
+        bank = frames[:: max(1, -(-len(frames) // BANK_FRAMES))]
+        seed, options = self.eval_runs()[0]
+        name = lambda a: action_name(self.env, a)
+        figure = imagined_plan_figure(self.agent.model, self.agent, self.env, bank, seed, options, action_name=name)
+        self.logger.image("eval/imagined", figure, steps)
+
     def evaluate(self, steps: int, baselines: dict[str, float], eval_data: EvalData) -> dict[str, float]:
-        """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned."""
-        frames: list[np.ndarray] = []
+        """Noise-free MPC episodes and world-model metrics; logged under ``eval/`` and returned, with
+        the image strip, the videos and the imagined plan (module doc)."""
         actor = EpisodeActor(self.agent, self.env, explore=False)
-        out = evaluate_agent(self.env, actor, self.eval_runs(), self.limit, frames)
+        recorder = RecordEpisodes(self.env)
+        recorder.record(max(1, self.settings.video_episodes))  # the first also makes the image strip
+        out = evaluate_agent(recorder, actor, self.eval_runs(), self.limit)
         out.update(baselines)
         out.update(evaluate(self.model, **eval_data.tensors(), seed=self.seed))
         self.logger.record_dict("eval", out)
-        self.log_episode(actor, frames, steps)
+        self.log_episode(actor, recorder.recordings[0].frames, steps)
+        if self.settings.video_episodes:
+            self.log_videos(actor, recorder.recordings, steps)
+        if self.settings.imagined_plan:
+            self.log_imagined(eval_data, steps)
         self.last_eval = {k: v for k, v in out.items() if not math.isnan(v)}
         score = f"success {out['success']:.3f}" if "success" in out else f"return {out['return']:.3f}"
         log.info(f"evaluation at env step {steps}: {score}")

@@ -10,7 +10,8 @@
 2. ``algo.learn(total_steps)`` with SB3's logger writing into the run's ``tb/`` (``rollout/``,
    ``train/``, ``time/``); a callback logs ``episode/return``, runs noise-free evaluation episodes
    on fixed seeds every ``eval_every`` steps (``eval/return``, the random/still baselines, and the
-   world-model metrics when the world model is being trained), and, with ``aux_weight > 0``,
+   world-model metrics when the world model is being trained; the first ``video_episodes`` as the
+   video ``eval/video``, the critic's value under each frame, :mod:`eqmbrl.video`), and, with ``aux_weight > 0``,
    takes a gradient step of ``aux_weight`` x the world model's contrastive loss on a batch of the
    agent's own transitions after each env step, for every world model the RL loss trains.
 
@@ -47,6 +48,7 @@ from eqmbrl.core.types import EvalData
 from eqmbrl.data import RunData
 from eqmbrl.settings import ALGOS, SB3Settings
 from eqmbrl.trainer import WorldModelTrainer
+from eqmbrl.video import RecordEpisodes, describe, log_videos
 from worldmodels.metrics import evaluate
 from worldmodels.persistence import load_weights, load_world_model, save_world_model
 from worldmodels.world_model import WorldModel
@@ -74,13 +76,37 @@ def require_reward(env: gym.Env, who: str) -> None:
     raise ValueError(f"{who} needs a reward, but {own} rewards 0 on every step: use {use}")
 
 
-class PolicyAgent:
-    """An SB3 model as an ``act(obs)`` agent (deterministic actions)."""
+def critic_value(algo: BaseAlgorithm, obs: np.ndarray) -> float:
+    """The policy's own estimate of the discounted return from ``obs``: PPO's value function, or the
+    smaller of SAC's Q-values of its deterministic action; NaN for a policy with neither."""
+    policy: Any = algo.policy
+    with torch.no_grad():
+        x = policy.obs_to_tensor(obs)[0]
+        if hasattr(policy, "predict_values"):
+            return float(policy.predict_values(x).flatten()[0])
+        if hasattr(policy, "critic") and hasattr(policy, "actor"):
+            q_values = policy.critic(x, policy.actor(x, deterministic=True))
+            return float(torch.min(torch.cat(q_values, dim=1)))
+    return float("nan")
 
-    def __init__(self, algo: BaseAlgorithm) -> None:
-        self.algo = algo
+
+class PolicyAgent:
+    """An SB3 model as an ``act(obs)`` agent (deterministic actions); over its first ``value_episodes``
+    episodes it keeps the critic's value of each observation it acts on (``values``, one list each)."""
+
+    def __init__(self, algo: BaseAlgorithm, value_episodes: int = 0) -> None:
+        self.algo, self.value_episodes = algo, value_episodes
+        self.values: list[list[float]] = []
+        self.episodes = 0
+
+    def reset(self) -> None:
+        self.episodes += 1
+        if self.episodes <= self.value_episodes:
+            self.values.append([])
 
     def act(self, obs: np.ndarray) -> int | np.ndarray:
+        if self.episodes <= self.value_episodes and self.values:
+            self.values[-1].append(critic_value(self.algo, obs))
         action = self.algo.predict(obs, deterministic=True)[0]
         return int(action) if isinstance(self.algo.action_space, gym.spaces.Discrete) else action
 
@@ -195,7 +221,8 @@ class SB3Learner:
         self.seed = seed
         self.cached = s.cache_latents and s.freeze and s.features == "worldmodel"
         self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
-        self.eval_env = gym.make(spec)  # SB3 owns the training env's episodes
+        self.recorder = RecordEpisodes(gym.make(spec))  # SB3 owns the training env's episodes
+        self.eval_env: gym.Env = self.recorder  # or its latent view (run()); the recorder keeps images
         self.runs = eval_runs(s.eval_episodes)
         self.rng = np.random.default_rng(seed)
         self.curve: list[tuple[int, float]] = []
@@ -270,8 +297,14 @@ class SB3Learner:
 
     def evaluate(self, algo: BaseAlgorithm, steps: int) -> dict[str, float]:
         """Deterministic-policy episodes on the fixed evaluation seeds (and the world-model metrics
-        of a world model being trained); logged under ``eval/`` at ``steps`` and returned."""
-        out = {**evaluate_agent(self.eval_env, PolicyAgent(algo), self.runs), **self.baselines}
+        of a world model being trained); logged under ``eval/`` at ``steps`` and returned; the first
+        ``video_episodes`` as a video (:meth:`log_videos`)."""
+        videos = self.settings.video_episodes
+        agent = PolicyAgent(algo, videos)
+        self.recorder.record(videos)
+        out = {**evaluate_agent(self.eval_env, agent, self.runs), **self.baselines}
+        if videos:
+            self.log_videos(agent, steps)
         trained = (
             trained_world_models(algo) if self.settings.features == "worldmodel" and not self.settings.freeze else []
         )
@@ -283,6 +316,17 @@ class SB3Learner:
         self.logger.dump(steps)
         self.metrics = out
         return out
+
+    def log_videos(self, agent: PolicyAgent, steps: int) -> None:
+        """The recorded evaluation episodes as the video ``eval/video``, the critic's value under each
+        frame (:func:`critic_value`) and its first value in the caption."""
+        recordings = self.recorder.recordings
+        notes = [[f"critic V {v:+.2f}" for v in values] for values in agent.values]
+        captions = [
+            describe(rec, f"critic's value at the start {values[0]:.2f}" if values else "")
+            for rec, values in zip(recordings, agent.values)
+        ]
+        log_videos(self.logger, recordings, steps, notes, captions, self.out, self.settings.video_file)
 
     def run(self, data: RunData) -> dict[str, float]:
         """Prepare the world model, learn, evaluate; returns the final metrics (with the

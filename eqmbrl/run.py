@@ -286,6 +286,7 @@ def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dic
     metrics = trainer.pretrain(data)[1] if agent is None else agent.run(data)
     metrics.update(dict.fromkeys(health_warnings(metrics), 1.0))  # flags for eqmbrl.report; text in the summary
     write_json(out / "metrics.json", metrics)
+    logger.hparams_result(_values(cfg), metrics)  # one row of TensorBoard's HParams tab per run
     # apart from the metrics, which a resumed run reproduces exactly; this process only
     write_json(out / "timing.json", {"wall_minutes": (time.monotonic() - start) / 60})
     logger.close()
