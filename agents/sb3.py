@@ -131,12 +131,14 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     kwargs): exactly one. ``freeze=True``: no gradients and the world model stays in eval mode
     whatever mode SB3 sets; ``freeze=False``: fine-tuned by the RL loss, following SB3's mode.
     ``shift > 0``: DrQ's random shift by up to ``shift`` pixels of every batch seen in training mode
-    (:mod:`agents.random_shift`).
+    (:mod:`agents.random_shift`). A goal ``Dict`` observation space (``observation`` and
+    ``desired_goal`` images, :mod:`envs.goal_dict`) gives the features of the current image and of
+    the goal image side by side (twice the width), both from one batched encoding.
     """
 
     def __init__(
         self,
-        observation_space: spaces.Box,
+        observation_space: spaces.Box | spaces.Dict,
         world_model: WorldModel | None = None,
         checkpoint: str | os.PathLike | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
@@ -151,9 +153,18 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         if shift < 0:
             raise ValueError(f"shift must be >= 0 pixels, got {shift}")
         model = _resolve_model(world_model, checkpoint, model_kwargs)
-        check_observation_space(observation_space, model)
+        self.goal = isinstance(observation_space, spaces.Dict)
+        image_space: spaces.Space = observation_space
+        if isinstance(observation_space, spaces.Dict):
+            if not {"observation", "desired_goal"} <= set(observation_space.spaces):
+                raise ValueError(
+                    f"a Dict observation space needs 'observation' and 'desired_goal' images, got keys "
+                    f"{sorted(observation_space.spaces)} (envs.goal_dict.GoalDictObservation makes them)"
+                )
+            image_space = observation_space["observation"]
+        check_observation_space(image_space, model)
         fibre = fibre_size(model.latent_type) if invariant else 1
-        super().__init__(observation_space, model.slots * model.latent_type.size // fibre)
+        super().__init__(observation_space, (1 + self.goal) * model.slots * model.latent_type.size // fibre)
         self.world_model = model
         self.freeze, self.invariant, self.pool, self.fibre = bool(freeze), bool(invariant), pool, fibre
         self.normalize, self.fixed_batchnorm, self.shift = bool(normalize), bool(fixed_batchnorm), int(shift)
@@ -175,13 +186,18 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         """Latents ``[B, K, C]`` -> features ``[B, features_dim]``."""
         return latent_features(z, self.fibre, self.pool if self.invariant else None, self.normalize)
 
-    def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``."""
+    def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``;
+        for goal Dicts, the features of ``observation`` and of ``desired_goal``, concatenated."""
+        if isinstance(observations, dict):
+            images = torch.cat([observations["observation"], observations["desired_goal"]])
+        else:
+            images = observations
         if self.training and self.shift:
-            observations = random_shift(observations, self.shift)
+            images = random_shift(images, self.shift)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
-            z = self.world_model.encode(observations)
-        return self.features(z)
+            features = self.features(self.world_model.encode(images))
+        return torch.cat(features.chunk(2), 1) if self.goal else features
 
 
 class LatentObservation(gym.ObservationWrapper):

@@ -20,8 +20,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.render_blocks import decode_states, validate_scene
 from envs.render_blocks import render_states as _render
-from envs.render_blocks import validate_scene
 from eqmbrl.core.choices import check_choice, check_count
 from eqmbrl.core.directions import NUM_DIRECTIONS, check_directions, random_actions  # noqa: F401 (re-exported)
 from eqmbrl.core.symmetry import Group
@@ -226,6 +226,21 @@ class BlockPushingEnv(gym.Env):
             f"eqmbrl/BlockPushingGoal-{self.render_style}-v0",
             f"reward -(objects off their goal cell)/{self.num_objects} each step, ending when all are on",
         )
+
+    def goal_reward(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """The goal reward of step images ``achieved`` and goal images ``desired`` (uint8 ``[..., 3, H, W]``,
+        renders of this board): minus the fraction of objects off their goal cell, float32 ``[...]``, as
+        :meth:`step` rewards (the states are read back from the images, :func:`decode_states`)."""
+        achieved, desired = np.asarray(achieved), np.asarray(desired)
+        batch = achieved.shape[:-3]
+        states = [
+            decode_states(
+                x.reshape(-1, *x.shape[-3:]), self.num_objects, self.render_style, self.width, self.image_size
+            )
+            for x in (achieved, desired)
+        ]
+        misplaced = np.any(states[0] != states[1], axis=-1).sum(-1)
+        return (-misplaced / self.num_objects).astype(np.float32).reshape(batch)
 
     def get_state(self) -> np.ndarray:
         """Copy of the current state int64 ``[K, 2]``."""

@@ -46,6 +46,7 @@ FACE_SHADES = (1.0, 0.72, 0.5)  # top, south (front) and east faces of a cube
 CUBE_AZIMUTH_DEG = 22.0  # camera turned from due south towards east
 CUBE_ELEVATION_DEG = 52.0  # camera angle above the ground plane
 FLOOR_SHADES = (34, 48)  # checkerboard greys of the board under the cubes
+DECODE_PIXELS = 6  # pixels per object that decode_states compares
 CHUNK = 256  # samples painted per inner block (keeps frames and index buffers in cache)
 
 
@@ -313,3 +314,40 @@ def render_states(
     if states.size and (states.min() < 0 or states.max() >= width):
         raise ValueError(f"state cells must lie in 0..{width - 1}, got values {states.min()}..{states.max()}")
     return composite(get_atlas(style, width, states.shape[1], image_size), states, num_threads)
+
+
+def decode_states(
+    images: np.ndarray, num_objects: int, style: str = "cubes", width: int = 5, image_size: int = 50
+) -> np.ndarray:
+    """The states int ``[B, K, 2]`` whose renders are ``images`` uint8 ``[B, 3, H, W]`` (the inverse of
+    :func:`render_states` on its images). Object k's cell is the one where most of k's sprite pixels
+    (its own colours) show; sprites drawn nearer may hide part of it (``cubes``), never all of it.
+    Used to score goals given as images (the goal envs' ``compute_reward``)."""
+    images = np.asarray(images)
+    validate_scene(style, width, num_objects, image_size)
+    if images.ndim != 4 or images.shape[1:] != (3, image_size, image_size):
+        raise ValueError(f"images must have shape [B, 3, {image_size}, {image_size}], got {images.shape}")
+    index, values = _probes(style, width, num_objects, image_size)  # [K, cells, P], [K, 1, P]
+    shown = np.take(images.reshape(len(images), -1), index, axis=1) == values  # [B, K, cells, P]
+    cells = shown.sum(-1).argmax(-1)  # [B, K]
+    return np.stack([cells // width, cells % width], -1)
+
+
+@functools.lru_cache(maxsize=16)
+def _probes(style: str, width: int, num_objects: int, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`decode_states` compares: for each object k and cell, the flat indices ``[K, cells, P]``
+    of ``DECODE_PIXELS`` pixels (all three channels) of k's sprite drawn there in k's own colour at
+    full shade, evenly spread over the sprite, and their values ``[K, 1, P]`` (a few pixels: the
+    whole sprite is 5x slower to compare)."""
+    atlas = get_atlas(style, width, num_objects, image_size)
+    plane = image_size * image_size
+    index, values = [], []
+    for k in range(num_objects):
+        lookup = dict(zip(atlas.offsets[k].tolist(), atlas.values[k].tolist()))
+        colour = OBJECT_COLOURS[k].tolist()
+        full = [o for o in sorted(lookup) if [lookup.get(o + c * plane) for c in range(3)] == colour]
+        chosen = np.asarray(full)[np.linspace(0, len(full) - 1, DECODE_PIXELS).astype(int)]
+        offsets = np.concatenate([chosen + c * plane for c in range(3)])
+        index.append(atlas.cell_anchor[:, None] + offsets)
+        values.append(np.repeat(OBJECT_COLOURS[k], DECODE_PIXELS)[None])
+    return np.stack(index), np.stack(values)

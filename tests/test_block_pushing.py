@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import envs  # noqa: F401  (registers the eqmbrl/ ids)
 from envs.block_pushing import BlockPushingEnv, BlockPushingSymmetry, random_actions, random_states, step_states
 from envs.env_checker import check_symmetric_env
-from envs.render_blocks import RENDER_STYLES, get_atlas, render_states
+from envs.render_blocks import RENDER_STYLES, decode_states, get_atlas, render_states
 from eqmbrl.core.symmetry import EnvSymmetry, Group
 
 ENV_IDS = (
@@ -337,3 +337,14 @@ def test_conv_embedding_is_equivariant_on_the_top_down_view(style: str, exact: b
     obs, twin_obs = (torch.from_numpy(x).float() / 255 for x in (env.render_states(states), twins))
     error = equivariance_error(model, obs, twin_obs, g=1)
     assert error < 1e-6 if exact else error > 1e-3  # (an untrained CNN's masks vary little: 4e-3 here)
+
+
+@pytest.mark.parametrize("style", RENDER_STYLES)
+def test_decoding_a_render_gives_back_its_state(style: str) -> None:
+    """decode_states inverts render_states (what scores image goals), also where cubes hide each other."""
+    rng = np.random.default_rng(4)
+    for objects in (1, 3, 5, 8):
+        states = random_states(rng, 3000, num_objects=objects)
+        assert np.array_equal(decode_states(render_states(states, style), objects, style), states)
+    with pytest.raises(ValueError, match=r"images must have shape \[B, 3, 50, 50\]"):
+        decode_states(np.zeros((2, 3, 40, 40), np.uint8), 5, style)
