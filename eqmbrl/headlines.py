@@ -77,6 +77,21 @@ class Headline:
     note: str = ""
 
 
+MINUTES = Column("timing/wall_minutes", "minutes per run")
+UNSEEN_GOALS = (
+    "env=shapes_goal",
+    "worldmodel=sen,none,none_aug",
+    "agent.episodes=0",
+    "trainer.train_directions=[0,2,3]",
+)
+UNSEEN_COLUMNS = (
+    Column("evaluate/success_unseen", "goals needing a left push", 100),
+    Column("evaluate/success_seen", "other goals", 100),
+    Column("evaluate/goals_unseen", "goals needing a left push (count)"),
+    Column("evaluate/random_success", "random agent", 100),
+    Column("successor_acc", "successor acc."),
+)
+
 PREDICTION = (
     Column("hits@1/1step", "H@1 1 step"),
     Column("hits@1/10step", "H@1 10 steps"),
@@ -195,8 +210,8 @@ HEADLINES: dict[str, Headline] = {
                 "cpu": (*LIMITED_BLOCKS, "trainer.epochs=25"),
                 "paper": PAPER_BLOCKS,
             },
-            minutes={"smoke": "1", "cpu": "~50", "paper": "~1200"},
-            columns=(*PREDICTION, Column("by_direction/down", "down (unseen) successor acc.", 100)),
+            minutes={"smoke": "1", "cpu": "41", "paper": "~1200"},
+            columns=(*PREDICTION, Column("by_direction/down", "down (unseen) successor acc.", 100), MINUTES),
             paper={
                 "sen": {"hits@1/10step": 100.0, "mrr/10step": 99.9, "ee": 0.0},
                 "none": {"hits@1/10step": 2.8, "mrr/10step": 5.3},
@@ -222,8 +237,8 @@ HEADLINES: dict[str, Headline] = {
                 ),
                 "paper": PAPER_BLOCKS,
             },
-            minutes={"smoke": "0.5", "cpu": "~65", "paper": "~900"},
-            columns=(*PREDICTION, Column("by_direction/left", "left (unseen) successor acc.", 100)),
+            minutes={"smoke": "0.5", "cpu": "~160", "paper": "~900"},
+            columns=(*PREDICTION, Column("by_direction/left", "left (unseen) successor acc.", 100), MINUTES),
             paper={
                 "sen": {"hits@1/10step": 99.9, "mrr/10step": 100.0},
                 "none": {"hits@1/10step": 52.3, "mrr/10step": 61.8},
@@ -264,28 +279,33 @@ HEADLINES: dict[str, Headline] = {
             source=f"{SEN_EARLY}, Reacher (fixed goal) 1-step table: 2,000 episodes of 128 x 128 images",
         ),
         goal_reaching("shapes", "2D shapes", "26", "The main job's setting (`python -m eqmbrl.run`). "),
-        goal_reaching("cubes", "3D cubes", "~50"),
+        goal_reaching("cubes", "3D cubes", "40"),
         Headline(
             name="unseen_goals",
             title="Equivariance in acting: goals that need a push never seen in training",
-            sweep=(
-                "env=shapes_goal",
-                "worldmodel=sen,none,none_aug",
-                "agent.episodes=0",
-                "trainer.train_directions=[0,2,3]",
-            ),
+            sweep=UNSEEN_GOALS,
             budgets={"smoke": SMOKE_GOALS, "cpu": (), "paper": ()},
-            minutes={"smoke": "0.5", "cpu": "17", "paper": "17"},
-            columns=(
-                Column("evaluate/success_unseen", "goals needing a left push", 100),
-                Column("evaluate/success_seen", "other goals", 100),
-                Column("evaluate/goals_unseen", "goals needing a left push (count)"),
-                Column("evaluate/random_success", "random agent", 100),
-                Column("successor_acc", "successor acc."),
-            ),
+            minutes={"smoke": "0.5", "cpu": "15", "paper": "15"},
+            columns=(*UNSEEN_COLUMNS, MINUTES),
             evaluate=50,
             note=AUGMENTED + "No left push in training and no online phase (its exploration would push left). "
             "To our knowledge no published system reports acting on unseen actions.",
+        ),
+        Headline(
+            name="unseen_data",
+            title="Data efficiency: goals that need an unseen push, against the number of training transitions",
+            sweep=UNSEEN_GOALS,
+            budgets={
+                "smoke": (*(o for o in SMOKE_GOALS if not o.startswith("trainer.episodes=")), "trainer.episodes=4,8"),
+                "cpu": ("trainer.episodes=20,60,200",),
+                "paper": ("trainer.episodes=20,60,200,600",),
+            },
+            minutes={"smoke": "1", "cpu": "~50", "paper": "~150"},
+            columns=(*UNSEEN_COLUMNS, Column("by_direction/left", "left (unseen) successor acc.", 100), MINUTES),
+            evaluate=50,
+            by_direction=True,
+            note=AUGMENTED + "Rows: training episodes of 50 random steps (20, 60, 200 = 1,000, 3,000, 10,000 "
+            "transitions; `unseen_goals` is 100) and model; no left push in training, no online phase.",
         ),
         Headline(
             name="reacher_mpc",
@@ -350,7 +370,7 @@ HEADLINES: dict[str, Headline] = {
             title="3D teapot in SO(3): MatMul world model, turn and hard hits, and goal orientations reached",
             sweep=TEAPOT,
             budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
-            minutes={"smoke": "0.7", "cpu": "~60", "paper": "~600"},
+            minutes={"smoke": "0.7", "cpu": "18", "paper": "~600"},
             columns=TEAPOT_COLUMNS,
             paper={
                 "teapot_goal_continuous sen": TEAPOT_POSTER_SEN,
@@ -370,7 +390,7 @@ HEADLINES: dict[str, Headline] = {
             title="3D teapot trained on yaw and pitch rotations only, scored on all three axes and on roll goals",
             sweep=(*TEAPOT_TWO_AXES, "worldmodel=sen,none"),
             budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
-            minutes={"smoke": "0.5", "cpu": "~30", "paper": "~300"},
+            minutes={"smoke": "0.5", "cpu": "9", "paper": "~300"},
             columns=TEAPOT_COLUMNS,
             evaluate=20,
             note="Training actions: rotation vectors with no roll component (trainer.train_action_low/high); "

@@ -104,7 +104,7 @@ def table(headline: Headline, root: Path, jobs: int = 2, budget: str = "cpu") ->
     score_runs(done, headline, jobs, min(headline.evaluate, SMOKE_EPISODES) if budget == "smoke" else headline.evaluate)
     metrics = {r: run_metrics(r, (EVALUATE_OUTPUT, BY_DIRECTION, "timing.json")) for r in done}
     groups, varying = group_runs(done)
-    axes = sweep_axes(headline.sweep)
+    axes = sweep_axes([*headline.sweep, *headline.budgets.get(budget, ())])
 
     def order(group: tuple[tuple[str, str], ...]) -> tuple[int, ...]:  # rows in the sweep's order
         return tuple(axes[k].index(v) if v in axes.get(k, []) else len(axes.get(k, [])) for k, v in group)
