@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import os
 import platform
@@ -44,6 +45,7 @@ from eqmbrl.headlines import BUDGETS, DEFAULT_SEEDS, HEADLINES, SMOKE_EPISODES, 
 from eqmbrl.report import find_runs, group_runs, plot_curves, run_metrics
 
 BY_DIRECTION = "by_direction.json"
+SWEEP_TIME = "sweep.json"  # in the sweep dir: its wall minutes, so that --score-only keeps them
 
 
 def sweep_overrides(headline: Headline, budget: str, seeds: int) -> list[str]:
@@ -267,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"python -m eqmbrl.resume RUN_DIR, then score with --runs {runs} --score-only"
             )
     result = table(headline, runs, args.jobs, args.budget)
+    if not args.score_only:  # the sweep's cost, scoring included
+        write_json(runs / SWEEP_TIME, {"minutes": (time.monotonic() - start) / 60})
     result["meta"] = {
         "command": command,
         "overrides": overrides,
@@ -274,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
         "seeds": seeds,
         "machine": machine(),
         "date": datetime.date.today().isoformat(),
-        "sweep_minutes": None if args.score_only else (time.monotonic() - start) / 60,
+        "sweep_minutes": json.loads((runs / SWEEP_TIME).read_text())["minutes"]
+        if (runs / SWEEP_TIME).is_file()
+        else None,
         "runs_dir": str(runs),
     }
     write_outputs(headline, result, args.out or Path("results") / headline.name, args.budget, runs)

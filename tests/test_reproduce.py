@@ -63,10 +63,12 @@ def test_list_names_every_headline_with_its_cost_per_budget() -> None:
         assert all(h.minutes[b] in line for b in BUDGETS)
 
 
-def fake_run(root: Path, name: str, model: str, seed: int, metrics: dict[str, float], fresh: dict | None) -> None:
+def fake_run(
+    root: Path, name: str, model: str, seed: int, metrics: dict[str, float], fresh: dict | None, extra: str = ""
+) -> None:
     run = root / name
     (run / ".hydra").mkdir(parents=True)
-    (run / ".hydra" / "overrides.yaml").write_text(f"- env=shapes\n- worldmodel={model}\n- seed={seed}\n")
+    (run / ".hydra" / "overrides.yaml").write_text(f"- env=shapes\n- worldmodel={model}\n- seed={seed}\n{extra}")
     (run / "metrics.json").write_text(json.dumps(metrics))
     (run / "timing.json").write_text(json.dumps({"wall_minutes": 2.0}))
     if fresh is not None:
@@ -106,6 +108,27 @@ def test_table_is_mean_and_standard_error_over_seeds_with_the_papers_figure(tmp_
     assert "| sen | 3 | 98.0 ± 1.2 (99.9) | 90.0 ± 5.8 |" in text
     assert "| none | 1 | 50.0 | 50.0 |" in text  # one seed: no error bar
     assert "the toy paper" in text and "1 failed" in text
+
+
+def test_rows_follow_the_budgets_swept_order_and_score_only_keeps_the_sweep_time(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for model in ("none", "sen"):
+        for episodes in (200, 20, 60):  # made out of order: the table follows the budget's order
+            fake_run(
+                runs,
+                f"{model}{episodes}",
+                model,
+                0,
+                {"successor_acc": 1.0},
+                {"success": 0.5},
+                f"- trainer.episodes={episodes}\n",
+            )
+            (runs / f"{model}{episodes}" / "by_direction.json").write_text(json.dumps({"left": 1.0}))
+    (runs / "sweep.json").write_text(json.dumps({"minutes": 7.0}))
+    main(["unseen_data", "--score-only", "--runs", str(runs), "--out", str(tmp_path / "out")])
+    labels = [r["label"] for r in json.loads((tmp_path / "out" / "cpu.json").read_text())["rows"]]
+    assert labels == ["20 sen", "20 none", "60 sen", "60 none", "200 sen", "200 none"]
+    assert "sweep wall time 7 min" in (tmp_path / "out" / "cpu.md").read_text()
 
 
 def test_score_only_needs_an_existing_sweep(tmp_path: Path) -> None:
