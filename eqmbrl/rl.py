@@ -306,6 +306,7 @@ class SB3Learner:
                     normalize=self.settings.normalize_features,
                     fixed_batchnorm=self.settings.fixed_batchnorm,
                     shift=self.settings.random_shift,
+                    memoize=self.settings.cache_latents,  # goal Dicts: each image's latents once (frozen only)
                 )
                 if self.settings.features == "worldmodel"
                 else dict(shift=self.settings.random_shift)

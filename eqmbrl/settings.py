@@ -228,9 +228,9 @@ class SB3Settings(GoalSettings):
     fixed_batchnorm: bool = False
     """when fine-tuning, keep the world model's BatchNorm on its running statistics."""
     cache_latents: bool = True
-    """with a frozen world model, encode each image observation once in the env (an MlpPolicy on latents)."""
+    """with a frozen world model, encode each image once: in the env (an MlpPolicy), or memoised (goal Dicts)."""
     goal_observation: bool = False
-    """see a goal env as Dict(observation, achieved_goal, desired_goal) images (MultiInputPolicy; never cached)."""
+    """see a goal env as Dict(observation, achieved_goal, desired_goal) images (a MultiInputPolicy)."""
     her: bool = False
     """SB3's HerReplayBuffer relabels the goals of the replay buffer (needs goal_observation and algo dqn or sac)."""
     random_shift: int = 0
@@ -299,8 +299,9 @@ class SB3Settings(GoalSettings):
     @property
     def cached(self) -> bool:
         """Whether each observation is encoded once in the env (:class:`agents.sb3.LatentObservation`):
-        ``cache_latents`` with a frozen world model on image observations (goal Dicts are never
-        cached: HER relabels goals as images, to score them with the env's own reward)."""
+        ``cache_latents`` with a frozen world model on image observations. Goal Dicts stay images
+        (HER scores relabelled goals with the env's own reward, read from the images); their
+        latents are memoised in the policy's extractor instead (``WorldModelExtractor(memoize=True)``)."""
         return self.cache_latents and self.freeze and self.features == "worldmodel" and not self.goal_observation
 
 
