@@ -141,7 +141,10 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     each distinct image are computed once and kept, keyed by a digest of its pixels, so that the
     images of replay batches (seen before while acting, and HER's relabelled goals, which are
     images the episode reached) are not encoded again: the latent cache of goal ``Dict``
-    observations, whose goals must stay images for HER's reward.
+    observations, whose goals must stay images for HER's reward. Its world model is then kept out
+    of the module tree (and out of the policy's ``state_dict``, rebuilt from ``checkpoint`` or
+    ``world_model`` on load): nothing trains it, and walking its escnn modules, as SB3's gradient
+    clipping does on every step, cost more than the Q-network's whole update.
     """
 
     def __init__(
@@ -174,12 +177,23 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         check_observation_space(image_space, model)
         fibre = fibre_size(model.latent_type) if invariant else 1
         super().__init__(observation_space, (1 + self.goal) * model.slots * model.latent_type.size // fibre)
-        self.world_model = model
         self.freeze, self.invariant, self.pool, self.fibre = bool(freeze), bool(invariant), pool, fibre
         self.normalize, self.fixed_batchnorm, self.shift = bool(normalize), bool(fixed_batchnorm), int(shift)
         self.memo: dict[bytes, torch.Tensor] | None = {} if memoize and self.freeze and not self.shift else None
+        if self.memo is None:
+            self.world_model = model
+        else:  # a plain attribute, not a submodule (class doc); _apply still moves it
+            object.__setattr__(self, "world_model", model)
         model.requires_grad_(not self.freeze).train(not self.freeze)  # frozen: eval mode for good
         self.train(self.training)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> WorldModelExtractor:
+        """``to``, ``cuda``, ``float``, ...: also on a memoising extractor's world model (not a submodule)."""
+        super()._apply(fn, recurse)
+        if self.memo is not None:
+            self.world_model._apply(fn, recurse)
+            self.memo.clear()  # its features may be on another device now
+        return self
 
     def train(self, mode: bool = True) -> WorldModelExtractor:
         """Set the training mode; a frozen world model stays in eval mode, a tuned one follows ``mode``."""
@@ -202,8 +216,8 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         if self.memo is None:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
                 return self.features(self.world_model.encode(images))
-        pixels = (images * 255).round().to(torch.uint8).cpu().numpy()
-        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in pixels]
+        pixels = images.detach().contiguous().cpu().numpy()  # float32: exact keys, no rounding pass
+        keys = [hashlib.blake2b(memoryview(row), digest_size=16).digest() for row in pixels]
         new = {k: i for i, k in enumerate(keys) if k not in self.memo}  # one row per distinct new image
         if new:
             if len(self.memo) + len(new) > MEMO_SIZE:
@@ -216,6 +230,8 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
         """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``;
         for goal Dicts, the features of ``observation`` and of ``desired_goal``, concatenated."""
+        if isinstance(observations, dict) and self.memo is not None:  # each key through the memo
+            return torch.cat([self.encode(observations["observation"]), self.encode(observations["desired_goal"])], 1)
         if isinstance(observations, dict):
             images = torch.cat([observations["observation"], observations["desired_goal"]])
         else:
