@@ -246,7 +246,7 @@ class SB3Settings(GoalSettings):
     eval_every: int = 1000
     """evaluate every this many env steps."""
     eval_episodes: int = 5
-    """deterministic-policy episodes per evaluation."""
+    """deterministic-policy episodes per evaluation (per goal distance on goal envs)."""
     algo_kwargs: dict[str, Any] = field(default_factory=dict)
     """keyword arguments of the SB3 algorithm (SAC's and DQN's ``buffer_size`` defaults to ``total_steps``)."""
     policy: dict[str, Any] = field(default_factory=dict)
