@@ -19,23 +19,7 @@ from eqmbrl.core.seeds import FRESH_ENV
 from eqmbrl.evaluate import evaluate_run, fresh_runs
 from eqmbrl.load import load_run
 from eqmbrl.rl import PolicyAgent
-from tests.helpers import finished_run, run_in_process
-
-DQN_HER_TINY = (
-    "experiment=debug",
-    "env=shapes_goal",
-    "agent=dqn",
-    "agent.goal_observation=true",
-    "agent.her=true",
-    "agent.total_steps=120",
-    "agent.eval_every=60",
-    "agent.eval_episodes=1",
-    "agent.max_steps=5",
-    "agent.video_episodes=0",
-    "agent.algo_kwargs.learning_starts=40",
-    "agent.algo_kwargs.batch_size=8",
-    "env.kwargs.episode_steps=20",
-)
+from tests.helpers import DQN_HER_TINY, finished_run, run_in_process
 
 
 @pytest.mark.parametrize(
