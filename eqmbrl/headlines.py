@@ -282,7 +282,7 @@ HEADLINES: dict[str, Headline] = {
             title="Goal reaching in 2D shapes: latent search vs DQN + HER on the same world-model features",
             sweep=("env=shapes_goal",),
             budgets={"smoke": SB3_GOALS_SMOKE, "cpu": ("agent=search,dqn_her",), "paper": ("agent=search,dqn_her",)},
-            minutes={"smoke": "1", "cpu": "~45", "paper": "~45"},
+            minutes={"smoke": "1", "cpu": "17", "paper": "17"},
             columns=(
                 *GOALS[:-1],
                 Column("pretrain/successor_acc", "successor acc."),
@@ -292,8 +292,8 @@ HEADLINES: dict[str, Headline] = {
             note="Both rows train the same SEN world model on the same random data (the main job's "
             "`trainer` budget), then act on its latents: `search` plans toward the goal image's latent "
             "(`agent=search`, the main job), `dqn_her` learns a Q-network on the frozen latents of the image "
-            "and of the goal image (`agent=dqn_her`: SB3's DQN, MultiInputPolicy, HerReplayBuffer; its "
-            "`agent.total_steps` env steps). Both are scored on the same goals, at most 10 steps each. "
+            "and of the goal image (`agent=dqn_her`: SB3's DQN, MultiInputPolicy, HerReplayBuffer; "
+            "20,000 env steps, `agent.total_steps`). Both are scored on the same goals, at most 10 steps each. "
             "The smoke budget runs DQN with and without HER (DQN's step budget is no option of latent search).",
         ),
         Headline(
