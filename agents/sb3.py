@@ -24,6 +24,7 @@ rebuilds the extractor from its kwargs on ``load`` (a ``checkpoint`` path must s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +45,7 @@ from worldmodels.world_model import WorldModel
 
 POOLS = ("max", "mean")
 ON_POLICY = ("ppo", "a2c")  # algorithms whose ortho_init would re-initialise the world model
+MEMO_SIZE = 500_000  # most images whose features a memoising extractor keeps (then it starts afresh)
 
 
 # --------------------------------------------------------------------------- input shape
@@ -134,6 +136,15 @@ class WorldModelExtractor(BaseFeaturesExtractor):
     (:mod:`agents.random_shift`). A goal ``Dict`` observation space (``observation`` and
     ``desired_goal`` images, :mod:`envs.goal_dict`) gives the features of the current image and of
     the goal image side by side (twice the width), both from one batched encoding.
+
+    ``memoize=True`` (a frozen world model without shift only; ignored otherwise): the features of
+    each distinct image are computed once and kept, keyed by a digest of its pixels, so that the
+    images of replay batches (seen before while acting, and HER's relabelled goals, which are
+    images the episode reached) are not encoded again: the latent cache of goal ``Dict``
+    observations, whose goals must stay images for HER's reward. Its world model is then kept out
+    of the module tree (and out of the policy's ``state_dict``, rebuilt from ``checkpoint`` or
+    ``world_model`` on load): nothing trains it, and walking its escnn modules, as SB3's gradient
+    clipping does on every step, cost more than the Q-network's whole update.
     """
 
     def __init__(
@@ -148,6 +159,7 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         normalize: bool = False,
         fixed_batchnorm: bool = False,
         shift: int = 0,
+        memoize: bool = False,
     ) -> None:
         check_choice("pool", pool, POOLS)
         if shift < 0:
@@ -165,11 +177,23 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         check_observation_space(image_space, model)
         fibre = fibre_size(model.latent_type) if invariant else 1
         super().__init__(observation_space, (1 + self.goal) * model.slots * model.latent_type.size // fibre)
-        self.world_model = model
         self.freeze, self.invariant, self.pool, self.fibre = bool(freeze), bool(invariant), pool, fibre
         self.normalize, self.fixed_batchnorm, self.shift = bool(normalize), bool(fixed_batchnorm), int(shift)
+        self.memo: dict[bytes, torch.Tensor] | None = {} if memoize and self.freeze and not self.shift else None
+        if self.memo is None:
+            self.world_model = model
+        else:  # a plain attribute, not a submodule (class doc); _apply still moves it
+            object.__setattr__(self, "world_model", model)
         model.requires_grad_(not self.freeze).train(not self.freeze)  # frozen: eval mode for good
         self.train(self.training)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> WorldModelExtractor:
+        """``to``, ``cuda``, ``float``, ...: also on a memoising extractor's world model (not a submodule)."""
+        super()._apply(fn, recurse)
+        if self.memo is not None:
+            self.world_model._apply(fn, recurse)
+            self.memo.clear()  # its features may be on another device now
+        return self
 
     def train(self, mode: bool = True) -> WorldModelExtractor:
         """Set the training mode; a frozen world model stays in eval mode, a tuned one follows ``mode``."""
@@ -186,17 +210,35 @@ class WorldModelExtractor(BaseFeaturesExtractor):
         """Latents ``[B, K, C]`` -> features ``[B, features_dim]``."""
         return latent_features(z, self.fibre, self.pool if self.invariant else None, self.normalize)
 
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images ``[N, C, H, W]`` in [0, 1] -> features ``[N, world-model features]``, through the memo
+        if there is one (class doc)."""
+        if self.memo is None:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+                return self.features(self.world_model.encode(images))
+        pixels = images.detach().contiguous().cpu().numpy()  # float32: exact keys, no rounding pass
+        keys = [hashlib.blake2b(memoryview(row), digest_size=16).digest() for row in pixels]
+        new = {k: i for i, k in enumerate(keys) if k not in self.memo}  # one row per distinct new image
+        if new:
+            if len(self.memo) + len(new) > MEMO_SIZE:
+                self.memo.clear()
+            with torch.no_grad():
+                features = self.features(self.world_model.encode(images[list(new.values())]))
+            self.memo.update(zip(new, features))
+        return torch.stack([self.memo[k] for k in keys])
+
     def forward(self, observations: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
         """Observations ``[B, C, H, W]`` in [0, 1] (SB3 already divided uint8 by 255) -> ``[B, features_dim]``;
         for goal Dicts, the features of ``observation`` and of ``desired_goal``, concatenated."""
+        if isinstance(observations, dict) and self.memo is not None:  # each key through the memo
+            return torch.cat([self.encode(observations["observation"]), self.encode(observations["desired_goal"])], 1)
         if isinstance(observations, dict):
             images = torch.cat([observations["observation"], observations["desired_goal"]])
         else:
             images = observations
         if self.training and self.shift:
             images = random_shift(images, self.shift)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
-            features = self.features(self.world_model.encode(images))
+        features = self.encode(images)
         return torch.cat(features.chunk(2), 1) if self.goal else features
 
 

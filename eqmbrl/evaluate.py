@@ -6,13 +6,16 @@ compare on the same episodes). This scores it again on episodes no run has seen:
 another held-out set), so each training seed meets its own fresh goals. Beside the agent, on the
 same episodes: a uniform random policy and doing nothing (:func:`eqmbrl.collect.baselines`).
 
-Goal tasks (``agent.objective=goal``): ``--episodes`` goals per goal distance d of ``agent.goal_distances``,
-each for at most ``agent.max_steps`` steps, no exploration. Written: ``success``, ``success_se``
-(standard error over goals), ``success_d<k>``, ``steps_when_reached``, the baselines'
-``random_success`` and ``still_success``; and, when the run trained on some push directions only
-(``trainer.train_directions``), ``success_seen`` / ``success_unseen`` and their goal counts: a goal
-*needs an unseen direction* when some object must move in a direction the world model never saw
-(e.g. its goal column lies left of its start column and left pushes were never trained).
+Goal tasks (``agent.objective=goal``, and SB3 agents on goal envs, e.g. DQN + HER on goal
+observations): ``--episodes`` goals per goal distance d of ``agent.goal_distances``, each for at
+most ``agent.max_steps`` steps, no exploration; MPC agents get the goal image on each reset, SB3
+agents with ``agent.goal_observation`` see it in their observation: the same goal of the same seed.
+Written: ``success``, ``success_se`` (standard error over goals), ``success_d<k>``,
+``steps_when_reached``, the baselines' ``random_success`` and ``still_success``; and, when the run
+trained on some push directions only (``trainer.train_directions``), ``success_seen`` /
+``success_unseen`` and their goal counts: a goal *needs an unseen direction* when some object must
+move in a direction the world model never saw (e.g. its goal column lies left of its start column
+and left pushes were never trained).
 
 Reward tasks: ``--episodes`` episodes to the env's end; ``return``, ``return_se``, ``random_return``,
 ``still_return``.

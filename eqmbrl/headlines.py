@@ -135,6 +135,18 @@ REACHER_MPC = (
 )
 
 
+SB3_GOALS_SMOKE = (
+    *SMOKE_TRAINER,
+    "agent=dqn_her",
+    "agent.her=true,false",  # agent.total_steps is DQN's own: at smoke size the search row cannot come along
+    "agent.total_steps=100",
+    "agent.eval_every=100",
+    "agent.eval_episodes=1",
+    "agent.algo_kwargs.learning_starts=50",
+    "agent.algo_kwargs.batch_size=8",
+)
+
+
 TEAPOT_GOALS = ("agent.episodes=0", "agent.goal_distances=[1,3,5]", "agent.eval_episodes=10")
 TEAPOT = ("env=teapot_goal,teapot_goal_continuous", "worldmodel=sen,none", *TEAPOT_GOALS)
 TEAPOT_TWO_AXES = (
@@ -280,6 +292,25 @@ HEADLINES: dict[str, Headline] = {
         ),
         goal_reaching("shapes", "2D shapes", "26", "The main job's setting (`python -m eqmbrl.run`). "),
         goal_reaching("cubes", "3D cubes", "40"),
+        Headline(
+            name="sb3_goals",
+            title="Goal reaching in 2D shapes: latent search vs DQN + HER on the same world-model features",
+            sweep=("env=shapes_goal",),
+            budgets={"smoke": SB3_GOALS_SMOKE, "cpu": ("agent=search,dqn_her",), "paper": ("agent=search,dqn_her",)},
+            minutes={"smoke": "1", "cpu": "17", "paper": "17"},
+            columns=(
+                *GOALS[:-1],
+                Column("pretrain/successor_acc", "successor acc."),
+                Column("timing/wall_minutes", "minutes per run"),
+            ),
+            evaluate=50,
+            note="Both rows train the same SEN world model on the same random data (the main job's "
+            "`trainer` budget), then act on its latents: `search` plans toward the goal image's latent "
+            "(`agent=search`, the main job), `dqn_her` learns a Q-network on the frozen latents of the image "
+            "and of the goal image (`agent=dqn_her`: SB3's DQN, MultiInputPolicy, HerReplayBuffer; "
+            "20,000 env steps, `agent.total_steps`). Both are scored on the same goals, at most 10 steps each. "
+            "The smoke budget runs DQN with and without HER (DQN's step budget is no option of latent search).",
+        ),
         Headline(
             name="unseen_goals",
             title="Equivariance in acting: goals that need a push never seen in training",

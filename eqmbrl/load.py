@@ -13,10 +13,12 @@ and ``eqmbrl.diagnostics`` all open runs here). What is loaded:
   world-model training), else ``world_model.pt`` (the SB3 runs' features), eval mode;
 - the agent (``act(obs)``), none for world-model-only runs: for ``agent=cem|mppi|search`` the
   configured planner on the loaded model, noise-free, setting the goal of goal envs on each reset;
-  for ``agent=ppo|sac`` the SB3 policy from ``sb3_model.zip``. A frozen-features SAC/PPO run with
-  ``agent.cache_latents=true`` (the default) learnt on latent observations, so its ``env`` is the
-  pixel env wrapped in :class:`agents.sb3.LatentObservation` with the run's world model, which is
-  the env its policy acts in.
+  for ``agent=ppo|sac|dqn`` the SB3 policy from ``sb3_model.zip``, its ``env`` the view of the pixel
+  env that policy acts in (:func:`eqmbrl.rl.policy_env`): a frozen-features run with
+  ``agent.cache_latents=true`` (the default) learnt on latent observations, so the pixel env wrapped in
+  :class:`agents.sb3.LatentObservation` with the run's world model; an ``agent.goal_observation=true``
+  run the goal Dict (:class:`envs.goal_dict.GoalDictObservation`), which ``HerReplayBuffer`` runs also
+  need to be loaded at all (SB3's ``load(path, env=...)``).
 """
 
 from __future__ import annotations
@@ -28,10 +30,9 @@ from typing import Any
 import gymnasium as gym
 from omegaconf import DictConfig, OmegaConf
 
-from agents.sb3 import LatentObservation
 from eqmbrl.collect import Agent
 from eqmbrl.online import EpisodeActor, mpc_agent
-from eqmbrl.rl import PolicyAgent
+from eqmbrl.rl import PolicyAgent, policy_env
 from eqmbrl.run import Settings, build_planner, make_env, resolve_device, settings_of
 from eqmbrl.settings import ALGOS, OnlineSettings, SB3Settings
 from worldmodels.persistence import load_world_model
@@ -57,14 +58,18 @@ class TrainedRun:
 
     @property
     def goal(self) -> bool:
-        """Whether the agent reaches goals (``agent.objective=goal``) rather than maximising reward."""
-        return isinstance(self.settings.agent, OnlineSettings) and self.settings.agent.objective == "goal"
+        """Whether the agent is scored on reaching goals rather than on its return: MPC agents with
+        ``agent.objective=goal``, and SB3 agents on goal envs (whether or not they see the goal)."""
+        agent = self.settings.agent
+        if isinstance(agent, SB3Settings):
+            return bool(getattr(self.env.unwrapped, "goal_conditioned", False))
+        return isinstance(agent, OnlineSettings) and agent.objective == "goal"
 
     @property
     def max_steps(self) -> int | None:
-        """The agent's episode cap (``agent.max_steps`` of MPC agents; None: the env's own end)."""
+        """The agent's episode cap (``agent.max_steps``; None: the env's own end)."""
         agent = self.settings.agent
-        return agent.max_steps if isinstance(agent, OnlineSettings) else None
+        return None if agent is None else agent.max_steps
 
     def close(self) -> None:
         self.env.close()
@@ -127,11 +132,8 @@ def load_run(path: str | Path, device: str = "cpu", seed: int | None = None) -> 
             zip_file = path / "sb3_model.zip"
             if not zip_file.is_file():
                 raise FileNotFoundError(f"run {path} has no sb3_model.zip (the SB3 policy it saves at its end)")
-            s = agent_settings
-            if s.cache_latents and s.freeze and s.features == "worldmodel":
-                assert model is not None
-                env = LatentObservation(env, model, s.invariant, normalize=s.normalize_features)
-            agent = PolicyAgent(ALGOS[s.algo].load(zip_file, device=dev))
+            env = policy_env(env, agent_settings, model)
+            agent = PolicyAgent(ALGOS[agent_settings.algo].load(zip_file, env=env, device=dev))
     except BaseException:
         env.close()
         raise

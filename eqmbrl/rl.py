@@ -1,4 +1,4 @@
-"""Model-free RL with Stable-Baselines3 on world-model features (``agent=ppo|sac``).
+"""Model-free RL with Stable-Baselines3 on world-model features (``agent=ppo|sac|dqn``).
 
 :meth:`SB3Learner.run`:
 
@@ -10,10 +10,15 @@
 2. ``algo.learn(total_steps)`` with SB3's logger writing into the run's ``tb/`` (``rollout/``,
    ``train/``, ``time/``); a callback logs ``episode/return``, runs noise-free evaluation episodes
    on fixed seeds every ``eval_every`` steps (``eval/return``, the random/still baselines, and the
-   world-model metrics when the world model is being trained; the first ``video_episodes`` as the
+   world-model metrics when the world model is being trained; on goal envs ``eval/success`` and
+   ``eval/success_d<k>``, on goals ``goal_distances`` away; the first ``video_episodes`` as the
    video ``eval/video``, the critic's value under each frame, :mod:`eqmbrl.video`), and, with ``aux_weight > 0``,
    takes a gradient step of ``aux_weight`` x the world model's contrastive loss on a batch of the
    agent's own transitions after each env step, for every world model the RL loss trains.
+
+With ``goal_observation`` the policy sees goal envs as ``Dict(observation, achieved_goal,
+desired_goal)`` images (:class:`envs.goal_dict.GoalDictObservation`, SB3's ``MultiInputPolicy``, the
+world model encoding the image and the goal); with ``her`` SB3's ``HerReplayBuffer`` relabels them.
 
 Writes ``sb3_model.zip``, ``curve.json`` (evaluation returns by env step) and ``metrics.json``.
 """
@@ -32,12 +37,14 @@ import numpy as np
 import torch
 from gymnasium.envs.registration import EnvSpec
 from omegaconf import OmegaConf
+from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
+from envs.goal_dict import GoalDictObservation
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import Save, atomic_write, commit_save, committed_save, load_checkpoint, write_json
@@ -76,14 +83,42 @@ def require_reward(env: gym.Env, who: str) -> None:
     raise ValueError(f"{who} needs a reward, but {own} rewards 0 on every step: use {use}")
 
 
-def critic_value(algo: BaseAlgorithm, obs: np.ndarray) -> float:
-    """The policy's own estimate of the discounted return from ``obs``: PPO's value function, or the
-    smaller of SAC's Q-values of its deterministic action; NaN for a policy with neither."""
+Observation = np.ndarray | dict[str, np.ndarray]
+"""What an SB3 policy acts on: an image or latent features, or a goal Dict of images."""
+
+
+def policy_env(env: gym.Env, settings: SB3Settings, model: WorldModel | None = None) -> gym.Env:
+    """The view of ``env`` that an SB3 policy of ``settings`` acts in: the goal Dict of a goal env
+    (``goal_observation``), the latents of the frozen ``model`` (``settings.cached``), else ``env``
+    itself. A non-goal env with ``goal_observation`` is a one-line error naming the key."""
+    if settings.goal_observation:
+        try:
+            return GoalDictObservation(env)
+        except ValueError as exc:
+            raise ValueError(f"agent.goal_observation=true: {exc}") from None
+    if settings.cached:
+        if model is None:
+            raise ValueError("cached latents (agent.cache_latents=true, frozen world model) need the world model")
+        return LatentObservation(env, model, settings.invariant, normalize=settings.normalize_features)
+    return env
+
+
+def image_of(obs: Observation) -> np.ndarray:
+    """The current image of an observation: ``obs`` itself, or a goal Dict's ``observation``."""
+    return obs["observation"] if isinstance(obs, dict) else obs
+
+
+def critic_value(algo: BaseAlgorithm, obs: Observation) -> float:
+    """The policy's own estimate of the discounted return from ``obs``: PPO's value function, the
+    smaller of SAC's Q-values of its deterministic action, or DQN's largest Q-value; NaN for a
+    policy with none of them."""
     policy: Any = algo.policy
     with torch.no_grad():
         x = policy.obs_to_tensor(obs)[0]
         if hasattr(policy, "predict_values"):
             return float(policy.predict_values(x).flatten()[0])
+        if hasattr(policy, "q_net"):
+            return float(policy.q_net(x).max())
         if hasattr(policy, "critic") and hasattr(policy, "actor"):
             q_values = policy.critic(x, policy.actor(x, deterministic=True))
             return float(torch.min(torch.cat(q_values, dim=1)))
@@ -104,7 +139,7 @@ class PolicyAgent:
         if self.episodes <= self.value_episodes:
             self.values.append([])
 
-    def act(self, obs: np.ndarray) -> int | np.ndarray:
+    def act(self, obs: Observation) -> int | np.ndarray:
         if self.episodes <= self.value_episodes and self.values:
             self.values[-1].append(critic_value(self.algo, obs))
         action = self.algo.predict(obs, deterministic=True)[0]
@@ -169,11 +204,12 @@ class _Callback(BaseCallback):
         """Append (obs, action, reward) to the auxiliary buffer, closing episodes at ``done``."""
         assert self.aux_buffer is not None  # only called with an auxiliary loss
         actions = self.locals.get("clipped_actions", self.locals["actions"])
-        obs = cast(np.ndarray, self.model._last_obs)[0]  # SB3 updates it after the callback; image obs, not a dict
+        last = cast(Any, self.model._last_obs)  # SB3 updates it after the callback; [1, ...] per key of a Dict
+        obs = image_of({k: v[0] for k, v in last.items()} if isinstance(last, dict) else last[0])
         self.aux_buffer.add(obs, actions[0], float(self.locals["rewards"][0]), new_episode=not self.in_episode)
         self.in_episode = not done
         if done:
-            self.aux_buffer.add(info["terminal_observation"], None)
+            self.aux_buffer.add(image_of(info["terminal_observation"]), None)
 
     def aux_step(self) -> None:
         assert self.aux_buffer is not None  # only called with an auxiliary loss
@@ -193,13 +229,17 @@ class _Callback(BaseCallback):
 
 
 class SB3Learner:
-    """SB3 PPO or SAC on image observations with a world-model (or NatureCNN) features extractor.
+    """SB3 PPO, SAC or DQN on image observations with a world-model (or NatureCNN) features extractor.
 
     ``settings`` are the ``agent.*`` options (:class:`eqmbrl.settings.SB3Settings`, which documents
     each); the trainer pretrains the world model (``trainer.*``) unless ``agent.checkpoint`` is
     given. With a frozen world model and ``cache_latents`` the policy is an ``MlpPolicy`` on latent
-    features (:class:`agents.sb3.LatentObservation`); otherwise a ``CnnPolicy`` runs the extractor.
-    An env whose every step rewards 0 (plain block pushing) is refused at once (:func:`require_reward`).
+    features (:class:`agents.sb3.LatentObservation`); with ``goal_observation`` a ``MultiInputPolicy``
+    on goal Dicts (:func:`policy_env`), optionally with SB3's ``HerReplayBuffer`` (``her``); otherwise
+    a ``CnnPolicy`` runs the extractor. On goal envs evaluation goals are ``goal_distances`` away,
+    episodes at most ``max_steps`` long, as latent MPC's. An env whose every step rewards 0 (plain
+    block pushing) is refused at once (:func:`require_reward`), as is a non-goal env with
+    ``goal_observation``.
     """
 
     def __init__(
@@ -212,18 +252,22 @@ class SB3Learner:
         seed: int = 0,
     ) -> None:
         self.settings = s = settings or SB3Settings()
-        require_reward(env, f"agent={s.algo}")
         spec = cast(EnvSpec, env.spec)  # envs come from gymnasium.make, which sets it
+        self.cached = s.cached
+        self.sb3_env: gym.Env = env if s.cached else policy_env(env, s)  # what SB3 sees; latents: run()
+        require_reward(env, f"agent={s.algo}")
         if s.algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
             raise ValueError(f"SAC needs continuous actions, {spec.id} has {env.action_space}: use agent=ppo")
+        if s.algo == "dqn" and not isinstance(env.action_space, gym.spaces.Discrete):
+            raise ValueError(f"DQN needs discrete actions, {spec.id} has {env.action_space}: use agent=sac")
         self.env, self.trainer, self.logger, self.out = env, trainer, logger, Path(out_dir)
         self.model = trainer.model
         self.seed = seed
-        self.cached = s.cache_latents and s.freeze and s.features == "worldmodel"
-        self.sb3_env: gym.Env = env  # what SB3 sees: the image env, or its latent view (run())
         self.recorder = RecordEpisodes(gym.make(spec))  # SB3 owns the training env's episodes
-        self.eval_env: gym.Env = self.recorder  # or its latent view (run()); the recorder keeps images
-        self.runs = eval_runs(s.eval_episodes)
+        # what the policy is evaluated in, around the recorder, which keeps images; latents: run()
+        self.eval_env: gym.Env = self.recorder if s.cached else policy_env(self.recorder, s)
+        goals = bool(getattr(env.unwrapped, "goal_conditioned", False))
+        self.runs = eval_runs(s.eval_episodes, list(s.goal_distances) if goals else None)
         self.rng = np.random.default_rng(seed)
         self.curve: list[tuple[int, float]] = []
         self.metrics: dict[str, float] = {}
@@ -246,8 +290,10 @@ class SB3Learner:
         """The SB3 algorithm, with SB3's logger in the run's ``tb/``: an ``MlpPolicy`` on cached
         latent features, or a ``CnnPolicy`` with our extractor (or NatureCNN)."""
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
-        if self.settings.algo == "sac":
+        if issubclass(ALGOS[self.settings.algo], OffPolicyAlgorithm):
             kwargs["buffer_size"] = self.settings.total_steps
+        if self.settings.her:
+            kwargs["replay_buffer_class"] = HerReplayBuffer  # SB3's defaults: 4 "future" goals per transition
         kwargs.update(self.settings.algo_kwargs)
         if self.cached:
             policy, extra = "MlpPolicy", dict(self.settings.policy)
@@ -260,12 +306,13 @@ class SB3Learner:
                     normalize=self.settings.normalize_features,
                     fixed_batchnorm=self.settings.fixed_batchnorm,
                     shift=self.settings.random_shift,
+                    memoize=self.settings.cache_latents,  # goal Dicts: each image's latents once (frozen only)
                 )
                 if self.settings.features == "worldmodel"
                 else dict(shift=self.settings.random_shift)
             )
             policy, extra = (
-                "CnnPolicy",
+                "MultiInputPolicy" if self.settings.goal_observation else "CnnPolicy",
                 policy_kwargs(self.settings.features, self.settings.algo, dict(self.settings.policy), **extractor),
             )
         algo = ALGOS[self.settings.algo](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
@@ -302,7 +349,7 @@ class SB3Learner:
         videos = self.settings.video_episodes
         agent = PolicyAgent(algo, videos)
         self.recorder.record(videos)
-        out = {**evaluate_agent(self.eval_env, agent, self.runs), **self.baselines}
+        out = {**evaluate_agent(self.eval_env, agent, self.runs, self.settings.max_steps), **self.baselines}
         if videos:
             self.log_videos(agent, steps)
         trained = (
@@ -335,13 +382,9 @@ class SB3Learner:
         pretrain = self.prepare_world_model(data) if self.settings.features == "worldmodel" else {}
         if self.cached:
             frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
-            self.sb3_env = LatentObservation(
-                self.env, frozen, self.settings.invariant, normalize=self.settings.normalize_features
-            )
-            self.eval_env = LatentObservation(
-                self.eval_env, frozen, self.settings.invariant, normalize=self.settings.normalize_features
-            )
-        self.baselines = baselines(self.eval_env, self.runs, None, self.seed + BASELINES)
+            self.sb3_env = policy_env(self.env, self.settings, frozen)
+            self.eval_env = policy_env(self.eval_env, self.settings, frozen)
+        self.baselines = baselines(self.eval_env, self.runs, self.settings.max_steps, self.seed + BASELINES)
         save = committed_save(self.out, "sb3")
         algo = self.load_progress(save) if save is not None else self.build()
         done = algo.num_timesteps

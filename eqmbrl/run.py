@@ -2,7 +2,7 @@
 
 Without ``agent=...`` the run trains and evaluates the world model on random data. With
 ``agent=cem|mppi|search`` that is the seed phase of the online MPC loop (:mod:`eqmbrl.online`);
-with ``agent=ppo|sac`` the pretraining of the SB3 policy's features (:mod:`eqmbrl.rl`).
+with ``agent=ppo|sac|dqn`` the pretraining of the SB3 policy's features (:mod:`eqmbrl.rl`).
 
 Outputs go to the Hydra run dir: ``tb/`` (TensorBoard), ``checkpoint.pt``, ``buffer.npz``,
 ``metrics.json``, the agent's own files, and Hydra's ``.hydra/`` record of the config.
@@ -261,7 +261,7 @@ def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, 
     title = f"eqmbrl: {cfg.env.id}, world model {settings.worldmodel.variant}, agent {name}"
     if agent is None:
         return summary(metrics, title, out)
-    goals = agent.goal_distances if isinstance(agent, OnlineSettings) and agent.objective == "goal" else None
+    goals = agent.goal_distances if "success" in metrics else None  # goal tasks: MPC's goal objective, SB3 on goal envs
     return summary(metrics, title, out, agent.eval_episodes, goals)
 
 
@@ -310,7 +310,7 @@ def build_agent(
     out: Path,
     seed: int,
 ) -> OnlineMPC | SB3Learner:
-    """The agent loop of ``settings`` (``agent=cem|mppi|search|ppo|sac``); MPC agents get their planner built here."""
+    """The agent loop of ``settings`` (``agent=cem|mppi|search|ppo|sac|dqn``); MPC agents get their planner here."""
     if isinstance(settings, OnlineSettings):
         if settings.objective == "reward":
             require_reward(env, "latent MPC with agent.objective=reward")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
-from stable_baselines3 import PPO, SAC
+from stable_baselines3 import DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from agents.mpc import check_mpc_values
@@ -26,7 +26,8 @@ T = TypeVar("T")
 LR_SCHEDULES = ("constant", "cosine")
 ACTION_SCALES = ("full", "episode")
 VIDEO_FILES = ("none", "gif", "mp4")
-ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "dqn": DQN}
+OFF_POLICY = ("dqn", "sac")  # algorithms with a replay buffer (HER relabels it)
 
 
 def _at_least(obj: Any, low: float, *names: str) -> None:
@@ -130,9 +131,32 @@ class VideoSettings:
 
 
 @dataclass(frozen=True)
-class OnlineSettings(VideoSettings):
+class GoalSettings(VideoSettings):
+    """``agent.max_steps`` and ``agent.goal_distances`` of every agent loop: how long its episodes run
+    and, on goal envs, how far away its evaluation goals are (the same for latent MPC and SB3, so that
+    ``eqmbrl.evaluate`` scores both on the same goals); :class:`OnlineSettings` and
+    :class:`SB3Settings` take these fields from here."""
+
+    KEY: ClassVar[str] = "agent"
+
+    max_steps: int | None = None
+    """step budget of the agent's episodes (None: until the env ends it); SB3 caps its evaluation episodes only."""
+    goal_distances: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """goal distances (moves) of the evaluation episodes on goal envs (and of MPC's online episodes)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_steps is not None:
+            _at_least(self, 1, "max_steps")
+        if not self.goal_distances or min(self.goal_distances) < 0:
+            raise ValueError(f"agent.goal_distances must list goal distances >= 0, got {list(self.goal_distances)}")
+
+
+@dataclass(frozen=True)
+class OnlineSettings(GoalSettings):
     """``agent.*`` of ``agent=cem|mppi|search``: online latent MPC (:class:`eqmbrl.online.OnlineMPC`
-    and its :class:`agents.mpc.MPCAgent`); ``video_*`` from :class:`VideoSettings`."""
+    and its :class:`agents.mpc.MPCAgent`); ``video_*``, ``max_steps`` and ``goal_distances`` from
+    :class:`GoalSettings`."""
 
     KEY: ClassVar[str] = "agent"
 
@@ -152,8 +176,6 @@ class OnlineSettings(VideoSettings):
     """weight of the reward objective's terminal value (continuous planners only)."""
     episodes: int = 10
     """online MPC episodes after the seed data."""
-    max_steps: int | None = None
-    """step budget of an episode (None: until the env ends it)."""
     refit_every: int = 50
     """refit the world model after each this many online env steps (0: never)."""
     refit_steps: int = 50
@@ -166,8 +188,6 @@ class OnlineSettings(VideoSettings):
     """noise-free evaluation episodes (per goal distance for the goal objective)."""
     eval_every: int = 5
     """evaluate every this many online episodes (and after the last)."""
-    goal_distances: list[int] = field(default_factory=lambda: [1, 2, 3])
-    """goal distances (moves) of the goal objective's episodes."""
     save_every: int = 10
     """write the resume state and the whole buffer every this many episodes (and after the last)."""
     planner: dict[str, Any] = field(default_factory=dict)
@@ -182,21 +202,17 @@ class OnlineSettings(VideoSettings):
             raise ValueError(f"agent.refit_online_fraction must be in [0, 1], got {self.refit_online_fraction}")
         _at_least(self, 0, "episodes", "refit_every", "refit_steps")
         _at_least(self, 1, "eval_episodes", "eval_every", "save_every")
-        if self.max_steps is not None:
-            _at_least(self, 1, "max_steps")
-        if not self.goal_distances or min(self.goal_distances) < 0:
-            raise ValueError(f"agent.goal_distances must list goal distances >= 0, got {list(self.goal_distances)}")
 
 
 @dataclass(frozen=True)
-class SB3Settings(VideoSettings):
-    """``agent.*`` of ``agent=ppo|sac``: SB3 on world-model features (:class:`eqmbrl.rl.SB3Learner`);
-    ``video_*`` from :class:`VideoSettings`."""
+class SB3Settings(GoalSettings):
+    """``agent.*`` of ``agent=ppo|sac|dqn``: SB3 on world-model features (:class:`eqmbrl.rl.SB3Learner`);
+    ``video_*``, ``max_steps`` and ``goal_distances`` from :class:`GoalSettings`."""
 
     KEY: ClassVar[str] = "agent"
 
     algo: str = "sac"
-    """``ppo`` or ``sac``."""
+    """``ppo``, ``sac`` or ``dqn``."""
     features: str = "worldmodel"
     """``worldmodel`` (:class:`agents.sb3.WorldModelExtractor`) or ``nature_cnn`` (SB3's CNN, the baseline)."""
     checkpoint: str | None = None
@@ -212,7 +228,11 @@ class SB3Settings(VideoSettings):
     fixed_batchnorm: bool = False
     """when fine-tuning, keep the world model's BatchNorm on its running statistics."""
     cache_latents: bool = True
-    """with a frozen world model, encode each observation once in the env (an MlpPolicy on latents)."""
+    """with a frozen world model, encode each image once: in the env (an MlpPolicy), or memoised (goal Dicts)."""
+    goal_observation: bool = False
+    """see a goal env as Dict(observation, achieved_goal, desired_goal) images (a MultiInputPolicy)."""
+    her: bool = False
+    """SB3's HerReplayBuffer relabels the goals of the replay buffer (needs goal_observation and algo dqn or sac)."""
     random_shift: int = 0
     """DrQ's random shift: pad images by this many pixels and crop back at random, in training batches (0: off)."""
     aux_weight: float = 0.0
@@ -226,9 +246,9 @@ class SB3Settings(VideoSettings):
     eval_every: int = 1000
     """evaluate every this many env steps."""
     eval_episodes: int = 5
-    """deterministic-policy episodes per evaluation."""
+    """deterministic-policy episodes per evaluation (per goal distance on goal envs)."""
     algo_kwargs: dict[str, Any] = field(default_factory=dict)
-    """keyword arguments of the SB3 algorithm (SAC's ``buffer_size`` defaults to ``total_steps``)."""
+    """keyword arguments of the SB3 algorithm (SAC's and DQN's ``buffer_size`` defaults to ``total_steps``)."""
     policy: dict[str, Any] = field(default_factory=dict)
     """further ``policy_kwargs`` (``net_arch``, ``share_features_extractor``, ...)."""
 
@@ -238,7 +258,7 @@ class SB3Settings(VideoSettings):
         check_choice("agent.features", self.features, FEATURES)
         _at_least(self, 1, "total_steps", "eval_every", "eval_episodes", "aux_batch_size")
         _at_least(self, 0, "random_shift")
-        if self.random_shift and self.cache_latents and self.freeze and self.features == "worldmodel":
+        if self.random_shift and self.cached:
             raise ValueError(
                 f"agent.random_shift={self.random_shift} shifts images, but cached latents (agent.cache_latents=true "
                 "with a frozen world model) are encoded before any batch: set agent.cache_latents=false"
@@ -259,6 +279,30 @@ class SB3Settings(VideoSettings):
             if not Path(self.checkpoint).is_file():
                 raise FileNotFoundError(f"agent.checkpoint {self.checkpoint} does not exist")
             object.__setattr__(self, "checkpoint", str(Path(self.checkpoint).resolve()))
+        self._check_goals()
+
+    def _check_goals(self) -> None:
+        """``goal_observation`` and ``her`` against the other options (one-line errors naming why)."""
+        if self.goal_observation and self.features != "worldmodel":
+            raise ValueError(
+                f"agent.goal_observation=true encodes the goal image with the world model: it needs "
+                f"features=worldmodel, got features={self.features}"
+            )
+        if self.her and not self.goal_observation:
+            raise ValueError("agent.her=true relabels the goals of goal observations: set agent.goal_observation=true")
+        if self.her and self.algo not in OFF_POLICY:
+            raise ValueError(
+                f"agent.her=true relabels a replay buffer, which agent.algo={self.algo} (on-policy) has none: "
+                f"use agent=dqn (discrete actions) or agent=sac"
+            )
+
+    @property
+    def cached(self) -> bool:
+        """Whether each observation is encoded once in the env (:class:`agents.sb3.LatentObservation`):
+        ``cache_latents`` with a frozen world model on image observations. Goal Dicts stay images
+        (HER scores relabelled goals with the env's own reward, read from the images); their
+        latents are memoised in the policy's extractor instead (``WorldModelExtractor(memoize=True)``)."""
+        return self.cache_latents and self.freeze and self.features == "worldmodel" and not self.goal_observation
 
 
 def from_config(cls: type[T], values: dict[str, Any]) -> T:

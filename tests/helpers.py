@@ -27,6 +27,21 @@ REACHER_MODEL: dict[str, Any] = dict(  # build_world_model kwargs of a Reacher-s
     masks_per_slot=2,
 )
 TINY_WIDTHS: dict[str, Any] = dict(cnn_channels=4, embed_hidden=16, latent=8, hidden=16)  # fast test models
+DQN_HER_TINY = (  # DQN + HER on goal observations of shapes goals, seconds; evaluations at 60 and 120 steps
+    "experiment=debug",
+    "env=shapes_goal",
+    "agent=dqn",
+    "agent.goal_observation=true",
+    "agent.her=true",
+    "agent.total_steps=120",
+    "agent.eval_every=60",
+    "agent.eval_episodes=1",
+    "agent.max_steps=5",
+    "agent.video_episodes=0",
+    "agent.algo_kwargs.learning_starts=40",
+    "agent.algo_kwargs.batch_size=8",
+    "env.kwargs.episode_steps=20",
+)
 
 
 def run_in_process(out: Path, *overrides: str) -> dict[str, Any]:

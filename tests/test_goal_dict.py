@@ -84,3 +84,22 @@ def test_dqn_with_her_learns_on_world_model_features() -> None:
     algo.learn(200)
     assert algo.num_timesteps == 200 and algo.replay_buffer.size() > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, algo.policy.q_net.parameters()))
+
+
+def test_memoised_extractor_encodes_each_image_once_with_the_same_features() -> None:
+    env = GoalDictObservation(gym.make("eqmbrl/BlockPushingGoal-shapes-v0"))
+    model = _model()
+    plain = WorldModelExtractor(env.observation_space, world_model=model)
+    memo = WorldModelExtractor(env.observation_space, world_model=model, memoize=True)
+    images = torch.randint(0, 256, (4, 3, 50, 50)).float() / 255  # as SB3 hands them over
+    calls: list[int] = []
+    encode = memo.world_model.encode
+    memo.world_model.encode = lambda x: calls.append(len(x)) or encode(x)  # type: ignore[method-assign]
+    obs = {"observation": images[[0, 1, 2]], "achieved_goal": images[[0, 1, 2]], "desired_goal": images[[3, 3, 0]]}
+    torch.testing.assert_close(memo(obs), plain(obs))
+    assert sum(calls) == 4  # four distinct images among six
+    later = {"observation": images[[2, 3]], "achieved_goal": images[[2, 3]], "desired_goal": images[[1, 0]]}
+    torch.testing.assert_close(memo(later), plain(later))
+    assert sum(calls) == 4  # all seen before: nothing encoded
+    tuned = WorldModelExtractor(env.observation_space, world_model=model, memoize=True, freeze=False)
+    assert tuned.memo is None  # a world model that changes is never memoised

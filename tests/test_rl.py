@@ -130,7 +130,7 @@ def test_checkpoint_replaces_pretraining(tmp_path: Path) -> None:
             "agent.checkpoint /nonexistent",
         ),
         (("agent=ppo", "agent.total_steps=0"), ValueError, "agent.total_steps must be >= 1, got 0"),
-        (("agent=ppo", "agent.algo=dqn"), ValueError, "unknown agent.algo 'dqn'; allowed: ppo, sac"),
+        (("agent=ppo", "agent.algo=a2c"), ValueError, "unknown agent.algo 'a2c'; allowed: ppo, sac, dqn"),
     ],
 )
 def test_sb3_config_errors(tmp_path: Path, overrides: tuple[str, ...], error: type[Exception], expected: str) -> None:

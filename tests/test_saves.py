@@ -12,7 +12,7 @@ import eqmbrl.core.checkpoint as checkpoint
 from eqmbrl.core.checkpoint import commit_save, committed_save
 from eqmbrl.resume import resume
 from eqmbrl.run import compose_config, run
-from tests.helpers import ROOT, run_in_process
+from tests.helpers import DQN_HER_TINY, ROOT, run_in_process
 
 
 class Killed(Exception):
@@ -91,6 +91,7 @@ SAC = (  # MuJoCo Reacher: SAC needs continuous actions
     "agent.algo_kwargs.learning_starts=20",
     "agent.algo_kwargs.batch_size=8",
 )
+DQN_HER = DQN_HER_TINY  # goal Dicts: HER's replay buffer pickled without its env, given it back on load
 # (overrides, kind, save number, files in it): the kill comes in the save with a previous one to fall back to
 CASES = {
     "train-epoch": (TRAIN, "train", 2, 2),  # state.pt, checkpoint.pt
@@ -99,8 +100,9 @@ CASES = {
     "online": (ONLINE, "online", 2, 2),  # buffer.npz, state.pt
     "sb3-ppo": (PPO, "sb3", 2, 2),  # model.zip, progress.json
     "sb3-sac": (SAC, "sb3", 2, 3),  # model.zip, replay.pkl, progress.json
+    "sb3-dqn-her": (DQN_HER, "sb3", 2, 3),  # model.zip, replay.pkl (HerReplayBuffer), progress.json
 }
-SLOW = {"online-first", "online", "sb3-ppo", "sb3-sac"}  # 2-5 s each on a shared CPU: 13 cases
+SLOW = {"online-first", "online", "sb3-ppo", "sb3-sac", "sb3-dqn-her"}  # 2-5 s each on a shared CPU: 17 cases
 PARAMS = [
     pytest.param(
         name,
