@@ -93,6 +93,8 @@ class TrainerSettings:
     """after the last epoch, this many Adam steps on the reward head alone on frozen latents (0: none)."""
     symmetry_augment: float = 0.0
     """fraction of each batch's sequences replaced by rendered twins under random group elements (``none+aug``)."""
+    large_rotations: float = 0.0
+    """fraction of each batch's sequences re-rendered under Haar-random rotations beyond the action box (teapot)."""
 
     def __post_init__(self) -> None:
         _at_least(self, 1, "episodes", "episode_length", "eval_episodes", "eval_length", "epochs", "batch_size")
@@ -102,6 +104,8 @@ class TrainerSettings:
             raise ValueError(f"trainer.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.symmetry_augment <= 1.0:
             raise ValueError(f"trainer.symmetry_augment must be in [0, 1], got {self.symmetry_augment}")
+        if not 0.0 <= self.large_rotations <= 1.0:
+            raise ValueError(f"trainer.large_rotations must be in [0, 1], got {self.large_rotations}")
         check_choice("trainer.lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("trainer.train_action_scale", self.train_action_scale, ACTION_SCALES)
         if self.rollout_steps > self.episode_length:

@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from eqmbrl.augment import SymmetryAugment
+from eqmbrl.augment import LargeRotations, SymmetryAugment, chain
 from eqmbrl.core.buffer import ReplayBuffer
 from eqmbrl.core.checkpoint import commit_save, committed_save, load_checkpoint, load_state, save_state
 from eqmbrl.core.logger import Logger
@@ -71,7 +71,10 @@ class WorldModelTrainer:
                 "has no state_points(states) to train it on; use state_weight=0"
             )
         self.rng = np.random.default_rng(seed)
-        self.augment = SymmetryAugment(env, s.symmetry_augment, self.rng) if s.symmetry_augment > 0 else None
+        self.augment = chain(
+            LargeRotations(env, s.large_rotations, self.rng) if s.large_rotations > 0 else None,
+            SymmetryAugment(env, s.symmetry_augment, self.rng) if s.symmetry_augment > 0 else None,
+        )
         self.opt = torch.optim.Adam(model.parameters(), lr=s.lr)
         self.steps = self.bad_steps = 0  # gradient steps taken; non-finite ones in a row
         self.best: dict[str, Any] | None = None  # the checkpoint kept so far (checkpoint.pt's dict)

@@ -98,6 +98,17 @@ def random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:
     return quaternion_to_matrix(q)
 
 
+def random_rotvecs(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` rotation vectors ``float64 [n, 3]`` of rotations uniform on SO(3) (Haar; angles in
+    ``[0, pi]``), from uniform unit quaternions (w >= 0): angle ``2 acos w`` about ``(x, y, z) / |.|``."""
+    q = rng.normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q *= np.where(q[:, :1] < 0, -1.0, 1.0)
+    sin = np.linalg.norm(q[:, 1:], axis=1, keepdims=True)
+    angle = 2 * np.arctan2(sin, q[:, :1])
+    return q[:, 1:] * np.where(sin > 1e-12, angle / np.maximum(sin, 1e-12), 2.0)
+
+
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     """Unit quaternions ``[..., 4]`` (w, x, y, z) -> rotation matrices ``[..., 3, 3]``."""
     w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
