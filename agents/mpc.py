@@ -29,6 +29,7 @@ import torch
 
 from agents.planners import ContinuousPlanner, DiscretePlanner, Planner, Scorer
 from eqmbrl.core.choices import check_choice
+from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
@@ -158,6 +159,7 @@ class MPCAgent:
         with self._planning():
             self.goal = self._encode(goal_obs)
 
+    @PHASES.timed("planning")
     def act(self, obs: np.ndarray | torch.Tensor, explore: bool = True) -> int | np.ndarray:
         """First action of the plan from ``obs`` (uint8 ``[C, H, W]``): an int (discrete) or a
         float32 array ``[A]`` inside the bounds (continuous), with exploration noise if set and

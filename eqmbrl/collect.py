@@ -13,6 +13,7 @@ from eqmbrl.core.buffer import ReplayBuffer, env_source
 from eqmbrl.core.progress import progress_bar
 from eqmbrl.core.seeds import EVAL_ENV
 from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.timing import PHASES
 
 
 class Agent(Protocol):
@@ -36,7 +37,8 @@ def run_episode(
     rewards, env states) go to ``buffer`` and observations to ``frames`` if given.
     Returns (return of the recorded steps, last ``info``, recorded steps)."""
     base = env_contract(env)
-    obs, info = env.reset(seed=seed, options=options)
+    with PHASES.phase("env_steps"):
+        obs, info = env.reset(seed=seed, options=options)
     if hasattr(agent, "reset"):
         agent.reset()
     for _ in range(warmup):
@@ -46,7 +48,8 @@ def run_episode(
         frames.append(obs)
     while length is None or t < length:
         action = agent.act(obs)
-        next_obs, reward, terminated, truncated, info = env.step(action)
+        with PHASES.phase("env_steps"):  # simulation and rendering
+            next_obs, reward, terminated, truncated, info = env.step(action)
         if buffer is not None:
             buffer.add(obs, action, float(reward), state, new_episode=t == 0)
         obs, state, total, t = next_obs, base.get_state(), total + float(reward), t + 1
@@ -59,6 +62,7 @@ def run_episode(
     return total, info, t
 
 
+@PHASES.timed("agent_evaluation")
 def evaluate_agent(
     env: gym.Env,
     agent: Agent,
@@ -129,6 +133,7 @@ def empty_buffer(env: gym.Env, capacity: int) -> ReplayBuffer:
     return ReplayBuffer(capacity, obs_shape, env.action_space.shape or (), state.shape, state.dtype, env_source(env))
 
 
+@PHASES.timed("data_collection")
 def collect(
     env: gym.Env,
     agent: Agent,
@@ -180,6 +185,7 @@ def successor_sets(env: gym.Env, states: np.ndarray, actions: np.ndarray) -> np.
     return same.reshape(*lead, n)
 
 
+@PHASES.timed("twin_renders")
 def twin_episodes(env: gym.Env, actions: np.ndarray, states: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
     """Render the twins of episodes whose states ``[N, T+1, ...]`` and actions ``[N, T, *A]`` are
     transformed by group element ``g`` of the env's symmetry (never by rotating pixels)."""
@@ -196,6 +202,7 @@ TURN_STARTS = 20
 """Start states per axis of the full-turn episodes (TH@1) of envs that have them."""
 
 
+@PHASES.timed("twin_renders")
 def probe_data(env: gym.Env, states: np.ndarray, seed: int, turn_starts: int = TURN_STARTS) -> dict[str, Any]:
     """The extra evaluation data of envs that define them (the teapot), as :class:`eqmbrl.core.types.EvalData`
     fields: with ``hard_negatives(states, next_states)``, the renders ``hard_obs [N, M, Ci, Hi, Wi]`` and

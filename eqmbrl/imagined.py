@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from agents.mpc import MPCAgent
 from eqmbrl.core.logger import rgb_frames
 from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
@@ -199,6 +200,7 @@ def plan_figure(
     return np.ascontiguousarray(rgba[..., :3].transpose(2, 0, 1))
 
 
+@PHASES.timed("figures_videos")
 def imagined_plan_figure(
     model: WorldModel,
     agent: MPCAgent,

@@ -3,8 +3,8 @@
 Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
 or any dir of runs, e.g. ``multirun`` with ``--match 'goal_*'``), reads its ``metrics.json``
 and TensorBoard scalars (plus extra per-run JSON files such as ``evaluate.json`` (eqmbrl.evaluate) and the run's
-``timing.json`` with its wall time, whose keys get the file's stem as prefix:
-``evaluate/success_d1``), and groups the runs by the command-line overrides that differ between
+``timing.json`` with its wall time and seconds per phase, whose keys get the file's stem as prefix:
+``evaluate/success_d1``, ``timing/seconds/env_steps``), and groups the runs by the command-line overrides that differ between
 them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
 are skipped and counted. Prints a markdown table of the chosen metrics and writes
 ``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
@@ -90,13 +90,22 @@ def summarize(values: list[float]) -> dict[str, Any]:
     }
 
 
+def flat(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``data`` with nested dicts flattened: ``{"a": {"b": 1}}`` -> ``{"<prefix>/a/b": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(flat(v, f"{prefix}/{k}") if isinstance(v, dict) else {f"{prefix}/{k}": v})
+    return out
+
+
 def run_metrics(run: Path, extra: tuple[str, ...] = DEFAULT_EXTRA) -> dict[str, Any]:
-    """The run's ``metrics.json``, plus every key ``k`` of each extra JSON file present as ``<stem>/k``."""
+    """The run's ``metrics.json``, plus every key ``k`` of each extra JSON file present as ``<stem>/k``
+    (nested: ``timing/seconds/env_steps``)."""
     metrics = json.loads((run / "metrics.json").read_text())
     for name in extra:
         path = run / name
         if path.is_file():
-            metrics.update({f"{Path(name).stem}/{k}": v for k, v in json.loads(path.read_text()).items()})
+            metrics.update(flat(json.loads(path.read_text()), Path(name).stem))
     return metrics
 
 

@@ -19,9 +19,12 @@ continues from:
 - the online MPC phase, ``online``: ``buffer.npz`` and ``state.pt`` of its last save (every
   ``agent.save_every`` episodes and after the last), replaying the episodes after it exactly; with
   no online save yet, the phase starts again after the training;
-- SB3 learning, ``sb3``: ``model.zip``, SAC's ``replay.pkl`` and ``progress.json`` (the curve) of
-  its last evaluation; SB3 continues from there but not bit-exactly (the env restarts a new
-  episode, the auxiliary loss's buffer starts empty).
+- SB3 learning, ``sb3``: ``model.zip`` (weights, optimizers, SB3's last observation and counters),
+  an off-policy ``replay.pkl``, ``progress.json`` (the curve) and ``state.pt`` (every RNG SB3 draws
+  from, the training env's episode, the auxiliary loss's optimizers; its buffer in ``aux.npz``),
+  saved at the first rollout boundary after each evaluation; the training env is brought back into
+  its episode by replaying the episode's actions from its reset seed
+  (:class:`envs.seeded.SeededEpisodes`), and the run ends bit for bit as the uninterrupted one.
 
 The user-facing ``checkpoint.pt`` and ``buffer_online.npz`` are exports of the committed saves
 (hard links), written after each commit and again on resume.

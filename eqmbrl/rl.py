@@ -41,16 +41,28 @@ from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from agents.sb3 import LatentObservation, WorldModelExtractor, policy_kwargs
 from envs.goal_dict import GoalDictObservation
+from envs.seeded import SeededEpisodes
 from eqmbrl.collect import baselines, eval_runs, evaluate_agent
 from eqmbrl.core.buffer import ReplayBuffer
-from eqmbrl.core.checkpoint import Save, atomic_write, commit_save, committed_save, load_checkpoint, write_json
+from eqmbrl.core.checkpoint import (
+    Save,
+    atomic_write,
+    commit_save,
+    committed_save,
+    load_checkpoint,
+    load_state,
+    save_state,
+    write_json,
+)
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.progress import log, progress_bar
-from eqmbrl.core.seeds import BASELINES
+from eqmbrl.core.seeds import BASELINES, SB3_ENV, global_rng_state, set_global_rng_state
+from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import EvalData
 from eqmbrl.data import RunData
 from eqmbrl.settings import ALGOS, SB3Settings
@@ -108,6 +120,13 @@ def image_of(obs: Observation) -> np.ndarray:
     return obs["observation"] if isinstance(obs, dict) else obs
 
 
+def same_observation(obs: Observation, last: Observation) -> bool:
+    """Whether an env's ``obs`` is SB3's ``last`` observation of a one-env VecEnv (a batch of one)."""
+    if isinstance(obs, dict):
+        return isinstance(last, dict) and all(np.array_equal(obs[k], last[k][0]) for k in obs)
+    return np.array_equal(obs, cast(np.ndarray, last)[0])
+
+
 def critic_value(algo: BaseAlgorithm, obs: Observation) -> float:
     """The policy's own estimate of the discounted return from ``obs``: PPO's value function, the
     smaller of SAC's Q-values of its deterministic action, or DQN's largest Q-value; NaN for a
@@ -146,6 +165,11 @@ class PolicyAgent:
         return int(action) if isinstance(self.algo.action_space, gym.spaces.Discrete) else action
 
 
+def memoising_extractors(algo: BaseAlgorithm) -> list[WorldModelExtractor]:
+    """The extractors in ``algo``'s policy that memoise features (frozen goal-Dict policies), in module order."""
+    return [m for m in algo.policy.modules() if isinstance(m, WorldModelExtractor) and m.memo is not None]
+
+
 def trained_world_models(algo: BaseAlgorithm) -> list[WorldModel]:
     """The distinct, unfrozen world models inside ``algo``'s policy that a loss trains (not SAC's
     Polyak-averaged target critic)."""
@@ -180,6 +204,11 @@ class _Callback(BaseCallback):
             capacity = min(2 * self.learner.settings.total_steps + 2, AUX_CAPACITY)
             obs_shape = cast(tuple[int, ...], env.observation_space.shape)  # image Box, never None
             self.aux_buffer = ReplayBuffer(capacity, obs_shape, env.action_space.shape or ())
+            resumed = self.learner.resumed_aux
+            if resumed is not None:  # a resumed run: the auxiliary loss's state at the save
+                self.aux_buffer, self.in_episode = resumed["buffer"], resumed["in_episode"]
+                for opt, state in zip(self.aux_opts, resumed["optimizers"]):
+                    opt.load_state_dict(state)
 
     def _on_step(self) -> bool:
         self.bar.update(1)
@@ -192,12 +221,24 @@ class _Callback(BaseCallback):
             self.aux_step()
         if self.num_timesteps % self.learner.settings.eval_every == 0:
             self.learner.evaluate(self.model, self.num_timesteps)
-            self.save_due = True  # at the end of this rollout, once SB3 has stored the step's transition
+            self.save_due = True  # at the next rollout boundary, once SB3 has stored and learned from this rollout
         return True
 
+    def _on_rollout_start(self) -> None:  # SB3's rollouts and updates alternate; both timed (eqmbrl.core.timing)
+        if PHASES.is_open("sb3_updates"):
+            PHASES.stop("sb3_updates")
+        self.save_if_due()
+        PHASES.start("sb3_rollouts")
+
     def _on_rollout_end(self) -> None:
+        PHASES.stop("sb3_rollouts")
+        PHASES.start("sb3_updates")
+
+    def save_if_due(self) -> None:
+        """The ``sb3`` save of the last evaluation, at a point where SB3 holds no half-used data: the
+        start of a rollout (after the update on the previous one) or the end of training."""
         if self.save_due:
-            self.learner.save_progress(self.model)
+            self.learner.save_progress(self.model, self)
             self.save_due = False
 
     def add_transition(self, info: dict[str, Any], done: bool) -> None:
@@ -225,6 +266,9 @@ class _Callback(BaseCallback):
             self.learner.logger.record("aux/loss", loss.item())
 
     def _on_training_end(self) -> None:
+        if PHASES.is_open("sb3_updates"):
+            PHASES.stop("sb3_updates")
+        self.save_if_due()
         self.bar.close()
 
 
@@ -273,6 +317,8 @@ class SB3Learner:
         self.metrics: dict[str, float] = {}
         self.baselines: dict[str, float] = {}
         self.eval_data: EvalData | None = None
+        self.train_env: SeededEpisodes | None = None  # what SB3 steps: run()
+        self.resumed_aux: dict[str, Any] | None = None  # the auxiliary loss's saved state, for the callback
 
     def prepare_world_model(self, data: RunData) -> dict[str, float]:
         """Load, pretrain or keep the world model's weights; save them for the extractor."""
@@ -315,29 +361,66 @@ class SB3Learner:
                 "MultiInputPolicy" if self.settings.goal_observation else "CnnPolicy",
                 policy_kwargs(self.settings.features, self.settings.algo, dict(self.settings.policy), **extractor),
             )
-        algo = ALGOS[self.settings.algo](policy, self.sb3_env, **kwargs, policy_kwargs=extra)
+        algo = ALGOS[self.settings.algo](policy, self.train_env, **kwargs, policy_kwargs=extra)
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         return algo
 
-    def save_progress(self, algo: BaseAlgorithm) -> None:
-        """After each evaluation, one ``sb3`` save (:func:`eqmbrl.core.checkpoint.commit_save`): the
-        algorithm (``model.zip``), an off-policy replay buffer (``replay.pkl``) and the evaluation
-        curve so far (``progress.json``)."""
+    def save_progress(self, algo: BaseAlgorithm, callback: _Callback) -> None:
+        """After each evaluation, at the next rollout boundary, one ``sb3`` save
+        (:func:`eqmbrl.core.checkpoint.commit_save`): the algorithm (``model.zip``, with SB3's last
+        observation and episode counters), an off-policy replay buffer (``replay.pkl``), the evaluation
+        curve so far (``progress.json``), and ``state.pt``: every RNG SB3 draws from (the process-wide
+        ones and its action space's), the training env's episode (:class:`envs.seeded.SeededEpisodes`),
+        the memoised features of frozen goal-Dict extractors and the auxiliary loss's optimizers; with
+        an auxiliary loss its buffer too (``aux.npz``)."""
+        assert self.train_env is not None  # saves happen inside learn()
+        state: dict[str, Any] = dict(
+            rng=global_rng_state(),
+            action_space=algo.action_space.np_random.bit_generator.state,
+            env=self.train_env.state(),
+            learner_rng=self.rng.bit_generator.state,
+            memos=[m.memo for m in memoising_extractors(algo)],
+            aux=None,
+        )
+        if callback.aux_buffer is not None:
+            state["aux"] = dict(in_episode=callback.in_episode, optimizers=[o.state_dict() for o in callback.aux_opts])
         writers: dict[str, Callable[[Path], object]] = {}
         writers["model.zip"] = lambda p: atomic_write(p, lambda f: algo.save(cast(Any, f)))
         if isinstance(algo, OffPolicyAlgorithm):
             writers["replay.pkl"] = lambda p: atomic_write(p, lambda f: algo.save_replay_buffer(cast(Any, f)))
         writers["progress.json"] = lambda p: write_json(p, {"curve": self.curve, "metrics": self.metrics})
+        writers["state.pt"] = lambda p: save_state(p, **state)
+        if callback.aux_buffer is not None:
+            writers["aux.npz"] = callback.aux_buffer.save
         commit_save(self.out, "sb3", writers, f"env step {algo.num_timesteps}")
 
     def load_progress(self, save: Save) -> BaseAlgorithm:
-        """The algorithm of a resumed run at the step of its committed ``sb3`` save (see
-        :meth:`save_progress`). The env restarts with a new episode; the auxiliary loss's buffer starts empty."""
-        algo = ALGOS[self.settings.algo].load(save.path("model.zip"), env=self.sb3_env, device=self.model.device)
+        """The algorithm of a resumed run exactly as it was at its committed ``sb3`` save (see
+        :meth:`save_progress`): weights, optimizers, replay buffer, RNGs, and the training env
+        brought back into its episode by replaying that episode's actions (a replay that does not
+        lead to SB3's saved observation is a ``ValueError``: the env is not deterministic)."""
+        assert self.train_env is not None  # run() makes it first
+        algo = ALGOS[self.settings.algo].load(
+            save.path("model.zip"), env=self.train_env, device=self.model.device, force_reset=False
+        )
         if isinstance(algo, OffPolicyAlgorithm):
             algo.load_replay_buffer(save.path("replay.pkl"))
         progress = json.loads(save.path("progress.json").read_text())
         self.curve, self.metrics = [(int(s), float(r)) for s, r in progress["curve"]], progress["metrics"]
+        state = load_state(save.path("state.pt"))
+        obs = self.train_env.restore(state["env"])
+        if not same_observation(obs, cast(Any, algo._last_obs)):
+            raise ValueError(
+                f"resuming {self.out}: replaying the training env's episode did not lead to the saved "
+                "observation, so the env is not deterministic given its reset seed and actions"
+            )
+        set_global_rng_state(state["rng"])  # after load, which re-seeds them
+        algo.action_space.np_random.bit_generator.state = state["action_space"]
+        self.rng.bit_generator.state = state["learner_rng"]
+        for extractor, memo in zip(memoising_extractors(algo), state["memos"], strict=True):
+            extractor.memo = memo  # the features as first computed (a batch of other images rounds differently)
+        if state["aux"] is not None:
+            self.resumed_aux = dict(state["aux"], buffer=ReplayBuffer.load(save.path("aux.npz")))
         algo.set_logger(configure(str(self.out / "tb"), ["tensorboard"]))
         print(f"continuing SB3 {self.settings.algo} of {self.out} from {save}")
         return algo
@@ -385,6 +468,7 @@ class SB3Learner:
             self.sb3_env = policy_env(self.env, self.settings, frozen)
             self.eval_env = policy_env(self.eval_env, self.settings, frozen)
         self.baselines = baselines(self.eval_env, self.runs, self.settings.max_steps, self.seed + BASELINES)
+        self.train_env = SeededEpisodes(Monitor(self.sb3_env), self.seed + SB3_ENV)
         save = committed_save(self.out, "sb3")
         algo = self.load_progress(save) if save is not None else self.build()
         done = algo.num_timesteps

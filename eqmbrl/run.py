@@ -31,6 +31,7 @@ from agents.planners import CEM, MPPI, DiscreteSearch, Planner
 from eqmbrl.core.checkpoint import write_json
 from eqmbrl.core.config import EnvConfig, checked_kwargs, register
 from eqmbrl.core.logger import Logger
+from eqmbrl.core.progress import log
 from eqmbrl.core.rundir import (
     HYDRA_FILES,
     check_fresh,
@@ -41,6 +42,7 @@ from eqmbrl.core.rundir import (
 )
 from eqmbrl.core.seeds import seed_everything
 from eqmbrl.core.symmetry import env_contract
+from eqmbrl.core.timing import PHASES, breakdown
 from eqmbrl.data import RunData
 from eqmbrl.online import OnlineMPC
 from eqmbrl.rl import SB3Learner, require_reward
@@ -267,6 +269,7 @@ def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, 
 
 def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:
     start = time.monotonic()
+    PHASES.reset()
     model = build(settings.worldmodel, env_shape(env)).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from
@@ -288,7 +291,9 @@ def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dic
     write_json(out / "metrics.json", metrics)
     logger.hparams_result(_values(cfg), metrics)  # one row of TensorBoard's HParams tab per run
     # apart from the metrics, which a resumed run reproduces exactly; this process only
-    write_json(out / "timing.json", {"wall_minutes": (time.monotonic() - start) / 60})
+    timing = PHASES.report(time.monotonic() - start)
+    write_json(out / "timing.json", timing)
+    log.info(breakdown(timing))
     logger.close()
     return metrics
 

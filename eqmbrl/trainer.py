@@ -25,6 +25,7 @@ from eqmbrl.core.checkpoint import commit_save, committed_save, load_checkpoint,
 from eqmbrl.core.logger import Logger
 from eqmbrl.core.progress import log, progress_bar
 from eqmbrl.core.seeds import global_rng_state, set_global_rng_state
+from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import EvalData, SequenceBatch, to_float_images
 from eqmbrl.data import RunData
 from eqmbrl.settings import TrainerSettings
@@ -189,6 +190,7 @@ class WorldModelTrainer:
         metrics = evaluate(self.model, **eval_data.tensors(), seed=self.seed)
         return {**metrics, "train_loss": train_loss, "epochs": float(done)}
 
+    @PHASES.timed("reward_refit")
     def fit_reward_head(self, buffer: ReplayBuffer, rollout_steps: int = 1, *, step: int | None = None) -> float:
         """Refit the reward head alone on the frozen model: ``reward_refit_steps`` Adam steps (at
         ``lr``, batches of ``batch_size``) of the reward loss of :meth:`WorldModel.loss` on every
@@ -270,6 +272,7 @@ class WorldModelTrainer:
         print(f"continuing {self.out} from {save}")
         return state["progress"]
 
+    @PHASES.timed("validation")
     def validate(self, val: dict[str, torch.Tensor]) -> dict[str, float]:
         """Validation ``loss`` (mean over batches of ``batch_size`` transitions) and, with
         ``successors``, ``successor_acc`` of the current model on :meth:`val_data`."""
@@ -288,6 +291,7 @@ class WorldModelTrainer:
                 out["successor_acc"] = successor_accuracy(self.model, obs, val["successors"])
         return out
 
+    @PHASES.timed("training_epochs")
     def fit_epoch(self, buffer: ReplayBuffer, epoch: int) -> float:
         """One pass over all transitions in random order; returns the mean loss."""
         self.model.train()
@@ -305,6 +309,7 @@ class WorldModelTrainer:
             losses.append(self.update(batch))
         return mean_finite(losses)
 
+    @PHASES.timed("refits")
     def refit(self, buffer: ReplayBuffer, steps: int, recent_from: int = 0, recent_fraction: float = 0.0) -> float:
         """``steps`` gradient steps on random batches of ``buffer`` (online refits, at ``lr``), with
         ``recent_fraction`` of each batch from rows ``>= recent_from`` (:meth:`ReplayBuffer.sample`);

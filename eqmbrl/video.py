@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from eqmbrl.core.logger import Logger, rgb_frames
+from eqmbrl.core.timing import PHASES
 
 FPS = 4
 """Frames per second of the videos (block pushing moves one block per step)."""
@@ -150,6 +151,7 @@ def write_video(path: Path, video: np.ndarray, fps: float = FPS) -> Path:
     return path
 
 
+@PHASES.timed("figures_videos")
 def log_videos(
     logger: Logger,
     recordings: Sequence[Recording],

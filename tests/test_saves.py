@@ -1,12 +1,15 @@
 """Every save has one commit point: a run killed after any file of any save resumes to the same run."""
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from omegaconf import OmegaConf
+from stable_baselines3.common.save_util import load_from_zip_file
 
 import eqmbrl.core.checkpoint as checkpoint
 from eqmbrl.core.checkpoint import commit_save, committed_save
@@ -55,6 +58,17 @@ def killed_run(out: Path, overrides: tuple[str, ...], kind: str, number: int, k:
     assert "Killed" in (out / "FAILED").read_text()
 
 
+def assert_same_policy(zip_a: Path, zip_b: Path) -> None:
+    """The two SB3 zips hold bit-identical weights and optimizer states."""
+    params_a, params_b = (load_from_zip_file(z)[1] for z in (zip_a, zip_b))
+    assert params_a is not None and params_b is not None and params_a.keys() == params_b.keys()
+    for name in params_a:
+        flat_a, flat_b = (torch.utils._pytree.tree_leaves(p[name]) for p in (params_a, params_b))
+        assert len(flat_a) == len(flat_b)
+        for x, y in zip(flat_a, flat_b):
+            assert torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y, name
+
+
 TRAIN = ("experiment=debug", "env=shapes_goal", "agent=none", "trainer.epochs=3", "trainer.patience=0")
 REFIT = (*TRAIN, "worldmodel.reward_weight=1", "trainer.reward_refit_steps=20")
 ONLINE = (
@@ -91,6 +105,7 @@ SAC = (  # MuJoCo Reacher: SAC needs continuous actions
     "agent.algo_kwargs.learning_starts=20",
     "agent.algo_kwargs.batch_size=8",
 )
+PPO_AUX = (*PPO, "agent.freeze=false", "agent.aux_weight=0.5", "agent.aux_batch_size=4")  # fine-tuned, + aux loss
 DQN_HER = DQN_HER_TINY  # goal Dicts: HER's replay buffer pickled without its env, given it back on load
 # (overrides, kind, save number, files in it): the kill comes in the save with a previous one to fall back to
 CASES = {
@@ -98,11 +113,12 @@ CASES = {
     "reward-refit": (REFIT, "train", 4, 2),  # after the 3 epoch saves
     "online-first": (ONLINE, "online", 1, 2),  # no online save before: the online phase starts again
     "online": (ONLINE, "online", 2, 2),  # buffer.npz, state.pt
-    "sb3-ppo": (PPO, "sb3", 2, 2),  # model.zip, progress.json
-    "sb3-sac": (SAC, "sb3", 2, 3),  # model.zip, replay.pkl, progress.json
-    "sb3-dqn-her": (DQN_HER, "sb3", 2, 3),  # model.zip, replay.pkl (HerReplayBuffer), progress.json
+    "sb3-ppo": (PPO, "sb3", 2, 3),  # model.zip, progress.json, state.pt
+    "sb3-ppo-aux": (PPO_AUX, "sb3", 2, 4),  # model.zip, progress.json, state.pt, aux.npz (the aux loss's buffer)
+    "sb3-sac": (SAC, "sb3", 2, 4),  # model.zip, replay.pkl, progress.json, state.pt
+    "sb3-dqn-her": (DQN_HER, "sb3", 2, 4),  # model.zip, replay.pkl (HerReplayBuffer), progress.json, state.pt
 }
-SLOW = {"online-first", "online", "sb3-ppo", "sb3-sac", "sb3-dqn-her"}  # 2-5 s each on a shared CPU: 17 cases
+SLOW = {"online-first", "online", "sb3-ppo", "sb3-ppo-aux", "sb3-sac", "sb3-dqn-her"}  # 2-5 s each: 25 cases
 PARAMS = [
     pytest.param(
         name,
@@ -143,12 +159,10 @@ def test_a_run_killed_after_any_file_of_a_save_resumes_to_the_same_metrics(
     assert (save.number if save else 0) == (number if k > files else number - 1)
     monkeypatch.chdir(ROOT)
     resumed, ref = resume(out), reference(name)
-    if kind != "sb3":
-        assert resumed == json.loads((ref / "metrics.json").read_text())
-    else:  # SB3 continues from the committed save, not bit-exactly: the evaluations before it are kept
-        curve, want = (json.loads((d / "curve.json").read_text()) for d in (out, ref))
-        kept = 1 if k <= files else 2  # evaluations in the committed save
-        assert curve["steps"] == want["steps"] and curve["return"][:kept] == want["return"][:kept]
+    assert resumed == json.loads((ref / "metrics.json").read_text())
+    if kind == "sb3":  # every evaluation, and the policy itself, bit for bit
+        assert json.loads((out / "curve.json").read_text()) == json.loads((ref / "curve.json").read_text())
+        assert_same_policy(out / "sb3_model.zip", ref / "sb3_model.zip")
     save = committed_save(out, kind)
     assert save is not None and [p.name for p in (out / "saves").glob(f"{kind}-*")] == [save.folder.name]
 
@@ -173,6 +187,35 @@ def test_commit_keeps_the_previous_save_until_the_manifest_is_renamed(
     third = commit_save(tmp_path, "demo", writers("newer"), "step 3")
     assert third.number == 3 and sorted(p.name for p in (tmp_path / "saves").iterdir()) == ["demo-3", "demo.json"]
     assert committed_save(tmp_path, "other") is None
+
+
+def test_every_file_of_a_save_is_on_disk_before_its_manifest_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against power loss: each file is fsynced before its rename, and the save's folder and files
+    before the manifest's rename (the commit), whose folder is fsynced after it."""
+    events: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def logged_replace(src: Any, dst: Any) -> None:
+        events.append(("rename", str(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    writers = {name: (lambda p: checkpoint.write_json(p, {})) for name in ("a.json", "b.json")}
+    commit_save(tmp_path, "x", writers, "step 1")
+    saves, folder = str(tmp_path / "saves"), str(tmp_path / "saves" / "x-1")
+    manifest = events.index(("rename", f"{saves}/x.json"))
+    for name in ("a.json", "b.json"):
+        done = events.index(("rename", f"{folder}/{name}"))
+        assert ("fsync", f"{folder}/{name}.tmp") in events[:done] and ("fsync", folder) in events[done:manifest]
+    assert ("fsync", f"{saves}/x.json.tmp") in events[:manifest] and ("fsync", saves) in events[:manifest]
+    assert ("fsync", saves) in events[manifest:]
 
 
 def test_a_corrupt_or_missing_save_file_is_refused_naming_it(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import torch
 
+from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import to_float_images
 from worldmodels.persistence import evaluating
 from worldmodels.world_model import WorldModel
@@ -93,6 +94,7 @@ def chunked(
 
 
 @torch.no_grad()
+@PHASES.timed("world_model_metrics")
 def evaluate(
     model: WorldModel,
     obs: torch.Tensor,

@@ -16,21 +16,40 @@ from typing import Any, BinaryIO
 import torch
 from torch import nn
 
+from eqmbrl.core.timing import PHASES
+
 LOW_SPACE = 1 << 20  # bytes: a failed write with less free space than this was a full disk
 SAVES = "saves"  # RUN_DIR/saves/<kind>.json (the commit point) and RUN_DIR/saves/<kind>-<n>/ (its files)
 
 
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Flush ``folder``'s entries (a rename or a new file in it) to disk, where the OS allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # e.g. Windows, where directories cannot be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``: a
-    crash never leaves a half-written file under the real name (nor a stray ``.tmp``). A failed
-    write names ``path``; on a full disk it is ``OSError(ENOSPC)`` whatever the writer raised (torch
-    and numpy report it in their own words)."""
+    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, then rename it over
+    ``path`` and fsync the folder: neither a crash nor a power loss leaves a half-written file under
+    the real name (nor a stray ``.tmp``). A failed write names ``path``; on a full disk it is
+    ``OSError(ENOSPC)`` whatever the writer raised (torch and numpy report it in their own words)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         if shutil.disk_usage(path.parent).free < LOW_SPACE and getattr(exc, "errno", None) != errno.ENOSPC:
@@ -123,12 +142,14 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+@PHASES.timed("saves")
 def commit_save(out: str | os.PathLike, kind: str, writers: Mapping[str, Callable[[Path], object]], at: str) -> Save:
     """Save several files as one: ``writers[name](path)`` writes each file into a new folder
     ``out/saves/<kind>-<n>/``; then the manifest ``out/saves/<kind>.json`` (save number ``n``, ``at``,
     each file's sha256) is renamed over the previous one (the one commit point); then the previous
-    save's folder is deleted. A kill at any point leaves a committed save that is all old or all
-    new: :func:`committed_save` reads it."""
+    save's folder is deleted. Every file is fsynced with its folder (:func:`atomic_write`) before the
+    manifest is renamed, so a kill or a power loss at any point leaves a committed save that is all
+    old or all new: :func:`committed_save` reads it."""
     saves = Path(out) / SAVES
     saves.mkdir(parents=True, exist_ok=True)
     manifest = saves / f"{kind}.json"
@@ -140,6 +161,7 @@ def commit_save(out: str | os.PathLike, kind: str, writers: Mapping[str, Callabl
     for name, write in writers.items():
         write(folder / name)
         files[name] = file_sha256(folder / name)
+    fsync_dir(saves)  # the new folder's own entry, before the manifest names it
     write_json(manifest, {"kind": kind, "save": number, "at": at, "files": files})
     drop_other_saves(saves, kind, number)
     return Save(kind, number, at, folder, files)

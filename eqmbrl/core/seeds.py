@@ -23,6 +23,7 @@ BASELINES = 2  # random-policy baseline agent (s + 2)
 VAL_DATA_AGENT = 3  # random agent of the validation episodes (s + 3)
 VAL_DATA_ENV = 40_000_000  # env seeds of the world-model validation episodes (s + 4e7 + i)
 FRESH_ENV = 50_000_000  # eqmbrl.evaluate's fresh episodes: 5e7 + 1e5 * s + 1000 * d + i (goal distance d, else 0)
+SB3_ENV = 80_000_000  # env seeds of SB3's training episodes (s + 8e7 + episode, envs.seeded.SeededEpisodes)
 DIAGNOSTICS_ENV = 90_000_000  # eqmbrl.diagnostics' fresh episodes and their random agent (absolute: 9e7 + i)
 
 
