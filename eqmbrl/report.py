@@ -2,12 +2,13 @@
 
 Finds every run under ``DIR`` (a directory with ``.hydra/overrides.yaml``; a Hydra multirun dir
 or any dir of runs, e.g. ``multirun`` with ``--match 'goal_*'``), reads its ``metrics.json``
-and TensorBoard scalars (plus extra per-run JSON files such as ``evaluate.json`` (eqmbrl.evaluate) and the run's
-``timing.json`` with its wall time and seconds per phase, whose keys get the file's stem as prefix:
-``evaluate/success_d1``, ``timing/seconds/env_steps``), and groups the runs by the command-line overrides that differ between
-them, except ``seed``. Failed runs (a ``FAILED`` file) and unfinished ones (no ``metrics.json``)
-are skipped and counted. Prints a markdown table of the chosen metrics and writes
-``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves per ``--curve`` tag.
+and TensorBoard scalars (plus extra per-run JSON files such as ``evaluate.json`` (eqmbrl.evaluate) and
+the run's ``timing.json`` with its wall time and seconds per phase, whose keys get the file's stem as
+prefix: ``evaluate/success_d1``, ``timing/seconds/env_steps``), and groups the runs by the
+command-line overrides that differ between them, except ``seed``. Failed runs (a ``FAILED`` file)
+and unfinished ones (no ``metrics.json``) are skipped and counted. Prints a markdown table of the
+chosen metrics and writes ``DIR/report.json``, ``DIR/report.csv`` and one PNG of learning curves
+per ``--curve`` tag.
 """
 
 from __future__ import annotations

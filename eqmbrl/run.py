@@ -270,7 +270,8 @@ def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, 
 def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:
     start = time.monotonic()
     PHASES.reset()
-    model = build(settings.worldmodel, env_shape(env)).to(resolve_device(cfg.device))
+    with PHASES.phase("model_build"):  # escnn builds its bases here
+        model = build(settings.worldmodel, env_shape(env)).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from
     # the agent's own by env step

@@ -33,11 +33,20 @@ def test_closing_a_phase_that_is_not_the_open_one_is_an_error() -> None:
         timer.stop("sb3_updates")
 
 
-def test_a_run_writes_its_time_per_phase_and_report_reads_it(tmp_path: Path) -> None:
-    run_in_process(tmp_path, "experiment=debug", "env=shapes_goal", "agent=search", "agent.episodes=0")
+PPO = ("agent=ppo", "agent.total_steps=64", "agent.eval_every=32", "agent.algo_kwargs.n_steps=32")
+RUNS = {
+    "search": (("env=shapes_goal", "agent=search", "agent.episodes=0"), ("training_epochs", "validation", "planning")),
+    "ppo": (PPO, ("sb3_rollouts", "sb3_updates", "saves", "agent_evaluation")),
+}
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_a_run_writes_its_time_per_phase_and_report_reads_it(tmp_path: Path, name: str) -> None:
+    overrides, phases = RUNS[name]
+    run_in_process(tmp_path, "experiment=debug", *overrides)
     report = json.loads((tmp_path / "timing.json").read_text())
     seconds = report["seconds"]
-    for phase in ("env_steps", "training_epochs", "validation", "world_model_metrics", "planning"):
+    for phase in ("env_steps", "world_model_metrics", "model_build", *phases):
         assert seconds[phase] > 0, phase
     assert sum(seconds.values()) == pytest.approx(report["wall_minutes"] * 60, rel=1e-3, abs=1e-2)
-    assert run_metrics(tmp_path)["timing/seconds/planning"] == seconds["planning"]
+    assert run_metrics(tmp_path)[f"timing/seconds/{phases[0]}"] == seconds[phases[0]]
