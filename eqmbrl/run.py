@@ -28,6 +28,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from agents.planners import CEM, MPPI, DiscreteSearch, Planner
+from eqmbrl.core import timing as phases  # by module: Hydra's joblib launcher pickles __main__'s globals by value
 from eqmbrl.core.checkpoint import write_json
 from eqmbrl.core.config import EnvConfig, checked_kwargs, register
 from eqmbrl.core.logger import Logger
@@ -42,7 +43,6 @@ from eqmbrl.core.rundir import (
 )
 from eqmbrl.core.seeds import seed_everything
 from eqmbrl.core.symmetry import env_contract
-from eqmbrl.core.timing import PHASES, breakdown
 from eqmbrl.data import RunData
 from eqmbrl.online import OnlineMPC
 from eqmbrl.rl import SB3Learner, require_reward
@@ -269,8 +269,8 @@ def run_summary(metrics: dict[str, float], cfg: DictConfig, settings: Settings, 
 
 def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dict[str, float]:
     start = time.monotonic()
-    PHASES.reset()
-    with PHASES.phase("model_build"):  # escnn builds its bases here
+    phases.PHASES.reset()
+    with phases.PHASES.phase("model_build"):  # escnn builds its bases here
         model = build(settings.worldmodel, env_shape(env)).to(resolve_device(cfg.device))
     logger = Logger(out / "tb")
     # with an agent, world-model training is its first phase: tags pretrain/... by epoch, apart from
@@ -292,9 +292,9 @@ def _run_in(env: gym.Env, cfg: DictConfig, settings: Settings, out: Path) -> dic
     write_json(out / "metrics.json", metrics)
     logger.hparams_result(_values(cfg), metrics)  # one row of TensorBoard's HParams tab per run
     # apart from the metrics, which a resumed run reproduces exactly; this process only
-    timing = PHASES.report(time.monotonic() - start)
+    timing = phases.PHASES.report(time.monotonic() - start)
     write_json(out / "timing.json", timing)
-    log.info(breakdown(timing))
+    log.info(phases.breakdown(timing))
     logger.close()
     return metrics
 

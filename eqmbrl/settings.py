@@ -77,8 +77,10 @@ class TrainerSettings:
     """``full`` (uniform torques) or ``episode`` (each episode's torques scaled by one s ~ U(0, 1))."""
     train_reset_options: dict[str, Any] | None = None
     """``env.reset`` options of the training and validation episodes, e.g. ``{random_arm: true}``."""
-    eval_every: int = 1
-    """evaluate every this many epochs (and after the last)."""
+    eval_every: int = 5
+    """the world-model metrics (``eval/`` in TensorBoard) every this many epochs and after the last; they
+    draw on their own RNG, so this changes no result, only the curve's points and the time (every
+    epoch cost 10% of the cubes goal run's wall clock, BENCHMARKS.md "Where the time goes")."""
     twin_element: int = 1
     """group element g whose rendered twins measure EE and DIE (1 = a quarter turn)."""
     buffer_path: str | None = None

@@ -8,7 +8,7 @@ import pytest
 import eqmbrl.core.timing as timing
 from eqmbrl.core.timing import PhaseTimer, breakdown
 from eqmbrl.report import run_metrics
-from tests.helpers import run_in_process
+from tests.helpers import cli, run_in_process
 
 
 def test_nested_phases_are_charged_their_exclusive_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,3 +50,13 @@ def test_a_run_writes_its_time_per_phase_and_report_reads_it(tmp_path: Path, nam
         assert seconds[phase] > 0, phase
     assert sum(seconds.values()) == pytest.approx(report["wall_minutes"] * 60, rel=1e-3, abs=1e-2)
     assert run_metrics(tmp_path)[f"timing/seconds/{phases[0]}"] == seconds[phases[0]]
+
+
+@pytest.mark.slow
+def test_a_job_of_a_joblib_sweep_times_its_phases_too(tmp_path: Path) -> None:
+    """Hydra's joblib launcher pickles ``eqmbrl.run``'s task by value: the timer must still be the
+    one the other modules charge (it once came back with nothing but ``untimed``)."""
+    res = cli("-m", "hydra/launcher=joblib", "experiment=debug", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (timing_file,) = (tmp_path / "s").glob("*/timing.json")
+    assert json.loads(timing_file.read_text())["seconds"]["training_epochs"] > 0
