@@ -421,7 +421,7 @@ HEADLINES: dict[str, Headline] = {
             title="3D teapot in SO(3): MatMul world model, turn and hard hits, and goal orientations reached",
             sweep=TEAPOT,
             budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
-            minutes={"smoke": "0.7", "cpu": "18", "paper": "~600"},
+            minutes={"smoke": "0.7", "cpu": "72", "paper": "~1200"},
             columns=TEAPOT_COLUMNS,
             paper={
                 "teapot_goal_continuous sen": TEAPOT_POSTER_SEN,
