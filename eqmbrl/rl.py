@@ -65,7 +65,7 @@ from eqmbrl.core.seeds import BASELINES, SB3_ENV, global_rng_state, set_global_r
 from eqmbrl.core.timing import PHASES
 from eqmbrl.core.types import EvalData
 from eqmbrl.data import RunData
-from eqmbrl.settings import ALGOS, SB3Settings
+from eqmbrl.settings import ALGOS, OFF_POLICY, SB3Settings
 from eqmbrl.trainer import WorldModelTrainer
 from eqmbrl.video import RecordEpisodes, describe, log_videos
 from worldmodels.metrics import evaluate
@@ -225,18 +225,19 @@ class _Callback(BaseCallback):
         return True
 
     def _on_rollout_start(self) -> None:  # SB3's rollouts and updates alternate; both timed (eqmbrl.core.timing)
-        if PHASES.is_open("sb3_updates"):
-            PHASES.stop("sb3_updates")
-        self.save_if_due()
+        self.after_update()
         PHASES.start("sb3_rollouts")
 
     def _on_rollout_end(self) -> None:
         PHASES.stop("sb3_rollouts")
         PHASES.start("sb3_updates")
 
-    def save_if_due(self) -> None:
-        """The ``sb3`` save of the last evaluation, at a point where SB3 holds no half-used data: the
-        start of a rollout (after the update on the previous one) or the end of training."""
+    def after_update(self) -> None:
+        """Close SB3's update phase, and take the ``sb3`` save of the last evaluation if one is due:
+        here SB3 holds no half-used data (the start of a rollout, after the update on the previous
+        one, or the end of training)."""
+        if PHASES.is_open("sb3_updates"):
+            PHASES.stop("sb3_updates")
         if self.save_due:
             self.learner.save_progress(self.model, self)
             self.save_due = False
@@ -266,9 +267,7 @@ class _Callback(BaseCallback):
             self.learner.logger.record("aux/loss", loss.item())
 
     def _on_training_end(self) -> None:
-        if PHASES.is_open("sb3_updates"):
-            PHASES.stop("sb3_updates")
-        self.save_if_due()
+        self.after_update()
         self.bar.close()
 
 
@@ -297,7 +296,6 @@ class SB3Learner:
     ) -> None:
         self.settings = s = settings or SB3Settings()
         spec = cast(EnvSpec, env.spec)  # envs come from gymnasium.make, which sets it
-        self.cached = s.cached
         self.sb3_env: gym.Env = env if s.cached else policy_env(env, s)  # what SB3 sees; latents: run()
         require_reward(env, f"agent={s.algo}")
         if s.algo == "sac" and not isinstance(env.action_space, gym.spaces.Box):
@@ -336,12 +334,12 @@ class SB3Learner:
         """The SB3 algorithm, with SB3's logger in the run's ``tb/``: an ``MlpPolicy`` on cached
         latent features, or a ``CnnPolicy`` with our extractor (or NatureCNN)."""
         kwargs: dict[str, Any] = dict(seed=self.seed, device=self.model.device, verbose=0)
-        if issubclass(ALGOS[self.settings.algo], OffPolicyAlgorithm):
+        if self.settings.algo in OFF_POLICY:
             kwargs["buffer_size"] = self.settings.total_steps
         if self.settings.her:
             kwargs["replay_buffer_class"] = HerReplayBuffer  # SB3's defaults: 4 "future" goals per transition
         kwargs.update(self.settings.algo_kwargs)
-        if self.cached:
+        if self.settings.cached:
             policy, extra = "MlpPolicy", dict(self.settings.policy)
         else:
             extractor = (
@@ -463,7 +461,7 @@ class SB3Learner:
         pretraining's under ``pretrain/``)."""
         self.eval_data = data.eval_data()
         pretrain = self.prepare_world_model(data) if self.settings.features == "worldmodel" else {}
-        if self.cached:
+        if self.settings.cached:
             frozen = load_world_model(self.out / "world_model.pt", map_location=self.model.device)
             self.sb3_env = policy_env(self.env, self.settings, frozen)
             self.eval_env = policy_env(self.eval_env, self.settings, frozen)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from stable_baselines3 import DQN, PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from agents.mpc import check_mpc_values
 from agents.sb3 import FEATURES
@@ -27,7 +28,7 @@ LR_SCHEDULES = ("constant", "cosine")
 ACTION_SCALES = ("full", "episode")
 VIDEO_FILES = ("none", "gif", "mp4")
 ALGOS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "dqn": DQN}
-OFF_POLICY = ("dqn", "sac")  # algorithms with a replay buffer (HER relabels it)
+OFF_POLICY = tuple(k for k, a in ALGOS.items() if issubclass(a, OffPolicyAlgorithm))  # a replay buffer HER relabels
 
 
 def _at_least(obj: Any, low: float, *names: str) -> None:
