@@ -1,6 +1,6 @@
 """Planning throughput: imagined latent transitions/s of ``rollout`` and MPC latency per action.
 
-    .venv/bin/python bench/bench_planning.py [--sizes 1000 10000] [--horizon 12] [--threads 1]
+    .venv/bin/python bench/bench_planning.py [--sizes 1000 10000] [--horizon 12] [--threads 1] [--device cpu]
 
 Models: those ``python -m eqmbrl.run env=reacher`` and ``env=cubes`` build (the D4 Reacher model:
 6 x 64 x 64 input, 1 slot, 2 maps of 8 x 8; the C4 cubes model: 5 slots, so the transition's edge
@@ -19,7 +19,8 @@ Rates are medians over ``--repeats`` timed calls after a warm-up, round-robin ov
 ``torch.inference_mode``.
 MPC latency is ``MPCAgent.act`` with CEM (population 1000, 100 elites, 10 iterations, horizon 12)
 on the D4 model for both objectives. ``--compile`` adds forms whose rollout runs under
-``torch.compile`` (inductor). Prints markdown tables.
+``torch.compile`` (inductor). ``--device cuda`` runs every form there (timed calls end with
+``torch.cuda.synchronize``). Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class PlainGNN(nn.Module):
             nn.Linear(hidden, latent),
         )
         i, j = torch.meshgrid(torch.arange(slots), torch.arange(slots), indexing="ij")
-        self.i, self.j = i[i != j], j[i != j]
+        self.register_buffer("i", i[i != j])
+        self.register_buffer("j", j[i != j])
 
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """z0 ``[N, K, C]``, actions ``[N, H]`` -> ``[N, H+1, K, C]``."""
@@ -73,8 +75,14 @@ class PlainGNN(nn.Module):
         return torch.stack(zs, 1)
 
 
-def forms(name: str, compiled: bool) -> dict[str, nn.Module]:
-    """Every form of benchmark model ``name``, by label (seeded, frozen)."""
+def sync(device: str) -> None:
+    """Wait for ``device``'s queued kernels (a no-op on the CPU), so a timer reads finished work."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def forms(name: str, compiled: bool, device: str = "cpu") -> dict[str, nn.Module]:
+    """Every form of benchmark model ``name``, by label (seeded, frozen, on ``device``)."""
     kwargs = configured_model_kwargs(*MODELS[name])[0]
     kwargs.pop("variant")
     out: dict[str, nn.Module] = {}
@@ -88,26 +96,30 @@ def forms(name: str, compiled: bool) -> dict[str, nn.Module]:
             out[f"{label} +compile"] = model
     if name == "C4-cubes":
         out["plain GNN"] = PlainGNN(5, 8, 4, 128).eval().requires_grad_(False)
-    return out
+    return {label: model.to(device) for label, model in out.items()}
 
 
-def sample_actions(name: str, n: int, horizon: int) -> torch.Tensor:
+def sample_actions(name: str, n: int, horizon: int, device: str = "cpu") -> torch.Tensor:
+    """Random plans ``[n, horizon]`` (C4 push indices) or ``[n, horizon, 2]`` (Reacher torques) on ``device``."""
     if name == "C4-cubes":
-        return torch.randint(0, 20, (n, horizon))
-    return torch.rand(n, horizon, 2) * 2 - 1
+        return torch.randint(0, 20, (n, horizon), device=device)
+    return torch.rand(n, horizon, 2, device=device) * 2 - 1
 
 
-def rollout_rates(models: dict[str, nn.Module], name: str, n: int, horizon: int, repeats: int) -> dict[str, float]:
+def rollout_rates(
+    models: dict[str, nn.Module], name: str, n: int, horizon: int, repeats: int, device: str = "cpu"
+) -> dict[str, float]:
     """Imagined latent transitions/s of each model's ``rollout`` for N = ``n`` plans of ``horizon``
     steps: median of ``repeats`` calls, timed round-robin over the models (after a warm-up call
     each), so a burst of load on this shared machine hits every form alike."""
     slots = 1 if name == "D4-reacher" else 5
-    z0, actions = torch.randn(n, slots, 8), sample_actions(name, n, horizon)
+    z0, actions = torch.randn(n, slots, 8, device=device), sample_actions(name, n, horizon, device)
     times: dict[str, list[float]] = {label: [] for label in models}
     for i in range(repeats + 1):
         for label, model in models.items():
             start = time.perf_counter()
             model.rollout(z0, actions)
+            sync(device)
             if i:
                 times[label].append(time.perf_counter() - start)
     return {label: n * horizon / statistics.median(t) for label, t in times.items()}
@@ -143,22 +155,25 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compile", action="store_true", help="also time rollouts under torch.compile")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]: where the models run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {platform.machine()}, cpu\n")
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else platform.machine()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {where}, {args.device}\n")
     print("| model | form | " + " | ".join(f"N={n} trans/s" for n in args.sizes) + " | vs none dense |")
     print("|---|---|" + "---:|" * (len(args.sizes) + 1))
     for name in args.models:
-        models = forms(name, args.compile)
+        models = forms(name, args.compile, args.device)
         with torch.inference_mode():
-            by_size = [rollout_rates(models, name, n, args.horizon, args.repeats) for n in args.sizes]
+            by_size = [rollout_rates(models, name, n, args.horizon, args.repeats, args.device) for n in args.sizes]
         rates = {label: [r[label] for r in by_size] for label in models}
         for label, r in rates.items():
             ratio = r[0] / rates["none dense"][0]
             print(f"| {name} | {label} | " + " | ".join(f"{x:,.0f}" for x in r) + f" | {ratio:.2f}x |", flush=True)
     if args.mpc_repeats:
         print("\n| D4 model form | objective | ms per action | imagined transitions/s |\n|---|---|---:|---:|")
-        for (label, objective), seconds in mpc_latencies(forms("D4-reacher", args.compile), args.mpc_repeats).items():
+        d4 = forms("D4-reacher", args.compile, args.device)
+        for (label, objective), seconds in mpc_latencies(d4, args.mpc_repeats).items():
             print(f"| {label} | {objective} | {1000 * seconds:.1f} | {120_000 / seconds:,.0f} |", flush=True)
 
 

@@ -66,6 +66,9 @@ class TrainerSettings:
     """early stopping: stop after this many epochs without a better validation score (0: off, SEN's)."""
     min_epochs: int = 0
     """never stop early before this many epochs (some models plateau before they learn)."""
+    target_acc: float | None = None
+    """early stopping on a goal: stop once validation successor accuracy (%) reaches this, not before
+    ``min_epochs`` (None: off; needs ``patience > 0`` and an env with successor accuracy)."""
     val_episodes: int = 20
     """held-out episodes of the training agent scored each epoch when ``patience > 0``."""
     train_directions: list[int] | None = None
@@ -105,6 +108,11 @@ class TrainerSettings:
         _at_least(self, 0, "warmup_steps", "patience", "min_epochs", "reward_refit_steps")
         if not self.lr > 0:
             raise ValueError(f"trainer.lr must be > 0, got {self.lr}")
+        if self.target_acc is not None and not (0.0 < self.target_acc <= 100.0 and self.patience):
+            raise ValueError(
+                f"trainer.target_acc must be in (0, 100] with trainer.patience > 0 (it stops on the validation "
+                f"episodes), got target_acc={self.target_acc}, patience={self.patience}"
+            )
         if not 0.0 <= self.symmetry_augment <= 1.0:
             raise ValueError(f"trainer.symmetry_augment must be in [0, 1], got {self.symmetry_augment}")
         if not 0.0 <= self.large_rotations <= 1.0:

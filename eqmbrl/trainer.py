@@ -48,7 +48,8 @@ class WorldModelTrainer:
     final metrics are computed with it. With ``patience > 0`` the validation episodes are scored
     after every epoch: successor accuracy where the env has discrete known dynamics (it must rise),
     else the validation loss (it must fall by 0.1%); the last epoch with the best score is kept, and
-    training stops after ``patience`` epochs without improvement (not before ``min_epochs``).
+    training stops after ``patience`` epochs without improvement, or once successor accuracy reaches
+    ``target_acc`` (not before ``min_epochs``).
     ``env`` provides the state head's targets (``state_points``) when the model has one.
     """
 
@@ -144,6 +145,8 @@ class WorldModelTrainer:
                 scores = self.validate(val)
                 self.logger.record_dict("val", scores)
                 score, rel = (-scores["successor_acc"], 0.0) if "successor_acc" in scores else (scores["loss"], 1e-3)
+                if self.settings.target_acc is not None and "successor_acc" not in scores:
+                    raise ValueError("trainer.target_acc needs an env with successor accuracy (block pushing)")
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scores.items()})
             since_best += 1
             if score < best - (rel * abs(best) if math.isfinite(best) else 0.0):
@@ -163,8 +166,11 @@ class WorldModelTrainer:
             log.info(f"epoch {epoch + 1}/{self.settings.epochs}: loss {loss:.4f}{key}, {time.time() - t0:.0f} s")
             self.logger.dump(epoch + 1)
             done = epoch + 1
+            reached = self.settings.target_acc is not None and -best >= self.settings.target_acc
             stopped = bool(
-                self.settings.patience and since_best >= self.settings.patience and done >= self.settings.min_epochs
+                self.settings.patience
+                and (since_best >= self.settings.patience or reached)
+                and done >= self.settings.min_epochs
             )
             self.save_progress(
                 dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=stopped)

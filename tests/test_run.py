@@ -88,6 +88,7 @@ def test_composition_errors_name_the_key(override: str, expected: str) -> None:
         ("trainer.batch_size=0", "trainer.batch_size must be >= 1, got 0"),
         ("trainer.epochs=0", "trainer.epochs must be >= 1, got 0"),
         ("trainer.min_epochs=-1", "trainer.min_epochs must be >= 0, got -1"),
+        ("trainer.target_acc=101", r"trainer.target_acc must be in \(0, 100\].*target_acc=101"),
         ("trainer.rollout_steps=0", "trainer.rollout_steps must be >= 1, got 0"),
         ("trainer.reward_refit_steps=-1", "trainer.reward_refit_steps must be >= 0, got -1"),
         ("trainer.rollout_steps=99", r"trainer.rollout_steps must be <= trainer.episode_length \(10\), got 99"),
@@ -105,6 +106,11 @@ def test_value_errors_fail_before_anything_is_built(tmp_path: Path, override: st
     with pytest.raises(ValueError, match=expected):
         run_in_process(tmp_path, "experiment=debug", override)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["FAILED", "metrics.json"]  # marked; no tb/, no buffer
+
+
+def test_target_accuracy_needs_validation(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"trainer.target_acc must be in \(0, 100\] with trainer.patience > 0"):
+        run_in_process(tmp_path, "experiment=debug", "trainer.patience=0", "trainer.target_acc=99")
 
 
 def test_missing_buffer_is_named(tmp_path: Path) -> None:
@@ -146,6 +152,18 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
     _, acc = scalars(tmp_path / "min", "val/successor_acc")
     assert 8 <= n < 20  # not before min_epochs, still early
     assert all(acc[e - 1] > acc[: e - 1].max() for e in range(8, n)) and acc[n - 1] <= acc[: n - 1].max()
+
+
+def test_target_accuracy_stops_at_the_first_epoch_that_reaches_it(tmp_path: Path) -> None:
+    """``trainer.target_acc`` ends training at the first epoch (from ``min_epochs`` on) whose validation
+    successor accuracy reaches it, long before ``patience`` would: checked against the logged scores."""
+    common = ("experiment=debug", "env=shapes_goal", "agent=none", "trainer.epochs=20", "trainer.patience=20")
+    metrics = run_in_process(tmp_path, *common, "trainer.min_epochs=2", "trainer.target_acc=5")
+    n = int(metrics["epochs"])
+    _, acc = scalars(tmp_path, "val/successor_acc")
+    assert len(acc) == n < 20
+    reached = [e + 1 for e in range(len(acc)) if acc[: e + 1].max() >= 5 and e + 1 >= 2]
+    assert reached and reached[0] == n
 
 
 def test_cosine_lr_schedule_by_hand(tmp_path: Path) -> None:
