@@ -127,6 +127,8 @@ class WorldModelTrainer:
         self.logger.images("data/twins", eval_data.twin_obs[:8, 0].numpy())
         if self.settings.patience and val is None:
             raise ValueError("trainer.patience > 0 needs validation episodes: pass RunData.val_data() as val")
+        if self.settings.target_acc is not None and "successors" not in (val or {}):
+            raise ValueError("trainer.target_acc needs an env with successor accuracy (block pushing)")
         path, progress = self.out / "checkpoint.pt", self.load_progress()
         best, since_best, train_loss, done = (
             progress["best"],
@@ -145,8 +147,6 @@ class WorldModelTrainer:
                 scores = self.validate(val)
                 self.logger.record_dict("val", scores)
                 score, rel = (-scores["successor_acc"], 0.0) if "successor_acc" in scores else (scores["loss"], 1e-3)
-                if self.settings.target_acc is not None and "successor_acc" not in scores:
-                    raise ValueError("trainer.target_acc needs an env with successor accuracy (block pushing)")
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scores.items()})
             since_best += 1
             if score < best - (rel * abs(best) if math.isfinite(best) else 0.0):

@@ -113,6 +113,14 @@ def test_target_accuracy_needs_validation(tmp_path: Path) -> None:
         run_in_process(tmp_path, "experiment=debug", "trainer.patience=0", "trainer.target_acc=99")
 
 
+def test_target_accuracy_needs_successor_accuracy(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="trainer.target_acc needs an env with successor accuracy"):
+        run_in_process(
+            tmp_path, "experiment=debug", "env=reacher", "agent=none", "trainer.patience=2", "trainer.target_acc=99"
+        )
+    assert not (tmp_path / "checkpoint.pt").exists()  # refused before any epoch
+
+
 def test_missing_buffer_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="/nonexistent/buffer.npz"):
         run_in_process(tmp_path, "experiment=debug", "trainer.buffer_path=/nonexistent/buffer.npz")
