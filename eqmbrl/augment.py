@@ -70,11 +70,25 @@ class LargeRotations:
     SEN's continuous teapot (the earlier version's setting (L), where MatMul reached 100 HH@1 and the
     small setting (S) 31.6) trains on large rotations; with 12-degree steps alone the MatMul model
     stays near an invariant embedding (docs/teapot.md). Only the training data changes: the model,
-    its loss and every evaluation keep the env's actions. Draws from ``rng`` (the trainer's)."""
+    its loss and every evaluation keep the env's actions. Draws from ``rng`` (the trainer's).
 
-    def __init__(self, env: gym.Env, p: float, rng: np.random.Generator) -> None:
+    A training box ``low``/``high`` (``trainer.train_action_low/high``, per rotation-vector component)
+    keeps its signs: a component the box pins to 0 stays 0 and a one-sided one keeps its sign, so
+    training without roll (roll component 0) sees large rotations about axes in the yaw-pitch plane
+    only, and never a roll component."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        p: float,
+        rng: np.random.Generator,
+        low: list[float] | None = None,
+        high: list[float] | None = None,
+    ) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p, the fraction of sequences to replace, must be in [0, 1], got {p}")
+        self.negative = np.full(3, True) if low is None else np.asarray(low, dtype=np.float64) < 0
+        self.positive = np.full(3, True) if high is None else np.asarray(high, dtype=np.float64) > 0
         encoding = getattr(env.unwrapped, "action_encoding", None)
         if encoding != "rotvecs":
             raise ValueError(
@@ -99,7 +113,9 @@ class LargeRotations:
         obs, actions, states = obs.copy(), actions.copy(), states.copy()
         if not len(rows):
             return obs, actions, states, negatives
-        actions[rows] = random_rotvecs(self.rng, len(rows) * (T1 - 1)).reshape(len(rows), T1 - 1, 3)
+        w = random_rotvecs(self.rng, len(rows) * (T1 - 1))
+        signed = np.where(self.positive, np.abs(w), -np.abs(w) * self.negative)  # the box's signs only
+        actions[rows] = np.where(self.positive & self.negative, w, signed).reshape(len(rows), T1 - 1, 3)
         rot = states[rows, 0].reshape(-1, 3, 3)
         for t in range(T1 - 1):
             rot = rotvec_to_matrix(actions[rows, t].astype(np.float64)) @ rot  # the env's R -> A R, unboxed

@@ -74,7 +74,9 @@ class WorldModelTrainer:
             )
         self.rng = np.random.default_rng(seed)
         self.augment = chain(
-            LargeRotations(env, s.large_rotations, self.rng) if s.large_rotations > 0 else None,
+            LargeRotations(env, s.large_rotations, self.rng, s.train_action_low, s.train_action_high)
+            if s.large_rotations > 0
+            else None,
             SymmetryAugment(env, s.symmetry_augment, self.rng) if s.symmetry_augment > 0 else None,
         )
         self.opt = torch.optim.Adam(model.parameters(), lr=s.lr)

@@ -50,6 +50,17 @@ def test_replaced_sequences_are_real_transitions(teapot: TeapotEnv) -> None:
     assert np.array_equal(none.obs.numpy(), plain.obs.numpy()) and chain(None, None) is None
 
 
+def test_a_training_box_keeps_its_signs(teapot: TeapotEnv) -> None:
+    """Trained without roll (its component pinned to 0) the large rotations have no roll component
+    either, yet are large about the other two axes; a one-sided component keeps its sign."""
+    buf = collect(teapot, RandomAgent(teapot.action_space, 0), 4, 5, seed=0)
+    starts = buf.valid_starts(1)[:16]
+    box = LargeRotations(teapot, 1.0, np.random.default_rng(3), low=[-0.2, 0.0, 0.0], high=[0.2, 0.0, 0.2])
+    w = buf.gather(starts, 1, augment=box).actions.numpy().reshape(-1, 3)
+    assert np.all(w[:, 1] == 0) and np.all(w[:, 2] >= 0) and (w[:, 0] < 0).any() and (w[:, 0] > 0).any()
+    assert np.linalg.norm(w, axis=1).max() > 3 * TURN_ANGLE
+
+
 def test_bad_values_are_named() -> None:
     with pytest.raises(ValueError, match=r"trainer.large_rotations must be in \[0, 1\], got -0.1"):
         TrainerSettings(large_rotations=-0.1)
