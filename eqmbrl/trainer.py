@@ -178,6 +178,12 @@ class WorldModelTrainer:
                 dict(best=best, since_best=since_best, train_loss=train_loss, epochs=done, stopped=stopped)
             )
             if stopped:
+                why = (
+                    f"validation successor accuracy {-best:.1f}% reached trainer.target_acc={self.settings.target_acc}"
+                    if reached
+                    else f"no better for {since_best} epochs (trainer.patience={self.settings.patience})"
+                )
+                log.info(f"stopped early after epoch {done}: {why}")
                 break
         if self.best is None:
             raise FileNotFoundError(f"checkpoint {path} does not exist: no epoch had a finite score")

@@ -3,6 +3,7 @@ errors that name the problem before anything is built."""
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -162,16 +163,22 @@ def test_early_stopping_keeps_the_best_validation_checkpoint(tmp_path: Path) -> 
     assert all(acc[e - 1] > acc[: e - 1].max() for e in range(8, n)) and acc[n - 1] <= acc[: n - 1].max()
 
 
-def test_target_accuracy_stops_at_the_first_epoch_that_reaches_it(tmp_path: Path) -> None:
+def test_target_accuracy_stops_at_the_first_epoch_that_reaches_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """``trainer.target_acc`` ends training at the first epoch (from ``min_epochs`` on) whose validation
-    successor accuracy reaches it, long before ``patience`` would: checked against the logged scores."""
+    successor accuracy reaches it, long before ``patience`` would: checked against the logged scores,
+    and the log says why it stopped."""
     common = ("experiment=debug", "env=shapes_goal", "agent=none", "trainer.epochs=20", "trainer.patience=20")
-    metrics = run_in_process(tmp_path, *common, "trainer.min_epochs=2", "trainer.target_acc=5")
+    with caplog.at_level(logging.INFO, logger="eqmbrl"):
+        metrics = run_in_process(tmp_path, *common, "trainer.min_epochs=2", "trainer.target_acc=5")
     n = int(metrics["epochs"])
     _, acc = scalars(tmp_path, "val/successor_acc")
     assert len(acc) == n < 20
     reached = [e + 1 for e in range(len(acc)) if acc[: e + 1].max() >= 5 and e + 1 >= 2]
     assert reached and reached[0] == n
+    assert f"stopped early after epoch {n}: validation successor accuracy" in caplog.text
+    assert "reached trainer.target_acc=5" in caplog.text
 
 
 def test_cosine_lr_schedule_by_hand(tmp_path: Path) -> None:
