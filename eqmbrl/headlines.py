@@ -439,7 +439,7 @@ HEADLINES: dict[str, Headline] = {
             title="3D teapot trained on yaw and pitch rotations only, scored on all three axes and on roll goals",
             sweep=(*TEAPOT_TWO_AXES, "worldmodel=sen,none"),
             budgets={"smoke": TEAPOT_SMOKE, "cpu": (), "paper": TEAPOT_PAPER},
-            minutes={"smoke": "0.5", "cpu": "~45", "paper": "~300"},
+            minutes={"smoke": "0.5", "cpu": "53", "paper": "~300"},
             columns=TEAPOT_COLUMNS,
             evaluate=20,
             note="Training actions: rotation vectors with no roll component (trainer.train_action_low/high); "
