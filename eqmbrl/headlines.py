@@ -309,7 +309,7 @@ HEADLINES: dict[str, Headline] = {
             "training, which D4's reflections (they negate both torques) map to seen ones. No paper counterpart.",
         ),
         goal_reaching("shapes", "2D shapes", "26", "The main job's setting (`python -m eqmbrl.run`). "),
-        goal_reaching("cubes", "3D cubes", "23"),
+        goal_reaching("cubes", "3D cubes", "16"),
         Headline(
             name="sb3_goals",
             title="Goal reaching in 2D shapes: latent search vs DQN + HER on the same world-model features",
