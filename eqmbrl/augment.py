@@ -87,8 +87,10 @@ class LargeRotations:
     ) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p, the fraction of sequences to replace, must be in [0, 1], got {p}")
-        self.negative = np.full(3, True) if low is None else np.asarray(low, dtype=np.float64) < 0
-        self.positive = np.full(3, True) if high is None else np.asarray(high, dtype=np.float64) > 0
+        negative = np.full(3, True) if low is None else np.asarray(low, dtype=np.float64) < 0
+        positive = np.full(3, True) if high is None else np.asarray(high, dtype=np.float64) > 0
+        self.free = negative & positive  # components drawn as they come; the others get ``sign * |w|``
+        self.sign = positive.astype(np.float64) - negative.astype(np.float64)  # +1, -1, or 0 (pinned)
         encoding = getattr(env.unwrapped, "action_encoding", None)
         if encoding != "rotvecs":
             raise ValueError(
@@ -114,8 +116,7 @@ class LargeRotations:
         if not len(rows):
             return obs, actions, states, negatives
         w = random_rotvecs(self.rng, len(rows) * (T1 - 1))
-        signed = np.where(self.positive, np.abs(w), -np.abs(w) * self.negative)  # the box's signs only
-        actions[rows] = np.where(self.positive & self.negative, w, signed).reshape(len(rows), T1 - 1, 3)
+        actions[rows] = np.where(self.free, w, self.sign * np.abs(w)).reshape(len(rows), T1 - 1, 3)
         rot = states[rows, 0].reshape(-1, 3, 3)
         for t in range(T1 - 1):
             rot = rotvec_to_matrix(actions[rows, t].astype(np.float64)) @ rot  # the env's R -> A R, unboxed
